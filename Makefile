@@ -1,0 +1,59 @@
+# Tessera: the two set-up commands are `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+SWIFT ?= swift
+CONFIG ?= debug
+BIN := .build/$(CONFIG)/tessera
+OUT ?= out
+
+# Every Debian package the build, the tests and the demo need (docs/ARCHITECTURE.md says which part uses which).
+APT_PACKAGES := pkg-config \
+	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
+	libdrm-dev libgbm-dev libegl-dev libgles-dev libinput-dev libxkbcommon-dev libudev-dev \
+	libegl-mesa0 libgl1-mesa-dri libgbm1
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build release test demo bench clean
+
+## deps: install missing Debian packages (apt-get update + install only when something is missing)
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing" $$missing; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "make deps: all Debian packages present"; fi
+	@python3 -c 'import jsonschema' 2>/dev/null || { echo "make deps: installing jsonschema (pip)"; python3 -m pip install -q jsonschema; }
+
+## build: debug build of the tessera CLI
+build: deps
+	$(SWIFT) build -c $(CONFIG)
+
+release:
+	$(MAKE) build CONFIG=release
+
+## test: layout schema checks, example layouts, and the Swift test suite
+test: build
+	python3 tools/check_schema.py
+	$(BIN) validate Layouts/*.json
+	$(SWIFT) test
+
+## demo: for now, validate the lecture theatre and print where 250 participants go
+demo: build
+	@mkdir -p $(OUT)/demo
+	$(BIN) validate Layouts/lecture-theatre.json
+	$(BIN) plan Layouts/lecture-theatre.json --participants 250 > $(OUT)/demo/lecture-theatre-plan.txt
+	$(BIN) plan Layouts/lecture-theatre.json --participants 250 --json > $(OUT)/demo/lecture-theatre-plan.json
+	@head -n 12 $(OUT)/demo/lecture-theatre-plan.txt
+	@echo "…"
+	@echo "make demo: the full plan is in $(OUT)/demo/lecture-theatre-plan.txt (and .json); try other presets with"
+	@echo "  $(BIN) plan Layouts/lecture-theatre.json --participants 250 --preset gallery"
+
+## bench: scene building and preset switching with 250 participants (release build)
+bench: deps
+	$(SWIFT) build -c release
+	.build/release/tessera bench scene --layout Layouts/lecture-theatre.json --participants 250
+	.build/release/tessera bench scene --layout Layouts/wall-2x2-4k.json --participants 250
+
+clean:
+	rm -rf .build $(OUT)

@@ -1,0 +1,51 @@
+// swift-tools-version: 6.0
+// Tessera: a video-wall compositor for Linux kiosks. The target list follows the data flow
+// (signal → room → layout → scene → media → render → output); see docs/ARCHITECTURE.md.
+import PackageDescription
+
+let package = Package(
+    name: "Tessera",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tessera", targets: ["tessera"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries, each imported by exactly one Swift target.
+        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat",
+                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev"])]),
+        .systemLibrary(name: "CDRM", pkgConfig: "libdrm", providers: [.apt(["libdrm-dev", "libgbm-dev"])]),
+        .systemLibrary(name: "CEGL", pkgConfig: "egl", providers: [.apt(["libegl-dev", "libgles-dev"])]),
+        .systemLibrary(name: "CInput", pkgConfig: "libinput", providers: [.apt(["libinput-dev", "libxkbcommon-dev"])]),
+
+        // Shared value types and role protocols; no C.
+        .target(name: "TesseraCore"),
+        // Layout model, JSON decoding with positions, validation, tiler, scene builder; no C.
+        .target(name: "TesseraLayout", dependencies: ["TesseraCore"]),
+        // Middle row: they meet in TesseraCore and never import one another.
+        .target(name: "TesseraMedia", dependencies: ["TesseraCore", "CFFmpeg"]),
+        .target(name: "TesseraRender", dependencies: ["TesseraCore", "CEGL"]),
+        .target(name: "TesseraOutput", dependencies: ["TesseraCore", "CDRM"]),
+        .target(name: "TesseraSignal", dependencies: ["TesseraCore"]),
+        .target(name: "TesseraInput", dependencies: ["TesseraCore", "CInput"]),
+        // Composition root.
+        .target(name: "TesseraKiosk", dependencies: [
+            "TesseraCore", "TesseraLayout", "TesseraMedia", "TesseraRender",
+            "TesseraOutput", "TesseraSignal", "TesseraInput",
+        ]),
+        .executableTarget(name: "tessera", dependencies: [
+            "TesseraKiosk", "TesseraLayout", "TesseraCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"]),
+        .testTarget(name: "TesseraLayoutTests", dependencies: ["TesseraLayout", "TesseraCore"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "TesseraSystemTests", dependencies: [
+            "TesseraMedia", "TesseraRender", "TesseraOutput", "TesseraInput", "TesseraKiosk",
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)
