@@ -23,7 +23,9 @@ deps:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else echo "make deps: all Debian packages present"; fi
-	@python3 -c 'import jsonschema' 2>/dev/null || { echo "make deps: installing jsonschema (pip)"; python3 -m pip install -q jsonschema; }
+	@python3 -c 'import jsonschema' 2>/dev/null || { echo "make deps: installing jsonschema"; \
+		python3 -m pip install -q jsonschema 2>/dev/null || \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-jsonschema >/dev/null; }
 
 ## build: debug build of the tessera CLI
 build: deps

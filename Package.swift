@@ -18,7 +18,7 @@ let package = Package(
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev"])]),
         .systemLibrary(name: "CDRM", pkgConfig: "libdrm", providers: [.apt(["libdrm-dev", "libgbm-dev"])]),
         .systemLibrary(name: "CEGL", pkgConfig: "egl", providers: [.apt(["libegl-dev", "libgles-dev"])]),
-        .systemLibrary(name: "CInput", pkgConfig: "libinput", providers: [.apt(["libinput-dev", "libxkbcommon-dev"])]),
+        .systemLibrary(name: "CInput", pkgConfig: "libinput", providers: [.apt(["libinput-dev", "libxkbcommon-dev", "libudev-dev"])]),
 
         // Shared value types and role protocols; no C.
         .target(name: "TesseraCore"),
@@ -36,7 +36,7 @@ let package = Package(
             "TesseraOutput", "TesseraSignal", "TesseraInput",
         ]),
         .executableTarget(name: "tessera", dependencies: [
-            "TesseraKiosk", "TesseraLayout", "TesseraCore",
+            "TesseraKiosk", "TesseraLayout", "TesseraCore", "TesseraMedia",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

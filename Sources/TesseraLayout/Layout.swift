@@ -125,8 +125,8 @@ public struct Aspect: Hashable, Sendable, CustomStringConvertible {
         self.init(width: w, height: h)
     }
 
-    /// The tile height for a width, rounded down to whole pixels.
-    public func height(forWidth w: Int) -> Int { w * height / width }
+    /// The tile width for a height, rounded up to whole pixels (a 360 px high 16:9 tile is 640 wide).
+    public func width(forHeight h: Int) -> Int { (h * width + height - 1) / height }
     public var description: String { "\(width):\(height)" }
 }
 

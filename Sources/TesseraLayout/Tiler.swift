@@ -4,7 +4,7 @@ import TesseraCore
 /// so no tile straddles a display seam), as large as they can be while all of them fit.
 ///
 /// For one cell this is the classic best grid: no other columns × rows arrangement gives larger
-/// tiles. For several cells the same tile size is used everywhere, so a grid spanning displays
+/// tiles (tiles are compared by height; the width follows from the aspect). For several cells the same tile size is used everywhere, so a grid spanning displays
 /// looks like one grid.
 public enum Tiler {
     public struct Placement: Hashable, Sendable {
@@ -13,59 +13,50 @@ public enum Tiler {
         public var tileSize: Size
     }
 
-    /// How many tiles of width `w` (height from `aspect`) fit in `cell` with `gap` between them.
-    public static func capacity(of cell: Rect, tileWidth w: Int, aspect: Aspect, gap: Int) -> (columns: Int, rows: Int) {
-        let h = aspect.height(forWidth: w)
-        guard w >= 1, h >= 1, cell.width >= w, cell.height >= h else { return (0, 0) }
+    /// How many tiles `h` px high (width from `aspect`) fit in `cell` with `gap` between them.
+    public static func capacity(of cell: Rect, tileHeight h: Int, aspect: Aspect, gap: Int) -> (columns: Int, rows: Int) {
+        let w = aspect.width(forHeight: h)
+        guard h >= 1, cell.width >= w, cell.height >= h else { return (0, 0) }
         return ((cell.width + gap) / (w + gap), (cell.height + gap) / (h + gap))
     }
 
-    /// The largest tile width such that the cells together hold `count` tiles, or nil when even the
-    /// smallest tile (1 px high) does not give room for all of them.
-    public static func bestTileWidth(count: Int, cells: [Rect], aspect: Aspect, gap: Int) -> Int? {
-        func total(_ w: Int) -> Int {
-            cells.reduce(0) { sum, cell in
-                let c = capacity(of: cell, tileWidth: w, aspect: aspect, gap: gap)
-                return sum + c.columns * c.rows
-            }
+    static func totalCapacity(of cells: [Rect], tileHeight h: Int, aspect: Aspect, gap: Int) -> Int {
+        cells.reduce(0) { sum, cell in
+            let c = capacity(of: cell, tileHeight: h, aspect: aspect, gap: gap)
+            return sum + c.columns * c.rows
         }
-        // The smallest width that is at least 1 px high.
-        var lo = (aspect.width + aspect.height - 1) / aspect.height
-        guard count > 0, let widest = cells.map(\.width).max(), lo <= widest, total(lo) >= count else { return nil }
-        var hi = widest
-        // Capacity never grows with the width, so the answer is the last width that still holds `count`.
+    }
+
+    /// The largest tile height such that the cells together hold `count` tiles, or nil when even
+    /// 1 px high tiles do not give room for all of them. Tiles are measured by height, the width
+    /// following from the aspect rounded up, so a 16:9 tile is 640x360 and not 641x360.
+    public static func bestTileHeight(count: Int, cells: [Rect], aspect: Aspect, gap: Int) -> Int? {
+        guard count > 0, let tallest = cells.map(\.height).max(), totalCapacity(of: cells, tileHeight: 1, aspect: aspect, gap: gap) >= count
+        else { return nil }
+        // Capacity never grows with the height, so the answer is the last height that still holds `count`.
+        var lo = 1, hi = tallest
         while lo < hi {
             let mid = (lo + hi + 1) / 2
-            if total(mid) >= count { lo = mid } else { hi = mid - 1 }
+            if totalCapacity(of: cells, tileHeight: mid, aspect: aspect, gap: gap) >= count { lo = mid } else { hi = mid - 1 }
         }
         return lo
     }
 
-    /// The most tiles at least `minHeight` px high (or of any size when nil) that the cells can hold.
+    /// The most tiles at least `minHeight` px high that the cells can hold.
     public static func maxCount(cells: [Rect], aspect: Aspect, gap: Int, minHeight: Int) -> Int {
-        let w = (minHeight * aspect.width + aspect.height - 1) / aspect.height
-        return cells.reduce(0) { sum, cell in
-            let c = capacity(of: cell, tileWidth: max(1, w), aspect: aspect, gap: gap)
-            return sum + c.columns * c.rows
-        }
+        totalCapacity(of: cells, tileHeight: max(1, minHeight), aspect: aspect, gap: gap)
     }
 
     /// Places `count` tiles. When they cannot all fit even at 1 px high, as many as fit are placed.
     public static func place(count: Int, in cells: [Rect], aspect: Aspect, gap: Int) -> Placement {
         let cells = cells.filter { !$0.isEmpty }.sorted { ($0.y, $0.x) < ($1.y, $1.x) }
-        var count = count
-        var width = bestTileWidth(count: count, cells: cells, aspect: aspect, gap: gap)
-        if width == nil, count > 0 {
-            // Too many for the space: place what the smallest tiles allow.
-            let smallest = (aspect.width + aspect.height - 1) / aspect.height
-            count = min(count, cells.reduce(0) { s, c in
-                let cap = capacity(of: c, tileWidth: smallest, aspect: aspect, gap: gap); return s + cap.columns * cap.rows
-            })
-            width = count > 0 ? bestTileWidth(count: count, cells: cells, aspect: aspect, gap: gap) : nil
+        // Too many for the space: place what the smallest tiles allow.
+        let count = min(count, totalCapacity(of: cells, tileHeight: 1, aspect: aspect, gap: gap))
+        guard let h = bestTileHeight(count: count, cells: cells, aspect: aspect, gap: gap) else {
+            return Placement(tiles: [], tileSize: Size(width: 0, height: 0))
         }
-        guard let w = width else { return Placement(tiles: [], tileSize: Size(width: 0, height: 0)) }
-        let h = aspect.height(forWidth: w)
-        let caps = cells.map { capacity(of: $0, tileWidth: w, aspect: aspect, gap: gap) }
+        let w = aspect.width(forHeight: h)
+        let caps = cells.map { capacity(of: $0, tileHeight: h, aspect: aspect, gap: gap) }
         let counts = share(count, capacities: caps.map { $0.columns * $0.rows })
 
         var tiles: [Rect] = []

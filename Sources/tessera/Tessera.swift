@@ -14,7 +14,7 @@ struct Tessera: ParsableCommand {
         subcommands: [Validate.self, Plan.self, Bench.self, Version.self])
 }
 
-/// Exit codes: 0 valid; 1 a layout is invalid; 2 bad command line (ArgumentParser's default).
+/// Exit codes: 0 valid; 1 a layout is invalid; 64 bad command line (ArgumentParser's usage code).
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check layout files; print every problem as FILE:LINE:COLUMN: JSON.PATH: message.")
@@ -87,7 +87,7 @@ struct Plan: ParsableCommand {
               + "\(room.participants.count) participants, \(scene.participants.count) shown")
         for (cfg, out) in zip(layout.outputs, scene.outputs) {
             print("output \(cfg.id) (\(cfg.connector), \(cfg.mode), \(out.size.width)x\(out.size.height) at \(cfg.position.x),\(cfg.position.y)"
-                  + (cfg.rotation == .none ? "" : ", rotated \(cfg.rotation.rawValue)°") + "): \(out.tiles.count) tiles")
+                  + (cfg.rotation == .none ? "" : ", rotated \(cfg.rotation.rawValue)°") + "): \(plural(out.tiles.count, "tile"))")
             for t in out.tiles {
                 let who = t.participant.map { id in "\(id) \(room[id]?.name ?? "")" } ?? "(\(t.slate ?? "empty"))"
                 let crop = t.crop == .full ? "" : String(format: "  crop %.3f,%.3f %.3fx%.3f", t.crop.x, t.crop.y, t.crop.width, t.crop.height)
@@ -160,7 +160,7 @@ struct PlanJSON: Encodable {
 
     func encoded() throws -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .withoutEscapingSlashes]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 }
