@@ -19,6 +19,8 @@ let package = Package(
         .systemLibrary(name: "CDRM", pkgConfig: "libdrm", providers: [.apt(["libdrm-dev", "libgbm-dev"])]),
         .systemLibrary(name: "CEGL", pkgConfig: "egl", providers: [.apt(["libegl-dev", "libgles-dev"])]),
         .systemLibrary(name: "CInput", pkgConfig: "libinput", providers: [.apt(["libinput-dev", "libxkbcommon-dev", "libudev-dev"])]),
+        .systemLibrary(name: "CSwscale", pkgConfig: "libswscale", providers: [.apt(["libswscale-dev"])]),
+        .systemLibrary(name: "CFreeType", pkgConfig: "freetype2", providers: [.apt(["libfreetype-dev"])]),
 
         // Shared value types and role protocols; no C.
         .target(name: "TesseraCore"),
@@ -26,8 +28,9 @@ let package = Package(
         .target(name: "TesseraLayout", dependencies: ["TesseraCore"]),
         // Middle row: they meet in TesseraCore and never import one another.
         .target(name: "TesseraMedia", dependencies: ["TesseraCore", "CFFmpeg"]),
-        .target(name: "TesseraRender", dependencies: ["TesseraCore", "CEGL"]),
-        .target(name: "TesseraOutput", dependencies: ["TesseraCore", "CDRM"]),
+        .target(name: "TesseraRender", dependencies: ["TesseraCore", "CEGL", "CSwscale", "CFreeType"]),
+        // FFmpeg's encoders (PNG snapshots, recordings) are the output side's; decoding is Media's.
+        .target(name: "TesseraOutput", dependencies: ["TesseraCore", "CDRM", "CFFmpeg"]),
         .target(name: "TesseraSignal", dependencies: ["TesseraCore"]),
         .target(name: "TesseraInput", dependencies: ["TesseraCore", "CInput"]),
         // Composition root.
@@ -36,7 +39,7 @@ let package = Package(
             "TesseraOutput", "TesseraSignal", "TesseraInput",
         ]),
         .executableTarget(name: "tessera", dependencies: [
-            "TesseraKiosk", "TesseraLayout", "TesseraCore", "TesseraMedia",
+            "TesseraKiosk", "TesseraLayout", "TesseraCore", "TesseraMedia", "TesseraRender", "TesseraOutput",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
