@@ -46,6 +46,8 @@ let package = Package(
         .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"]),
         .testTarget(name: "TesseraLayoutTests", dependencies: ["TesseraLayout", "TesseraCore"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraCore"]),
+        .testTarget(name: "TesseraRenderTests", dependencies: ["TesseraRender", "TesseraOutput", "TesseraCore", "TesseraLayout"]),
         .testTarget(name: "TesseraSystemTests", dependencies: [
             "TesseraMedia", "TesseraRender", "TesseraOutput", "TesseraInput", "TesseraKiosk",
         ]),
