@@ -31,6 +31,32 @@ public enum StreamKind: String, Hashable, Sendable, Codable {
     case screen
 }
 
+/// One encoding of a participant's stream (simulcast layer), as the signaling backend lists it.
+public struct StreamLayer: Hashable, Sendable, Codable {
+    public var width: Int
+    public var height: Int
+    public var fps: Double?
+    /// Where the wall pulls it from (rtsp://, srt://, …). Checked against the URL policy before use.
+    public var url: String
+    public init(width: Int, height: Int, fps: Double? = nil, url: String) {
+        self.width = width; self.height = height; self.fps = fps; self.url = url
+    }
+}
+
+/// A participant's camera or screen, in one or more layers (smallest first).
+public struct ParticipantStream: Hashable, Sendable, Codable {
+    public var kind: StreamKind
+    public var layers: [StreamLayer]
+    public init(kind: StreamKind, layers: [StreamLayer]) {
+        self.kind = kind; self.layers = layers.sorted { $0.height < $1.height }
+    }
+
+    /// The smallest layer at least `height` px high, else the largest: what a tile of that height needs.
+    public func layer(forHeight height: Int) -> StreamLayer? {
+        layers.first { $0.height >= height } ?? layers.last
+    }
+}
+
 public struct Participant: Hashable, Sendable, Codable {
     public var id: ParticipantID
     public var name: String
@@ -41,12 +67,16 @@ public struct Participant: Hashable, Sendable, Codable {
     public var handRaisedOrder: Int?
     /// Whether the participant shares a screen (shown by `content` zones).
     public var sharesScreen: Bool
+    /// The streams the wall can pull: usually a camera, and a screen while sharing.
+    public var streams: [ParticipantStream]
 
     public init(id: ParticipantID, name: String, role: Role = .student, joinOrder: Int,
-                handRaisedOrder: Int? = nil, sharesScreen: Bool = false) {
+                handRaisedOrder: Int? = nil, sharesScreen: Bool = false, streams: [ParticipantStream] = []) {
         self.id = id; self.name = name; self.role = role; self.joinOrder = joinOrder
-        self.handRaisedOrder = handRaisedOrder; self.sharesScreen = sharesScreen
+        self.handRaisedOrder = handRaisedOrder; self.sharesScreen = sharesScreen; self.streams = streams
     }
+
+    public func stream(_ kind: StreamKind) -> ParticipantStream? { streams.first { $0.kind == kind } }
 
     public var handRaised: Bool { handRaisedOrder != nil }
 }

@@ -36,3 +36,18 @@ import TesseraCore
         #expect(room["p2"]?.name == "Participant 2")
     }
 }
+
+@Suite struct StreamLayerTests {
+    @Test func tilesGetTheSmallestLayerThatIsTallEnough() {
+        let camera = ParticipantStream(kind: .camera, layers: [
+            StreamLayer(width: 1280, height: 720, url: "srt://sfu:9000?streamid=p1-hi"),
+            StreamLayer(width: 320, height: 180, url: "srt://sfu:9000?streamid=p1-lo"),
+            StreamLayer(width: 640, height: 360, url: "srt://sfu:9000?streamid=p1-mid"),
+        ])
+        #expect(camera.layers.map(\.height) == [180, 360, 720], "kept smallest first")
+        #expect(camera.layer(forHeight: 175)?.height == 180)
+        #expect(camera.layer(forHeight: 200)?.height == 360)
+        #expect(camera.layer(forHeight: 2160)?.height == 720, "the largest when none is tall enough")
+        #expect(ParticipantStream(kind: .screen, layers: []).layer(forHeight: 100) == nil)
+    }
+}
