@@ -56,7 +56,7 @@ struct LayoutChecks {
                     sink.report("duplicate zone id \"\(zone.id)\" in preset \"\(preset.name)\" (already used by \(first))",
                                 path: zpath.appending("id"))
                 } else { zoneIDs[zone.id] = zpath }
-                guard !layout.outputs.isEmpty else { continue }
+                guard !layout.outputs.isEmpty, map.allOutputsDecoded else { continue }
                 let onWall = layout.outputs.reduce(0) { $0 + (zone.rect.intersection($1.canvasRect)?.area ?? 0) }
                 if onWall < zone.rect.area {
                     let off = zone.rect.area - onWall
@@ -72,12 +72,15 @@ struct LayoutChecks {
                 }
             }
         }
-        if let def = map.presets.isEmpty ? nil : layout.defaultPreset, layout.preset(named: def) == nil {
+        if map.allPresetsDecoded, let def = map.presets.isEmpty ? nil : layout.defaultPreset, layout.preset(named: def) == nil {
             sink.report("unknown preset \"\(def)\"; presets are: \(presetList)", path: JSONPath([.key("defaultPreset")]))
         }
     }
 
-    private var presetList: String { layout.presets.map { "\"\($0.name)\"" }.joined(separator: ", ") }
+    private var presetList: String {
+        var seen = Set<String>()
+        return layout.presets.map(\.name).filter { seen.insert($0).inserted }.map { "\"\($0)\"" }.joined(separator: ", ")
+    }
 
     private func checkShortcuts() {
         var bound: [String: (Action, JSONPath)] = [:]
@@ -92,7 +95,7 @@ struct LayoutChecks {
                 if let guess = closest(to: s.key.key, in: Self.commonKeys) { message += "; did you mean \"\(guess)\"?" }
                 sink.report(message, path: path.appending("key"))
             }
-            if case .selectPreset(let name) = s.action, layout.preset(named: name) == nil {
+            if map.allPresetsDecoded, case .selectPreset(let name) = s.action, layout.preset(named: name) == nil {
                 sink.report("unknown preset \"\(name)\"; presets are: \(presetList)", path: path.appending("preset"))
             }
         }

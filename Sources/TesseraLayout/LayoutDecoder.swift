@@ -73,6 +73,10 @@ struct SourceMap {
     var presets: [JSONPath] = []
     var zones: [[JSONPath]] = []
     var shortcuts: [JSONPath] = []
+    /// False when an output or preset had errors of its own and was left out: checks that depend on
+    /// every one (zones on the wall, preset names) are then skipped rather than piling up errors.
+    var allOutputsDecoded = true
+    var allPresetsDecoded = true
 }
 
 /// Turns the JSON tree into a `Layout`, reporting each wrong or unknown field. Values that are
@@ -108,6 +112,7 @@ final class LayoutDecoding {
             var paths: [JSONPath] = []
             outputs = each(list, into: &paths, output)
             map.outputs = paths
+            map.allOutputsDecoded = outputs.count == list.count
         }
         let style = o["style"].map { styleOverride($0).applied(to: .default) } ?? .default
         var presetPaths: [JSONPath] = [], zonePaths: [[JSONPath]] = []
@@ -119,6 +124,7 @@ final class LayoutDecoding {
             }
         map.presets = presetPaths
         map.zones = zonePaths
+        if case .array(let items)? = o["presets"]?.node.value { map.allPresetsDecoded = presets.count == items.count }
         let defaultPreset = o["defaultPreset"]?.string()
         var shortcutPaths: [JSONPath] = []
         let shortcuts = each(o["shortcuts"]?.array(of: "shortcuts"), into: &shortcutPaths, shortcut)

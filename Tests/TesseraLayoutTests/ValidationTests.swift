@@ -95,6 +95,15 @@ import TesseraCore
                 #"4:125: presets[0].zones[0].content.type: expected one of "grid", "teacher", "content", "participant", "spotlight", got "techer""#,
                 #"4:213: presets[0].zones[1].content: missing required key "type" (one of "grid", "teacher", "content", "participant", "spotlight")"#,
              ]),
+        Case(name: "a broken output does not also make the zones on it look off the wall",
+             json: layoutJSON(outputs: #"{"id": "a", "mode": "1920x1080x60", "position": {"x": 0, "y": 0}}"#),
+             expected: [#"3:42: wall.outputs[0].mode: expected a mode WIDTHxHEIGHT or WIDTHxHEIGHT@REFRESH such as "3840x2160@60", got "1920x1080x60""#]),
+        Case(name: "a broken preset does not also make its shortcut look unknown",
+             json: layoutJSON(presets: #"{"name": "Main", "zones": []}"#, shortcuts: #"{"key": "1", "action": "preset", "preset": "Main"}"#),
+             expected: [
+                #"4:22: presets[0].name: expected a preset name of lower-case letters, digits and '-' (at most 64), got "Main""#,
+                #"4:39: presets[0].zones: expected at least 1 zone, got an empty array"#,
+             ]),
         Case(name: "empty lists",
              json: "{\"version\": 1, \"wall\": {\"outputs\": []}, \"presets\": []}",
              expected: [
