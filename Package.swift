@@ -8,9 +8,19 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "tessera", targets: ["tessera"]),
+        .executable(name: "tessera-signal", targets: ["tessera-signal"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Signal: WebSocket client (swift-websocket) and the reference backend (Hummingbird).
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-websocket", from: "1.6.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
     ],
     targets: [
         // C libraries, each imported by exactly one Swift target.
@@ -31,7 +41,25 @@ let package = Package(
         .target(name: "TesseraRender", dependencies: ["TesseraCore", "CEGL", "CSwscale", "CFreeType"]),
         // FFmpeg's encoders (PNG snapshots, recordings) are the output side's; decoding is Media's.
         .target(name: "TesseraOutput", dependencies: ["TesseraCore", "CDRM", "CFFmpeg"]),
-        .target(name: "TesseraSignal", dependencies: ["TesseraCore"]),
+        .target(name: "TesseraSignal", dependencies: [
+            "TesseraCore",
+            .product(name: "WSClient", package: "swift-websocket"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // The reference signaling backend as a library, so tests run it in-process.
+        .target(name: "TesseraSignalServer", dependencies: [
+            "TesseraSignal", "TesseraCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .target(name: "TesseraInput", dependencies: ["TesseraCore", "CInput"]),
         // Composition root.
         .target(name: "TesseraKiosk", dependencies: [
@@ -42,12 +70,22 @@ let package = Package(
             "TesseraKiosk", "TesseraLayout", "TesseraCore", "TesseraMedia", "TesseraRender", "TesseraOutput",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "tessera-signal", dependencies: [
+            "TesseraSignalServer", "TesseraSignal", "TesseraCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
 
         .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"]),
         .testTarget(name: "TesseraLayoutTests", dependencies: ["TesseraLayout", "TesseraCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraCore"]),
         .testTarget(name: "TesseraRenderTests", dependencies: ["TesseraRender", "TesseraOutput", "TesseraCore", "TesseraLayout"]),
+        .testTarget(name: "TesseraSignalTests", dependencies: [
+            "TesseraSignal", "TesseraSignalServer", "TesseraCore",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "TesseraSystemTests", dependencies: [
             "TesseraMedia", "TesseraRender", "TesseraOutput", "TesseraInput", "TesseraKiosk",
         ]),

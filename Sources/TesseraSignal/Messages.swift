@@ -1,0 +1,401 @@
+import Foundation
+import TesseraCore
+
+// Protocol v1 message bodies. Every message travels in an envelope
+// `{"v":1,"type":"…","seq":N,"data":{…}}` (see docs/signaling.md). JSONDecoder ignores unknown
+// keys, which is what lets a v1 peer read a newer peer's additions.
+
+/// A participant as the backend lists it: the Core participant plus a version that increases with
+/// every change, so applying the same update twice (after a resume) is harmless.
+public struct ParticipantRecord: Hashable, Sendable, Codable {
+    public var id: ParticipantID
+    public var version: Int
+    public var name: String
+    public var role: Role
+    public var joinOrder: Int
+    public var handRaisedOrder: Int?
+    public var sharesScreen: Bool
+    public var streams: [ParticipantStream]
+
+    public init(_ p: Participant, version: Int) {
+        id = p.id; self.version = version; name = p.name; role = p.role; joinOrder = p.joinOrder
+        handRaisedOrder = p.handRaisedOrder; sharesScreen = p.sharesScreen; streams = p.streams
+    }
+
+    public var participant: Participant {
+        Participant(id: id, name: name, role: role, joinOrder: joinOrder, handRaisedOrder: handRaisedOrder,
+                    sharesScreen: sharesScreen, streams: streams)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, version, name, role, joinOrder, handRaisedOrder, sharesScreen, streams
+    }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(ParticipantID.self, forKey: .id)
+        version = try c.decodeIfPresent(Int.self, forKey: .version) ?? 0
+        name = try c.decode(String.self, forKey: .name)
+        role = try c.decodeIfPresent(Role.self, forKey: .role) ?? .student
+        joinOrder = try c.decode(Int.self, forKey: .joinOrder)
+        handRaisedOrder = try c.decodeIfPresent(Int.self, forKey: .handRaisedOrder)
+        sharesScreen = try c.decodeIfPresent(Bool.self, forKey: .sharesScreen) ?? false
+        streams = try c.decodeIfPresent([ParticipantStream].self, forKey: .streams) ?? []
+    }
+}
+
+/// Which preset the wall shows, as the backend last set it.
+public struct LayoutSelection: Hashable, Sendable, Codable {
+    /// A preset name from the wall's layout file.
+    public var preset: String
+    /// Increases with every change the backend makes.
+    public var rev: Int
+    /// When to switch, in Unix epoch milliseconds, so all nodes of a multi-node wall switch together.
+    public var applyAt: Int64?
+    public init(preset: String, rev: Int, applyAt: Int64? = nil) {
+        self.preset = preset; self.rev = rev; self.applyAt = applyAt
+    }
+}
+
+public struct Capabilities: Hashable, Sendable, Codable {
+    public var schemes: [String]
+    public var codecs: [String]
+    public var maxDecodes: Int
+    public var outputs: [String]
+    public init(schemes: [String] = ["rtsp", "rtsps", "srt"], codecs: [String] = ["h264"],
+                maxDecodes: Int = 250, outputs: [String] = []) {
+        self.schemes = schemes; self.codecs = codecs; self.maxDecodes = maxDecodes; self.outputs = outputs
+    }
+}
+
+public struct ResumeRequest: Hashable, Sendable, Codable {
+    public var sessionId: String
+    public var lastSeq: Int
+    public init(sessionId: String, lastSeq: Int) { self.sessionId = sessionId; self.lastSeq = lastSeq }
+}
+
+public struct Hello: Hashable, Sendable, Codable {
+    public var versions: [Int]
+    public var wallId: String
+    public var nodeId: String
+    public var room: String
+    public var token: String
+    public var capabilities: Capabilities
+    public var resume: ResumeRequest?
+    public init(versions: [Int] = SignalProtocol.supportedVersions, wallId: String, nodeId: String, room: String,
+                token: String, capabilities: Capabilities = .init(), resume: ResumeRequest? = nil) {
+        self.versions = versions; self.wallId = wallId; self.nodeId = nodeId; self.room = room
+        self.token = token; self.capabilities = capabilities; self.resume = resume
+    }
+}
+
+public struct Welcome: Hashable, Sendable, Codable {
+    public var version: Int
+    public var sessionId: String
+    /// How often each side should hear from the other, in milliseconds.
+    public var heartbeatMs: Int
+    /// The largest message the backend accepts from the wall, in bytes.
+    public var maxMessageBytes: Int
+    /// True when missed events follow; false when a snapshot follows.
+    public var resumed: Bool
+    public init(version: Int, sessionId: String, heartbeatMs: Int, maxMessageBytes: Int, resumed: Bool) {
+        self.version = version; self.sessionId = sessionId; self.heartbeatMs = heartbeatMs
+        self.maxMessageBytes = maxMessageBytes; self.resumed = resumed
+    }
+}
+
+public struct Snapshot: Hashable, Sendable, Codable {
+    public var room: String
+    public var participants: [ParticipantRecord]
+    public var activeSpeaker: ParticipantID?
+    public var layout: LayoutSelection?
+    public init(room: String, participants: [ParticipantRecord], activeSpeaker: ParticipantID?, layout: LayoutSelection?) {
+        self.room = room; self.participants = participants; self.activeSpeaker = activeSpeaker; self.layout = layout
+    }
+}
+
+public struct ParticipantRef: Hashable, Sendable, Codable {
+    public var id: ParticipantID
+    public init(id: ParticipantID) { self.id = id }
+}
+
+public struct SpeakerActive: Hashable, Sendable, Codable {
+    /// Nil when no one is speaking.
+    public var id: ParticipantID?
+    public init(id: ParticipantID?) { self.id = id }
+}
+
+public struct HandRaised: Hashable, Sendable, Codable {
+    public var id: ParticipantID
+    /// The room's hand counter when the hand went up; lower was first.
+    public var order: Int
+    public var version: Int
+    public init(id: ParticipantID, order: Int, version: Int) { self.id = id; self.order = order; self.version = version }
+}
+
+public struct HandLowered: Hashable, Sendable, Codable {
+    public var id: ParticipantID
+    public var version: Int
+    public init(id: ParticipantID, version: Int) { self.id = id; self.version = version }
+}
+
+public struct LayoutChanged: Hashable, Sendable, Codable {
+    public enum Source: String, Hashable, Sendable, Codable { case keyboard, file, backend }
+    public var preset: String
+    public var rev: Int
+    public var source: Source
+    public init(preset: String, rev: Int, source: Source) { self.preset = preset; self.rev = rev; self.source = source }
+}
+
+/// One visible tile's need: the backend forwards the smallest layer at least `maxHeight` high.
+public struct Subscription: Hashable, Sendable, Codable {
+    public var participant: ParticipantID
+    public var kind: StreamKind
+    public var maxHeight: Int
+    public init(participant: ParticipantID, kind: StreamKind = .camera, maxHeight: Int) {
+        self.participant = participant; self.kind = kind; self.maxHeight = maxHeight
+    }
+
+    /// What a scene shows: per participant and stream kind, the tallest tile's height.
+    public static func from(scene: Scene) -> [Subscription] {
+        var need: [String: Subscription] = [:]
+        for output in scene.outputs {
+            for tile in output.tiles {
+                guard let id = tile.participant else { continue }
+                let key = "\(tile.stream.rawValue)/\(id.rawValue)"
+                let h = tile.rect.height
+                if let old = need[key], old.maxHeight >= h { continue }
+                need[key] = Subscription(participant: id, kind: tile.stream, maxHeight: h)
+            }
+        }
+        return need.values.sorted { ($0.participant, $0.kind.rawValue) < ($1.participant, $1.kind.rawValue) }
+    }
+}
+
+public struct SubscribeRequest: Hashable, Sendable, Codable {
+    public var streams: [Subscription]
+    public init(streams: [Subscription]) { self.streams = streams }
+}
+
+/// How one stream the wall has open is doing.
+public struct StreamHealth: Hashable, Sendable, Codable {
+    public enum State: String, Hashable, Sendable, Codable { case connecting, playing, stalled, offline }
+    public var participant: ParticipantID
+    public var kind: StreamKind
+    public var state: State
+    public var fps: Double
+    public var kbps: Double
+    /// Milliseconds since the last decoded frame; nil before the first.
+    public var lastFrameAgeMs: Int?
+    public var reconnects: Int
+    public init(participant: ParticipantID, kind: StreamKind = .camera, state: State, fps: Double = 0,
+                kbps: Double = 0, lastFrameAgeMs: Int? = nil, reconnects: Int = 0) {
+        self.participant = participant; self.kind = kind; self.state = state; self.fps = fps
+        self.kbps = kbps; self.lastFrameAgeMs = lastFrameAgeMs; self.reconnects = reconnects
+    }
+}
+
+public struct WallStatus: Hashable, Sendable, Codable {
+    /// The last room event the wall applied.
+    public var seq: Int
+    public var preset: String?
+    public var streams: [StreamHealth]
+    public init(seq: Int, preset: String?, streams: [StreamHealth]) {
+        self.seq = seq; self.preset = preset; self.streams = streams
+    }
+}
+
+public struct Heartbeat: Hashable, Sendable, Codable {
+    /// Sender's clock, Unix epoch milliseconds; echoed in the pong.
+    public var t: Int64
+    public init(t: Int64) { self.t = t }
+}
+
+public struct SignalError: Hashable, Sendable, Codable, Error {
+    public var code: SignalErrorCode
+    public var message: String
+    /// True when the sender closes the connection after this error.
+    public var fatal: Bool
+    /// The participant the error is about (`url-refused`).
+    public var participant: ParticipantID?
+    public init(code: SignalErrorCode, message: String, fatal: Bool = false, participant: ParticipantID? = nil) {
+        self.code = code; self.message = message; self.fatal = fatal; self.participant = participant
+    }
+}
+
+public struct Bye: Hashable, Sendable, Codable {
+    public var reason: String
+    /// Milliseconds the wall should wait before reconnecting.
+    public var retryAfterMs: Int?
+    public init(reason: String, retryAfterMs: Int? = nil) { self.reason = reason; self.retryAfterMs = retryAfterMs }
+}
+
+/// Every v1 message. Room events (`participant.*`, `speaker.active`, `hand.*`, `layout.set`) carry
+/// the envelope's `seq`; the others have none.
+public enum SignalMessage: Hashable, Sendable {
+    case hello(Hello)
+    case welcome(Welcome)
+    case snapshot(Snapshot)
+    case participantJoined(ParticipantRecord)
+    case participantUpdated(ParticipantRecord)
+    case participantLeft(ParticipantRef)
+    case speakerActive(SpeakerActive)
+    case handRaised(HandRaised)
+    case handLowered(HandLowered)
+    case layoutSet(LayoutSelection)
+    case layoutChanged(LayoutChanged)
+    case subscribe(SubscribeRequest)
+    case status(WallStatus)
+    case ping(Heartbeat)
+    case pong(Heartbeat)
+    case error(SignalError)
+    case bye(Bye)
+
+    public var type: String {
+        switch self {
+        case .hello: "hello"
+        case .welcome: "welcome"
+        case .snapshot: "snapshot"
+        case .participantJoined: "participant.joined"
+        case .participantUpdated: "participant.updated"
+        case .participantLeft: "participant.left"
+        case .speakerActive: "speaker.active"
+        case .handRaised: "hand.raised"
+        case .handLowered: "hand.lowered"
+        case .layoutSet: "layout.set"
+        case .layoutChanged: "layout.changed"
+        case .subscribe: "subscribe"
+        case .status: "status"
+        case .ping: "ping"
+        case .pong: "pong"
+        case .error: "error"
+        case .bye: "bye"
+        }
+    }
+
+    /// Whether the message is a room event, numbered by `seq` and kept in the backend's ring.
+    public var isRoomEvent: Bool {
+        switch self {
+        case .participantJoined, .participantUpdated, .participantLeft, .speakerActive, .handRaised,
+             .handLowered, .layoutSet: true
+        default: false
+        }
+    }
+}
+
+/// A message with its envelope fields.
+public struct SignalEnvelope: Hashable, Sendable {
+    public var version: Int
+    public var seq: Int?
+    public var message: SignalMessage
+    public init(_ message: SignalMessage, seq: Int? = nil, version: Int = SignalProtocol.version) {
+        self.message = message; self.seq = seq; self.version = version
+    }
+}
+
+/// Why a text could not be read as a message. The receiver answers with an `error` of `code`.
+public struct SignalDecodingError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var code: SignalErrorCode
+    /// The envelope's `type`, when it could be read.
+    public var type: String?
+    public var detail: String
+    public var description: String { "\(code): \(detail)" }
+}
+
+/// Encodes and decodes envelopes. Stateless; safe to share.
+public enum SignalCodec {
+    private struct Header: Decodable {
+        var v: Int
+        var type: String
+        var seq: Int?
+    }
+    private struct Body<T: Decodable>: Decodable { var data: T }
+    private struct Out<T: Encodable>: Encodable {
+        var v: Int
+        var type: String
+        var seq: Int?
+        var data: T
+    }
+
+    public static func decode(_ text: String) throws(SignalDecodingError) -> SignalEnvelope {
+        let bytes = Data(text.utf8)
+        let decoder = JSONDecoder()
+        let header: Header
+        do {
+            header = try decoder.decode(Header.self, from: bytes)
+        } catch {
+            throw SignalDecodingError(code: .malformed, type: nil, detail: "not an envelope {v,type,data}: \(describe(error))")
+        }
+        func body<T: Decodable>(_: T.Type) throws(SignalDecodingError) -> T {
+            do { return try decoder.decode(Body<T>.self, from: bytes).data } catch {
+                throw SignalDecodingError(code: .malformed, type: header.type, detail: "\(header.type): \(describe(error))")
+            }
+        }
+        let m: SignalMessage
+        switch header.type {
+        case "hello": m = .hello(try body(Hello.self))
+        case "welcome": m = .welcome(try body(Welcome.self))
+        case "snapshot": m = .snapshot(try body(Snapshot.self))
+        case "participant.joined": m = .participantJoined(try body(ParticipantRecord.self))
+        case "participant.updated": m = .participantUpdated(try body(ParticipantRecord.self))
+        case "participant.left": m = .participantLeft(try body(ParticipantRef.self))
+        case "speaker.active": m = .speakerActive(try body(SpeakerActive.self))
+        case "hand.raised": m = .handRaised(try body(HandRaised.self))
+        case "hand.lowered": m = .handLowered(try body(HandLowered.self))
+        case "layout.set": m = .layoutSet(try body(LayoutSelection.self))
+        case "layout.changed": m = .layoutChanged(try body(LayoutChanged.self))
+        case "subscribe": m = .subscribe(try body(SubscribeRequest.self))
+        case "status": m = .status(try body(WallStatus.self))
+        case "ping": m = .ping(try body(Heartbeat.self))
+        case "pong": m = .pong(try body(Heartbeat.self))
+        case "error": m = .error(try body(SignalError.self))
+        case "bye": m = .bye(try body(Bye.self))
+        default:
+            throw SignalDecodingError(code: .unknownType, type: header.type, detail: "unknown message type \"\(header.type)\"")
+        }
+        return SignalEnvelope(m, seq: header.seq, version: header.v)
+    }
+
+    public static func encode(_ envelope: SignalEnvelope) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        func out<T: Encodable>(_ data: T) -> String {
+            // Encoding these plain value types cannot fail.
+            let bytes = try! e.encode(Out(v: envelope.version, type: envelope.message.type, seq: envelope.seq, data: data))
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        switch envelope.message {
+        case .hello(let d): return out(d)
+        case .welcome(let d): return out(d)
+        case .snapshot(let d): return out(d)
+        case .participantJoined(let d), .participantUpdated(let d): return out(d)
+        case .participantLeft(let d): return out(d)
+        case .speakerActive(let d): return out(d)
+        case .handRaised(let d): return out(d)
+        case .handLowered(let d): return out(d)
+        case .layoutSet(let d): return out(d)
+        case .layoutChanged(let d): return out(d)
+        case .subscribe(let d): return out(d)
+        case .status(let d): return out(d)
+        case .ping(let d), .pong(let d): return out(d)
+        case .error(let d): return out(d)
+        case .bye(let d): return out(d)
+        }
+    }
+
+    public static func encode(_ message: SignalMessage, seq: Int? = nil) -> String {
+        encode(SignalEnvelope(message, seq: seq))
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        switch error as? DecodingError {
+        case .keyNotFound(let key, let ctx)?: "missing \(path(ctx.codingPath + [key]))"
+        case .typeMismatch(_, let ctx)?, .valueNotFound(_, let ctx)?: "wrong type at \(path(ctx.codingPath))"
+        case .dataCorrupted(let ctx)?: ctx.codingPath.isEmpty ? "invalid JSON" : "invalid value at \(path(ctx.codingPath))"
+        default: "\(error)"
+        }
+    }
+
+    private static func path(_ keys: [any CodingKey]) -> String {
+        "$" + keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+    }
+}

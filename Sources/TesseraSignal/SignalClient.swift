@@ -1,0 +1,418 @@
+import Foundation
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOSSL
+import NIOWebSocket
+import ServiceLifecycle
+import TesseraCore
+import WSClient
+
+public struct SignalClientConfiguration: Sendable {
+    /// ws:// or wss:// URL of the backend's WebSocket endpoint. Never carries the token.
+    public var url: String
+    public var room: String
+    public var wallID: String
+    public var nodeID: String
+    /// Where the token comes from; re-read at every connect.
+    public var token: SignalToken.Source
+    /// PEM file of the CA that signs the backend's certificate (wss only); nil uses the system roots.
+    /// Certificates are always verified.
+    public var caFile: String?
+    public var capabilities: Capabilities
+    public var urlPolicy: StreamURLPolicy
+    public var rosterLimits: RosterLimits
+    public var backoff: Backoff
+    /// Largest message accepted from the backend; a larger one closes the connection with 1009.
+    public var maxMessageBytes: Int
+    /// Inbound message rate; beyond it the wall closes with 4029 and reconnects after a backoff.
+    public var maxMessagesPerSecond: Double
+    public var maxMessageBurst: Double
+    /// At most this many `layout.set` per second are applied; more are answered `rate-limited`.
+    public var maxLayoutSetsPerSecond: Double
+    /// How long to wait for the welcome after connecting.
+    public var helloTimeout: Duration
+    /// Heartbeat when the backend does not say; the backend's welcome overrides it.
+    public var heartbeat: Duration
+    /// The backend is presumed dead after this many heartbeats without any message.
+    public var deadAfterHeartbeats: Int
+    public var statusInterval: Duration
+
+    public init(url: String, room: String, wallID: String, nodeID: String = "node-1",
+                token: SignalToken.Source, caFile: String? = nil, capabilities: Capabilities = .init(),
+                urlPolicy: StreamURLPolicy = .init(), rosterLimits: RosterLimits = .init(),
+                backoff: Backoff = .init(), maxMessageBytes: Int = 4 << 20, maxMessagesPerSecond: Double = 2000,
+                maxMessageBurst: Double = 4000, maxLayoutSetsPerSecond: Double = 5,
+                helloTimeout: Duration = .seconds(10), heartbeat: Duration = .seconds(10),
+                deadAfterHeartbeats: Int = 3, statusInterval: Duration = .seconds(5)) {
+        self.url = url; self.room = room; self.wallID = wallID; self.nodeID = nodeID; self.token = token
+        self.caFile = caFile; self.capabilities = capabilities; self.urlPolicy = urlPolicy
+        self.rosterLimits = rosterLimits; self.backoff = backoff; self.maxMessageBytes = maxMessageBytes
+        self.maxMessagesPerSecond = maxMessagesPerSecond; self.maxMessageBurst = maxMessageBurst
+        self.maxLayoutSetsPerSecond = maxLayoutSetsPerSecond; self.helloTimeout = helloTimeout
+        self.heartbeat = heartbeat; self.deadAfterHeartbeats = deadAfterHeartbeats; self.statusInterval = statusInterval
+    }
+}
+
+/// Errors that end one connection; the client logs them and reconnects.
+public enum SignalClientError: Error, CustomStringConvertible {
+    case invalidURL(String)
+    case tls(path: String, reason: String)
+    case deadPeer(silentFor: Duration)
+    case sequenceGap(expected: Int, got: Int)
+    case rateLimited
+    case protocolViolation(String)
+
+    public var description: String {
+        switch self {
+        case .invalidURL(let u): "signal URL must be ws:// or wss:// with a host and no credentials or query: \(u)"
+        case .tls(let path, let reason): "cannot use CA file \(path): \(reason)"
+        case .deadPeer(let d): "no message from the backend for \(d); presuming it dead"
+        case .sequenceGap(let e, let g): "event seq \(g) arrived where \(e) was expected; resuming"
+        case .rateLimited: "backend sent messages faster than the configured limit"
+        case .protocolViolation(let s): "protocol violation: \(s)"
+        }
+    }
+}
+
+/// The wall's signaling client: keeps one WebSocket to the backend, reconnects with backoff and
+/// jitter, resumes from the last seq, and publishes the room as it changes. A signaling outage
+/// changes nothing in `updates`: the wall keeps showing the last room it had.
+///
+/// Run it in a ServiceGroup; graceful shutdown closes the socket with 1000 and ends `updates`.
+public actor SignalClient: Service {
+    public enum ConnectionState: Hashable, Sendable {
+        case idle, connecting, connected(resumed: Bool), waiting(attempt: Int)
+    }
+
+    /// Every applied snapshot and event, in order. One consumer (the Kiosk). Unbounded: the
+    /// consumer must keep up; each element carries the whole room, so it may also skip to the last.
+    public nonisolated let updates: AsyncStream<RoomUpdate>
+    private let updatesContinuation: AsyncStream<RoomUpdate>.Continuation
+
+    public let configuration: SignalClientConfiguration
+    private let logger: Logger
+    private var tracker: RoomTracker
+    private var sessionID: String?
+    public private(set) var state: ConnectionState = .idle
+    /// Connections made so far, resumed or not (for tests and health).
+    public private(set) var connections = 0
+    public private(set) var resumes = 0
+    public private(set) var snapshotsApplied = 0
+    /// Errors the backend sent (non-fatal ones included), newest last, at most 32.
+    public private(set) var backendErrors: [SignalError] = []
+
+    private var subscriptions: [Subscription] = []
+    private var sentSubscriptions: [Subscription]?
+    private var health: [StreamHealth] = []
+    private var pendingLayoutChanged: LayoutChanged?
+    private var outbound: AsyncStream<String>.Continuation?
+    private var lastHeard = ContinuousClock.now
+    private var heartbeat: Duration
+    private var welcomed = false
+    private var retryAfter: Duration?
+    private var inboundLimiter: RateLimiter
+    private var layoutLimiter: RateLimiter
+
+    public init(configuration: SignalClientConfiguration, logger: Logger = Logger(label: "tessera.signal.client")) {
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "room"] = .string(configuration.room)
+        logger[metadataKey: "wall"] = .string(configuration.wallID)
+        self.logger = logger
+        tracker = RoomTracker(policy: configuration.urlPolicy, limits: configuration.rosterLimits)
+        heartbeat = configuration.heartbeat
+        inboundLimiter = RateLimiter(perSecond: configuration.maxMessagesPerSecond, burst: configuration.maxMessageBurst)
+        layoutLimiter = RateLimiter(perSecond: configuration.maxLayoutSetsPerSecond, burst: configuration.maxLayoutSetsPerSecond)
+        (updates, updatesContinuation) = AsyncStream.makeStream(of: RoomUpdate.self, bufferingPolicy: .unbounded)
+    }
+
+    /// The room as last applied; kept through outages.
+    public var room: Room { tracker.room }
+    public var layout: LayoutSelection? { tracker.layout }
+    public var lastSeq: Int { tracker.seq }
+
+    // MARK: What the Kiosk tells the backend
+
+    /// The tiles now visible and the height each needs. Sent now when connected and again after
+    /// every reconnect; an unchanged list is not re-sent.
+    public func subscribe(_ subscriptions: [Subscription]) {
+        self.subscriptions = subscriptions
+        flushSubscriptions()
+    }
+
+    /// Latest per-stream health; sent with the next periodic `status`.
+    public func report(health: [StreamHealth]) { self.health = health }
+
+    /// The wall switched preset (keyboard, file reload, or by applying `layout.set`).
+    public func layoutChanged(_ change: LayoutChanged) {
+        pendingLayoutChanged = change
+        if send(.layoutChanged(change)) { pendingLayoutChanged = nil }
+    }
+
+    // MARK: Service
+
+    public func run() async throws {
+        defer { updatesContinuation.finish() }
+        try Self.validate(url: configuration.url)
+        let tls = try makeTLSConfiguration()
+        var attempt = 0
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            state = .connecting
+            let outcome = await connectOnce(tls: tls)
+            if Task.isCancelled || Task.isShuttingDownGracefully { break }
+            let wait: Duration
+            switch outcome {
+            case .resumeNow:
+                wait = .zero
+                attempt = 0
+            case .backoff(let reachedWelcome):
+                if reachedWelcome { attempt = 0 }
+                wait = max(retryAfter ?? .zero, configuration.backoff.delay(attempt: attempt))
+                attempt += 1
+            }
+            retryAfter = nil
+            state = .waiting(attempt: attempt)
+            logger.info("reconnecting", metadata: ["in_ms": "\(wait / .milliseconds(1))", "attempt": "\(attempt)"])
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+            } catch { break }
+        }
+        state = .idle
+    }
+
+    private enum ConnectOutcome { case resumeNow, backoff(reachedWelcome: Bool) }
+
+    private func connectOnce(tls: TLSConfiguration?) async -> ConnectOutcome {
+        let token: SignalToken
+        do { token = try SignalToken.load(from: configuration.token) } catch {
+            logger.error("\(error)")
+            return .backoff(reachedWelcome: false)
+        }
+        connections += 1
+        welcomed = false
+        lastHeard = .now
+        heartbeat = configuration.heartbeat
+        sentSubscriptions = nil
+        inboundLimiter = RateLimiter(perSecond: configuration.maxMessagesPerSecond, burst: configuration.maxMessageBurst)
+        let (out, outContinuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .unbounded)
+        outbound = outContinuation
+        let hello = Hello(wallId: configuration.wallID, nodeId: configuration.nodeID, room: configuration.room,
+                          token: token.secret, capabilities: configuration.capabilities,
+                          resume: sessionID.map { ResumeRequest(sessionId: $0, lastSeq: tracker.seq) })
+        outContinuation.yield(SignalCodec.encode(.hello(hello)))
+
+        var wsConfig = WebSocketClientConfiguration(
+            maxFrameSize: 1 << 16,
+            additionalHeaders: [HTTPField.Name("Sec-WebSocket-Protocol")!: SignalProtocol.subprotocol],
+            closeTimeout: .seconds(2))
+        wsConfig.ignoreUncleanSSLShutdownErrors = true
+        let maxBytes = configuration.maxMessageBytes
+        let client = WebSocketClient(url: configuration.url, configuration: wsConfig, tlsConfiguration: tls,
+                                     logger: logger) { inbound, outboundWriter, _ in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                // One writer per connection: a message larger than a frame goes out as several
+                // frames, which must not interleave with another message's.
+                group.addTask {
+                    for await text in out { try await outboundWriter.writeTextMessage(text) }
+                }
+                group.addTask { try await self.watchdog() }
+                group.addTask { try await self.statusLoop() }
+                defer { group.cancelAll() }
+                do {
+                    for try await message in inbound.messages(maxSize: maxBytes) {
+                        guard case .text(let text) = message else {
+                            await self.send(.error(SignalError(code: .malformed, message: "binary messages are not part of v1")))
+                            continue
+                        }
+                        try await self.receive(text)
+                    }
+                } catch let error as SignalClientError {
+                    let code: UInt16 = switch error {
+                    case .deadPeer: SignalCloseCode.deadPeer
+                    case .rateLimited: SignalCloseCode.rateLimited
+                    default: 1008
+                    }
+                    try? await outboundWriter.close(.init(codeNumber: Int(code)), reason: "\(error)")
+                    throw error
+                }
+            }
+        }
+        var outcome = ConnectOutcome.backoff(reachedWelcome: false)
+        do {
+            let close = try await withTaskCancellationHandler {
+                try await client.run()
+            } onCancel: { outContinuation.finish() }
+            let code = close.map { "\(WebSocketErrorCode.number($0.closeCode))" } ?? "none"
+            logger.warning("signaling connection closed", metadata: ["code": "\(code)", "reason": "\(close?.reason ?? "")"])
+            outcome = .backoff(reachedWelcome: welcomed)
+        } catch SignalClientError.sequenceGap(let e, let g) {
+            logger.warning("\(SignalClientError.sequenceGap(expected: e, got: g))")
+            outcome = .resumeNow
+        } catch {
+            logger.warning("signaling connection failed: \(error)")
+            outcome = .backoff(reachedWelcome: welcomed)
+        }
+        outContinuation.finish()
+        outbound = nil
+        return outcome
+    }
+
+    /// Closes the connection when the backend has been silent for `deadAfterHeartbeats` heartbeats
+    /// (or sent no welcome within `helloTimeout`); pings it every heartbeat meanwhile.
+    private func watchdog() async throws {
+        while true {
+            try await Task.sleep(for: welcomed ? heartbeat : .milliseconds(250))
+            let silent = ContinuousClock.now - lastHeard
+            if !welcomed {
+                if silent > configuration.helloTimeout { throw SignalClientError.deadPeer(silentFor: silent) }
+                continue
+            }
+            if silent > heartbeat * configuration.deadAfterHeartbeats { throw SignalClientError.deadPeer(silentFor: silent) }
+            send(.ping(Heartbeat(t: Self.epochMillis())))
+        }
+    }
+
+    private func statusLoop() async throws {
+        while true {
+            try await Task.sleep(for: configuration.statusInterval)
+            guard welcomed else { continue }
+            send(.status(WallStatus(seq: tracker.seq, preset: tracker.layout?.preset, streams: health)))
+        }
+    }
+
+    // MARK: Receiving
+
+    private func receive(_ text: String) throws {
+        lastHeard = .now
+        guard inboundLimiter.allow() else { throw SignalClientError.rateLimited }
+        let envelope: SignalEnvelope
+        do throws(SignalDecodingError) { envelope = try SignalCodec.decode(text) } catch {
+            logger.warning("unreadable message from backend", metadata: ["error": "\(error.detail)"])
+            send(.error(SignalError(code: error.code, message: error.detail)))
+            return
+        }
+        let message = envelope.message
+        if !welcomed {
+            switch message {
+            case .welcome, .error, .bye, .ping, .pong: break
+            default: throw SignalClientError.protocolViolation("\(message.type) before welcome")
+            }
+        }
+        switch message {
+        case .welcome(let w):
+            guard SignalProtocol.supportedVersions.contains(w.version) else {
+                throw SignalClientError.protocolViolation("backend chose version \(w.version)")
+            }
+            welcomed = true
+            if w.heartbeatMs > 0 { heartbeat = .milliseconds(max(100, w.heartbeatMs)) }
+            if w.resumed { resumes += 1 }
+            sessionID = w.sessionId
+            state = .connected(resumed: w.resumed)
+            logger.info("signaling connected", metadata: ["resumed": "\(w.resumed)", "seq": "\(tracker.seq)"])
+            flushSubscriptions()
+            if let pending = pendingLayoutChanged, send(.layoutChanged(pending)) { pendingLayoutChanged = nil }
+        case .snapshot(let s):
+            let update = tracker.apply(snapshot: s, seq: envelope.seq ?? 0)
+            snapshotsApplied += 1
+            publish(update)
+        case _ where message.isRoomEvent:
+            guard let seq = envelope.seq else {
+                send(.error(SignalError(code: .malformed, message: "\(message.type) without seq")))
+                return
+            }
+            var event = message
+            if case .layoutSet(let l) = message, !layoutLimiter.allow() {
+                logger.warning("layout.set over the rate limit; ignored", metadata: ["preset": "\(l.preset)", "rev": "\(l.rev)"])
+                send(.error(SignalError(code: .rateLimited, message: "layout.set rev \(l.rev) ignored: over \(configuration.maxLayoutSetsPerSecond)/s")))
+                event = .layoutSet(LayoutSelection(preset: l.preset, rev: Int.min))  // advances seq, changes nothing
+            }
+            switch tracker.apply(event: event, seq: seq) {
+            case .applied(let update): publish(update)
+            case .duplicate: break
+            case .gap(let expected, let got): throw SignalClientError.sequenceGap(expected: expected, got: got)
+            }
+        case .ping(let h):
+            send(.pong(h))
+        case .pong:
+            break
+        case .error(let e):
+            backendErrors.append(e)
+            if backendErrors.count > 32 { backendErrors.removeFirst() }
+            if e.fatal {
+                logger.error("backend refused the wall", metadata: ["code": "\(e.code)", "message": "\(e.message)"])
+            } else {
+                logger.warning("backend reported an error", metadata: ["code": "\(e.code)", "message": "\(e.message)"])
+            }
+        case .bye(let b):
+            logger.info("backend said bye", metadata: ["reason": "\(b.reason)"])
+            retryAfter = b.retryAfterMs.map { .milliseconds($0) }
+        default:
+            send(.error(SignalError(code: .unknownType, message: "\(message.type) is not sent to walls")))
+        }
+    }
+
+    private func publish(_ update: RoomUpdate) {
+        for r in update.refusals {
+            logger.warning("roster entry refused", metadata: ["participant": "\(r.participant)", "reason": "\(r.reason)"])
+            send(.error(SignalError(code: r.code, message: r.reason, participant: r.participant)))
+        }
+        updatesContinuation.yield(update)
+    }
+
+    // MARK: Sending
+
+    @discardableResult
+    private func send(_ message: SignalMessage) -> Bool {
+        guard let outbound else { return false }
+        let text = SignalCodec.encode(message)
+        if case .enqueued = outbound.yield(text) { return true }
+        return false
+    }
+
+    private func flushSubscriptions() {
+        guard welcomed, sentSubscriptions != subscriptions else { return }
+        if send(.subscribe(SubscribeRequest(streams: subscriptions))) { sentSubscriptions = subscriptions }
+    }
+
+    // MARK: Setup
+
+    static func validate(url: String) throws(SignalClientError) {
+        guard let c = URLComponents(string: url), let scheme = c.scheme?.lowercased(), scheme == "ws" || scheme == "wss",
+              let host = c.host, !host.isEmpty, c.user == nil, c.password == nil, c.query == nil
+        else { throw .invalidURL(url) }
+    }
+
+    private func makeTLSConfiguration() throws -> TLSConfiguration? {
+        guard configuration.url.lowercased().hasPrefix("wss:") else { return nil }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateVerification = .fullVerification
+        if let path = configuration.caFile {
+            do {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(path))
+            } catch {
+                throw SignalClientError.tls(path: path, reason: "\(error)")
+            }
+        }
+        return tls
+    }
+
+    static func epochMillis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+}
+
+extension WebSocketErrorCode {
+    static func number(_ code: WebSocketErrorCode) -> UInt16 {
+        switch code {
+        case .normalClosure: 1000
+        case .goingAway: 1001
+        case .protocolError: 1002
+        case .unacceptableData: 1003
+        case .dataInconsistentWithMessage: 1007
+        case .policyViolation: 1008
+        case .messageTooLarge: 1009
+        case .missingExtension: 1010
+        case .unexpectedServerError: 1011
+        case .unknown(let n): n
+        }
+    }
+}

@@ -1,0 +1,237 @@
+import Foundation
+import TesseraCore
+import TesseraSignal
+
+/// What the admin API (or a test) sends to add or change a participant. Absent fields keep their
+/// value on update and take defaults on join.
+public struct ParticipantInput: Hashable, Sendable, Codable {
+    public var id: ParticipantID
+    public var name: String?
+    public var role: Role?
+    public var sharesScreen: Bool?
+    public var streams: [ParticipantStream]?
+    public init(id: ParticipantID, name: String? = nil, role: Role? = nil, sharesScreen: Bool? = nil,
+                streams: [ParticipantStream]? = nil) {
+        self.id = id; self.name = name; self.role = role; self.sharesScreen = sharesScreen; self.streams = streams
+    }
+}
+
+/// Why an admin operation was refused. `status` is the HTTP status the admin API answers with.
+public struct RoomStoreError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var status: Int
+    public var message: String
+    public var description: String { message }
+    static func notFound(_ what: String) -> Self { .init(status: 404, message: "\(what) not found") }
+    static func invalid(_ what: String) -> Self { .init(status: 400, message: what) }
+}
+
+/// What the backend knows of one connected wall, for the admin API and tests.
+public struct WallView: Hashable, Sendable, Codable {
+    public var wallId: String
+    public var nodeId: String
+    public var subscriptions: [Subscription]
+    public var status: WallStatus?
+    public var layout: LayoutChanged?
+    /// Errors the wall reported (e.g. `url-refused`), newest last, at most 64.
+    public var errors: [SignalError]
+}
+
+public struct RoomView: Hashable, Sendable, Codable {
+    public var seq: Int
+    public var snapshot: Snapshot
+    public var walls: [WallView]
+}
+
+/// The backend's rooms, in memory: the roster, a bounded ring of recent events for resume, and the
+/// walls attached to each room. One actor, so an event is numbered, kept and fanned out in one step
+/// and a wall attaching sees either the event in its snapshot or in its stream, never both or none.
+public actor RoomStore {
+    struct Attachment {
+        var continuation: AsyncStream<String>.Continuation
+        var wall: WallView
+    }
+
+    struct RoomState {
+        let epoch: String
+        var seq = 0
+        var participants: [ParticipantID: ParticipantRecord] = [:]
+        var activeSpeaker: ParticipantID?
+        var layout: LayoutSelection?
+        var nextJoinOrder = 0
+        var nextHandOrder = 0
+        /// Encoded events, oldest first; `ring[0]` has seq `seq - ring.count + 1`.
+        var ring: [String] = []
+        var ringStart = 0
+        var attachments: [UUID: Attachment] = [:]
+
+        var snapshot: Snapshot {
+            Snapshot(room: "", participants: participants.values.sorted { $0.joinOrder < $1.joinOrder },
+                     activeSpeaker: activeSpeaker, layout: layout)
+        }
+    }
+
+    public let ringCapacity: Int
+    public let maxParticipantsPerRoom: Int
+    private var rooms: [String: RoomState] = [:]
+
+    public init(ringCapacity: Int = 4096, maxParticipantsPerRoom: Int = 1000) {
+        self.ringCapacity = max(1, ringCapacity); self.maxParticipantsPerRoom = maxParticipantsPerRoom
+    }
+
+    private func withRoom<T>(_ name: String, _ body: (inout RoomState) throws(RoomStoreError) -> T) throws(RoomStoreError) -> T {
+        guard Self.isValidName(name) else { throw .invalid("room name must be 1–128 characters of A–Z a–z 0–9 . _ -") }
+        var state = rooms[name] ?? RoomState(epoch: UUID().uuidString.lowercased())
+        defer { rooms[name] = state }
+        return try body(&state)
+    }
+
+    static func isValidName(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.count <= 128 && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }
+    }
+
+    /// Numbers an event, keeps it in the ring and sends it to every attached wall. A wall whose
+    /// queue is full is detached (its stream ends) and will resume from the ring.
+    private func publish(_ message: SignalMessage, in state: inout RoomState) {
+        state.seq += 1
+        let text = SignalCodec.encode(message, seq: state.seq)
+        state.ring.append(text)
+        if state.ring.count > ringCapacity {
+            let drop = state.ring.count - ringCapacity
+            state.ring.removeFirst(drop)
+        }
+        for (id, a) in state.attachments {
+            if case .dropped = a.continuation.yield(text) {
+                a.continuation.finish()
+                state.attachments[id] = nil
+            }
+        }
+    }
+
+    // MARK: Admin operations
+
+    @discardableResult
+    public func upsert(_ input: ParticipantInput, in room: String) throws(RoomStoreError) -> ParticipantRecord {
+        let max = maxParticipantsPerRoom
+        return try withRoom(room) { (s) throws(RoomStoreError) -> ParticipantRecord in
+            guard !input.id.rawValue.isEmpty, input.id.rawValue.utf8.count <= 128 else { throw .invalid("participant id must be 1–128 bytes") }
+            if var r = s.participants[input.id] {
+                if let v = input.name { r.name = v }
+                if let v = input.role { r.role = v }
+                if let v = input.sharesScreen { r.sharesScreen = v }
+                if let v = input.streams { r.streams = v.map { ParticipantStream(kind: $0.kind, layers: $0.layers) } }
+                r.version += 1
+                s.participants[r.id] = r
+                publish(.participantUpdated(r), in: &s)
+                return r
+            }
+            guard s.participants.count < max else { throw .invalid("room is full (\(max) participants)") }
+            let p = Participant(id: input.id, name: input.name ?? input.id.rawValue, role: input.role ?? .student,
+                                joinOrder: s.nextJoinOrder, sharesScreen: input.sharesScreen ?? false,
+                                streams: (input.streams ?? []).map { ParticipantStream(kind: $0.kind, layers: $0.layers) })
+            s.nextJoinOrder += 1
+            let r = ParticipantRecord(p, version: 1)
+            s.participants[r.id] = r
+            publish(.participantJoined(r), in: &s)
+            return r
+        }
+    }
+
+    public func remove(_ id: ParticipantID, from room: String) throws(RoomStoreError) {
+        try withRoom(room) { (s) throws(RoomStoreError) in
+            guard s.participants.removeValue(forKey: id) != nil else { throw .notFound("participant \(id)") }
+            if s.activeSpeaker == id { s.activeSpeaker = nil }
+            publish(.participantLeft(ParticipantRef(id: id)), in: &s)
+        }
+    }
+
+    public func setHand(_ id: ParticipantID, raised: Bool, in room: String) throws(RoomStoreError) {
+        try withRoom(room) { (s) throws(RoomStoreError) in
+            guard var r = s.participants[id] else { throw .notFound("participant \(id)") }
+            if raised == (r.handRaisedOrder != nil) { return }
+            r.version += 1
+            if raised {
+                s.nextHandOrder += 1
+                r.handRaisedOrder = s.nextHandOrder
+                s.participants[id] = r
+                publish(.handRaised(HandRaised(id: id, order: s.nextHandOrder, version: r.version)), in: &s)
+            } else {
+                r.handRaisedOrder = nil
+                s.participants[id] = r
+                publish(.handLowered(HandLowered(id: id, version: r.version)), in: &s)
+            }
+        }
+    }
+
+    public func setSpeaker(_ id: ParticipantID?, in room: String) throws(RoomStoreError) {
+        try withRoom(room) { (s) throws(RoomStoreError) in
+            if let id, s.participants[id] == nil { throw .notFound("participant \(id)") }
+            guard s.activeSpeaker != id else { return }
+            s.activeSpeaker = id
+            publish(.speakerActive(SpeakerActive(id: id)), in: &s)
+        }
+    }
+
+    @discardableResult
+    public func setLayout(preset: String, applyAt: Int64? = nil, in room: String) throws(RoomStoreError) -> LayoutSelection {
+        try withRoom(room) { (s) throws(RoomStoreError) -> LayoutSelection in
+            guard !preset.isEmpty, preset.utf8.count <= 128 else { throw .invalid("preset must be 1–128 bytes") }
+            let l = LayoutSelection(preset: preset, rev: (s.layout?.rev ?? 0) + 1, applyAt: applyAt)
+            s.layout = l
+            publish(.layoutSet(l), in: &s)
+            return l
+        }
+    }
+
+    public func view(of room: String) throws(RoomStoreError) -> RoomView {
+        guard let s = rooms[room] else { throw .notFound("room \(room)") }
+        var snap = s.snapshot
+        snap.room = room
+        return RoomView(seq: s.seq, snapshot: snap, walls: s.attachments.values.map(\.wall).sorted { $0.wallId < $1.wallId })
+    }
+
+    // MARK: Walls
+
+    /// Attaches a wall: yields the welcome, then either the events after `resume.lastSeq` (when the
+    /// ring still holds them all) or a snapshot, into `continuation`, and from then on every event.
+    func attach(_ id: UUID, hello: Hello, heartbeatMs: Int, maxMessageBytes: Int,
+                continuation: AsyncStream<String>.Continuation) throws(RoomStoreError) {
+        try withRoom(hello.room) { (s) throws(RoomStoreError) in
+            let oldest = s.seq - s.ring.count + 1
+            var resumed = false
+            if let r = hello.resume, r.sessionId.hasPrefix(s.epoch + "."), r.lastSeq <= s.seq, r.lastSeq + 1 >= oldest {
+                resumed = true
+            }
+            let sessionID = "\(s.epoch).\(UUID().uuidString.lowercased())"
+            continuation.yield(SignalCodec.encode(.welcome(Welcome(version: SignalProtocol.version, sessionId: sessionID,
+                                                                   heartbeatMs: heartbeatMs, maxMessageBytes: maxMessageBytes,
+                                                                   resumed: resumed))))
+            if resumed, let r = hello.resume {
+                for text in s.ring.suffix(s.seq - r.lastSeq) { continuation.yield(text) }
+            } else {
+                var snap = s.snapshot
+                snap.room = hello.room
+                continuation.yield(SignalCodec.encode(.snapshot(snap), seq: s.seq))
+            }
+            s.attachments[id] = Attachment(continuation: continuation,
+                                           wall: WallView(wallId: hello.wallId, nodeId: hello.nodeId, subscriptions: [], errors: []))
+        }
+    }
+
+    func detach(_ id: UUID, room: String) {
+        rooms[room]?.attachments[id] = nil
+    }
+
+    func record(_ id: UUID, room: String, _ update: (inout WallView) -> Void) {
+        guard var a = rooms[room]?.attachments[id] else { return }
+        update(&a.wall)
+        rooms[room]?.attachments[id] = a
+    }
+
+    /// Ends every wall's stream (graceful shutdown).
+    func detachAll() {
+        for name in rooms.keys {
+            for a in rooms[name]!.attachments.values { a.continuation.finish() }
+            rooms[name]!.attachments = [:]
+        }
+    }
+}
