@@ -1,4 +1,101 @@
 import ArgumentParser
+import Foundation
+import TesseraCore
+import TesseraLayout
+import TesseraOutput
+import TesseraRender
 
 /// The rendering and output part's subcommands (`preview`, `outputs`), listed in `tessera --help`.
-let renderCommands: [any ParsableCommand.Type] = []
+let renderCommands: [any ParsableCommand.Type] = [Preview.self, Outputs.self]
+
+extension RendererKind: ExpressibleByArgument {}
+
+/// Exit codes: 0 written; 1 invalid layout or a rendering failure; 64 bad command line.
+struct Preview: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Render each output of a layout to DIR/<output-id>.png with numbered placeholder participants.",
+        discussion: """
+            Placeholder tiles show each participant's number in a colour of its own, with the name label the \
+            layout asks for. The PNGs are what a viewer sees: rotated outputs are turned upright.
+            """)
+
+    @Argument(help: "The layout file.") var layout: String
+    @Option(help: "How many synthetic participants (p1…pN) are in the room.") var participants: Int = 16
+    @Option(help: "The preset to show (default: the layout's defaultPreset).") var preset: String?
+    @Option(help: "The page of the grids (0-based; wraps).") var page: Int = 0
+    @Option(help: "The renderer: cpu or gles (headless EGL).") var renderer: RendererKind = .cpu
+    @Option(help: "Directory for the PNG files (created if missing).") var out: String
+    @Option(help: "Participants shown as offline (comma-separated ids, e.g. p3,p7), to check the slate.")
+    var offline: String = ""
+
+    func validate() throws {
+        guard participants >= 0 && participants <= 10_000 else { throw ValidationError("--participants must be between 0 and 10000") }
+    }
+
+    func run() throws {
+        let layout = try loadOrExplain(self.layout)
+        var state = ViewState(layout: layout)
+        if let preset {
+            guard layout.preset(named: preset) != nil else {
+                throw ValidationError("unknown preset \"\(preset)\"; this layout has: \(layout.presets.map(\.name).joined(separator: ", "))")
+            }
+            state.preset = preset
+        }
+        state.page = page
+        let room = PlanRoom.make(count: participants, layout: layout, preset: state.preset, teacher: nil)
+        let scene = SceneBuilder(layout: layout).build(room: room, state: state)
+
+        let drawer: any Renderer
+        let text: TextCache
+        do {
+            switch renderer {
+            case .cpu:
+                let cpu = try CPURenderer()
+                drawer = cpu; text = cpu.text
+            case .gles:
+                throw RenderError.cpu(operation: "GLES (not yet)")
+            }
+        } catch {
+            printError("preview: cannot start the \(renderer.rawValue) renderer: \(error)")
+            throw ExitCode(1)
+        }
+        let offlineIDs = Set(offline.split(separator: ",").map { ParticipantID(String($0)) })
+        var table: [StreamKey: any FrameSource] = [:]
+        for (n, person) in room.participants.enumerated() where scene.participants.contains(person.id) {
+            let frame = Placeholder.participant(number: n + 1, text: text)
+            let source = StillFrameSource(frame, state: offlineIDs.contains(person.id) ? .offline : .playing)
+            table[StreamKey(person.id, .camera)] = source
+            table[StreamKey(person.id, .screen)] = source
+        }
+        let backend = HeadlessBackend(outputs: layout.outputs.map {
+            HeadlessBackend.OutputSpec(id: $0.id, panelSize: Size(width: $0.mode.width, height: $0.mode.height), rotation: $0.rotation)
+        }, refresh: nil)
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        do {
+            try backend.start(renderer: drawer)
+            defer { backend.stop() }
+            for (output, outputScene) in zip(backend.headlessOutputs, scene.outputs) {
+                try output.present(outputScene, renderer: drawer, sources: FrameSourceTable(table))
+                let path = (out as NSString).appendingPathComponent("\(output.id).png")
+                try output.writeSnapshot(to: path)
+                print("\(path): \(outputScene.size.width)x\(outputScene.size.height), \(plural(outputScene.tiles.count, "tile"))"
+                      + (output.rotation == .none ? "" : ", panel rotated \(output.rotation.rawValue)° (PNG upright)"))
+            }
+        } catch {
+            printError("preview: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Outputs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List DRM connectors, their modes, and which layout output each would drive.")
+    @Option(help: "A layout file, to show which output each connector would drive.") var layout: String?
+    func run() throws {
+        guard !DRMDevices.cards().isEmpty else {
+            print("no DRM device: /dev/dri has no card* node (no GPU or display driver on this machine); use `tessera preview` to check a layout headless")
+            return
+        }
+    }
+}

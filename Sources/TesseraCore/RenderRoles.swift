@@ -1,0 +1,196 @@
+/// The renderer's role and what it draws from and into: the meeting point of Render, Output and Kiosk.
+import Synchronization
+
+// MARK: - Where a tile's pictures come from
+
+/// Which stream a tile shows.
+public struct StreamKey: Hashable, Sendable, CustomStringConvertible {
+    public var participant: ParticipantID
+    public var stream: StreamKind
+    public init(_ participant: ParticipantID, _ stream: StreamKind = .camera) {
+        self.participant = participant; self.stream = stream
+    }
+    public var description: String { "\(participant)/\(stream.rawValue)" }
+}
+
+/// How the renderer finds the stream behind each tile. Media (through Kiosk) implements it over its
+/// open streams; tests and `tessera preview` use `FrameSourceTable`.
+public protocol FrameSourceLookup: Sendable {
+    /// The stream for `key`, or nil when none is open (the tile shows the offline slate).
+    /// Called on the render thread for every visible tile at every refresh: it must not block.
+    /// The caller shares ownership of the returned source for the duration of one frame.
+    func source(for key: StreamKey) -> (any FrameSource)?
+}
+
+/// A fixed table of sources.
+public struct FrameSourceTable: FrameSourceLookup {
+    public var sources: [StreamKey: any FrameSource]
+    public init(_ sources: [StreamKey: any FrameSource] = [:]) { self.sources = sources }
+    public func source(for key: StreamKey) -> (any FrameSource)? { sources[key] }
+}
+
+/// A source whose frame and state are set by hand: still pictures, placeholders, tests.
+public final class StillFrameSource: FrameSource {
+    private let slot: Mutex<(frame: (any VideoFrame)?, state: StreamState)>
+    public init(_ frame: (any VideoFrame)?, state: StreamState = .playing) { slot = Mutex((frame, state)) }
+    public func latestFrame() -> (any VideoFrame)? { slot.withLock { $0.frame } }
+    public var state: StreamState { slot.withLock { $0.state } }
+    /// Replaces the frame (as a decoder delivering a new one would) and optionally the state.
+    public func deliver(_ frame: (any VideoFrame)?, state: StreamState? = nil) {
+        slot.withLock { $0.frame = frame; if let state { $0.state = state } }
+    }
+}
+
+// MARK: - What renderers draw into
+
+/// A framebuffer a renderer draws one output into, in the panel's orientation (after rotation).
+/// Made by a renderer (`Renderer.makeOffscreenTarget`) or by a backend (DRM dumb buffers).
+public protocol RenderTarget: AnyObject {
+    /// The panel's size in pixels (the mode's size; width and height are not swapped by rotation).
+    var size: Size { get }
+}
+
+/// A framebuffer in CPU-addressable memory, 4 bytes a pixel in memory order B, G, R, X/A
+/// (DRM_FORMAT_XRGB8888 on little-endian): headless memory and DRM dumb buffers.
+public protocol CPUBuffer: RenderTarget {
+    /// Bytes from one row to the next (at least `size.width * 4`).
+    var stride: Int { get }
+    /// Gives `body` the buffer's bytes (`stride * size.height`). Called by the renderer on the render
+    /// thread; the bytes must not be kept beyond the call.
+    func withMutableBytes<R>(_ body: (inout MutableRawSpan) throws -> R) rethrows -> R
+    /// Gives `body` the buffer's bytes to read. Called by outputs (snapshots) and tests.
+    func withBytes<R>(_ body: (RawSpan) throws -> R) rethrows -> R
+}
+
+/// A BGRA picture in Swift memory: the headless output's framebuffer, snapshots, golden images.
+public final class MemoryBuffer: CPUBuffer, @unchecked Sendable {
+    // Unchecked: one owner at a time (the render thread while drawing, then whoever holds the snapshot).
+    public let size: Size
+    public let stride: Int
+    public private(set) var bytes: [UInt8]
+
+    public init(size: Size, fill: Color = Color(red: 0, green: 0, blue: 0)) {
+        self.size = size; self.stride = size.width * 4
+        var px = [UInt8](repeating: 0, count: size.width * size.height * 4)
+        if fill != Color(red: 0, green: 0, blue: 0, alpha: 0) {
+            for i in Swift.stride(from: 0, to: px.count, by: 4) {
+                px[i] = fill.blue; px[i + 1] = fill.green; px[i + 2] = fill.red; px[i + 3] = fill.alpha
+            }
+        }
+        self.bytes = px
+    }
+
+    /// Wraps tightly packed BGRA bytes.
+    public init(size: Size, bgra: [UInt8]) {
+        precondition(bgra.count == size.width * size.height * 4, "expected \(size.width)x\(size.height)x4 bytes")
+        self.size = size; self.stride = size.width * 4; self.bytes = bgra
+    }
+
+    public func withMutableBytes<R>(_ body: (inout MutableRawSpan) throws -> R) rethrows -> R {
+        try bytes.withUnsafeMutableBytes { raw in
+            var span = MutableRawSpan(_unsafeBytes: raw)
+            return try body(&span)
+        }
+    }
+
+    public func withBytes<R>(_ body: (RawSpan) throws -> R) rethrows -> R {
+        try bytes.withUnsafeBytes { raw in try body(RawSpan(_unsafeBytes: raw)) }
+    }
+
+    /// The colour at (x, y).
+    public subscript(x: Int, y: Int) -> Color {
+        let i = y * stride + x * 4
+        return Color(red: bytes[i + 2], green: bytes[i + 1], blue: bytes[i], alpha: bytes[i + 3])
+    }
+
+    /// A tightly packed copy of any CPU buffer.
+    public static func copy(of buffer: any CPUBuffer) -> MemoryBuffer {
+        let w = buffer.size.width, h = buffer.size.height, s = buffer.stride
+        var out = [UInt8](repeating: 0, count: w * h * 4)
+        buffer.withBytes { span in
+            span.withUnsafeBytes { src in
+                out.withUnsafeMutableBytes { dst in
+                    for y in 0..<h {
+                        dst.baseAddress!.advanced(by: y * w * 4)
+                            .copyMemory(from: src.baseAddress!.advanced(by: y * s), byteCount: w * 4)
+                    }
+                }
+            }
+        }
+        return MemoryBuffer(size: buffer.size, bgra: out)
+    }
+
+    /// The picture turned so that a viewer sees it upright: undoes `rotation` (the panel's clockwise
+    /// turn) on a framebuffer in panel orientation. Headless snapshots are written this way.
+    public func unrotated(_ rotation: Rotation) -> MemoryBuffer {
+        if rotation == .none { return self }
+        let w = size.width, h = size.height
+        let out = MemoryBuffer(size: rotation.swapsAxes ? Size(width: h, height: w) : size)
+        let ow = out.size.width
+        bytes.withUnsafeBytes { src in
+            let s = src.bindMemory(to: UInt32.self)
+            out.bytes.withUnsafeMutableBytes { dst in
+                let d = dst.bindMemory(to: UInt32.self)
+                for py in 0..<h {
+                    for px in 0..<w {
+                        let (lx, ly) = rotation.logicalPoint(panelX: px, panelY: py, panel: size)
+                        d[ly * ow + lx] = s[py * w + px]
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
+
+extension Rotation {
+    /// Where the panel pixel (x, y) lies in the logical picture (what the viewer sees).
+    /// `panel` is the panel's (unrotated mode) size.
+    public func logicalPoint(panelX x: Int, panelY y: Int, panel: Size) -> (x: Int, y: Int) {
+        switch self {
+        case .none: (x, y)
+        // The panel is turned clockwise, so the picture is drawn turned counter-clockwise on it.
+        case .quarter: (panel.height - 1 - y, x)
+        case .half: (panel.width - 1 - x, panel.height - 1 - y)
+        case .threeQuarters: (y, panel.width - 1 - x)
+        }
+    }
+}
+
+// MARK: - The renderer role
+
+public enum RendererKind: String, Sendable, CaseIterable {
+    /// OpenGL ES 3 through EGL (GBM surfaces on DRM, surfaceless offscreen headless).
+    case gles
+    /// swscale into CPU memory (DRM dumb buffers, headless memory).
+    case cpu
+}
+
+/// What one `draw` did, for stats and benchmarks.
+public struct RenderStats: Sendable, Hashable {
+    /// Tiles drawn again this frame (the rest were unchanged in the target).
+    public var tilesDrawn: Int = 0
+    /// Tiles whose picture came from a new frame (uploaded or converted).
+    public var framesConverted: Int = 0
+    /// Whether the whole target was redrawn (first use, new scene geometry).
+    public var fullRedraw: Bool = false
+    public init() {}
+}
+
+/// Draws an `OutputScene` into a framebuffer. Two implementations (GLESRenderer, CPURenderer) draw
+/// the same picture for the same scene. A renderer belongs to one render thread: every method is
+/// called on that thread (EGL contexts are thread-bound).
+public protocol Renderer: AnyObject {
+    var kind: RendererKind { get }
+    /// Makes an offscreen framebuffer of `size` (panel orientation) this renderer can draw into:
+    /// memory for the CPU renderer, an FBO for GLES. Called by backends that have no scan-out
+    /// buffers of their own (headless). The caller owns the target.
+    func makeOffscreenTarget(size: Size) throws -> any RenderTarget
+    /// Draws `output` into `target`, turned by `output.rotation` onto the panel. Reads each visible
+    /// stream's newest frame through `sources` and never waits for one. Called on the render thread
+    /// once per output refresh, by the output that owns `target`; returns what it did.
+    func draw(_ output: OutputScene, sources: any FrameSourceLookup, into target: any RenderTarget) throws -> RenderStats
+    /// Copies what `target` holds (panel orientation) into memory, for snapshots and tests.
+    /// Called on the render thread after `draw`; the caller owns the returned buffer.
+    func readPixels(of target: any RenderTarget) throws -> MemoryBuffer
+}

@@ -1,0 +1,92 @@
+import Foundation
+import TesseraCore
+
+/// Outputs without displays: each output is a framebuffer the renderer makes (memory for the CPU
+/// renderer, an offscreen FBO for GLES), paced by a clock. Tests, `tessera preview`, benchmarks and
+/// headless end-to-end runs use it. Snapshots are what a viewer sees (rotation undone).
+public final class HeadlessBackend: OutputBackend {
+    public struct OutputSpec: Sendable, Hashable {
+        public var id: String
+        /// The panel's size (the mode, unrotated).
+        public var panelSize: Size
+        public var rotation: Rotation
+        public init(id: String, panelSize: Size, rotation: Rotation = .none) {
+            self.id = id; self.panelSize = panelSize; self.rotation = rotation
+        }
+    }
+
+    public let capabilities: BackendCapabilities = [.cpuBuffers, .gpuSurfaces]
+    public let specs: [OutputSpec]
+    /// Frames per second of the pacing clock; nil for as fast as the caller draws.
+    public let refresh: Double?
+    private var lit: [HeadlessOutput] = []
+
+    public init(outputs: [OutputSpec], refresh: Double? = 60) {
+        self.specs = outputs; self.refresh = refresh
+    }
+
+    public var outputs: [any Output] { lit }
+    public var headlessOutputs: [HeadlessOutput] { lit }
+
+    public func start(renderer: any Renderer) throws {
+        lit = try specs.map { spec in
+            HeadlessOutput(spec: spec, target: try renderer.makeOffscreenTarget(size: spec.panelSize),
+                           interval: refresh.map { .seconds(1 / $0) })
+        }
+    }
+
+    public func handleEvents() throws -> Bool { false }
+
+    public func stop() { lit.removeAll() }
+
+    /// The output showing layout output `id`.
+    public func output(_ id: String) -> HeadlessOutput? { lit.first { $0.id == id } }
+}
+
+public final class HeadlessOutput: Output {
+    public let id: String
+    public let panelSize: Size
+    public let rotation: Rotation
+    /// The framebuffer the renderer draws into (panel orientation).
+    public let target: any RenderTarget
+    private let interval: Duration?
+    private var deadline: ContinuousClock.Instant?
+    private var renderer: (any Renderer)?
+    public private(set) var framesPresented = 0
+
+    init(spec: HeadlessBackend.OutputSpec, target: any RenderTarget, interval: Duration?) {
+        id = spec.id; panelSize = spec.panelSize; rotation = spec.rotation
+        self.target = target; self.interval = interval
+    }
+
+    public func waitForFrame() throws {
+        guard let interval else { return }
+        let now = ContinuousClock.now
+        let due = deadline ?? now
+        if due > now { Thread.sleep(forTimeInterval: Double((due - now).components.attoseconds) / 1e18 + Double((due - now).components.seconds)) }
+        // Missed ticks are dropped, as a display would: the next frame is one interval after this one.
+        deadline = max(due, now) + interval
+    }
+
+    @discardableResult
+    public func present(_ scene: OutputScene, renderer: any Renderer, sources: any FrameSourceLookup) throws -> RenderStats {
+        guard scene.rotation == rotation else {
+            throw OutputError.config("output \(id) is rotated \(rotation.rawValue)°, the scene \(scene.rotation.rawValue)°")
+        }
+        let stats = try renderer.draw(scene, sources: sources, into: target)
+        self.renderer = renderer
+        framesPresented += 1
+        return stats
+    }
+
+    /// The current picture as a viewer sees it (rotation undone). Called on the render thread.
+    public func snapshot() throws -> MemoryBuffer {
+        guard let renderer else { throw OutputError.config("output \(id) has shown nothing yet") }
+        return try renderer.readPixels(of: target).unrotated(rotation)
+    }
+
+    /// Writes the current picture to `path` as PNG (what a viewer sees).
+    public func writeSnapshot(to path: String) throws {
+        try PNGFile.write(try snapshot(), to: path)
+    }
+}
