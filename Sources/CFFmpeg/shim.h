@@ -21,4 +21,105 @@ static inline int tessera_averror_eagain(void) { return AVERROR(EAGAIN); }
 static inline int64_t tessera_av_nopts_value(void) { return AV_NOPTS_VALUE; }
 /// AV_ERROR_MAX_STRING_SIZE, for buffers passed to av_make_error_string.
 static inline int tessera_av_error_max_string_size(void) { return AV_ERROR_MAX_STRING_SIZE; }
+#include <libavutil/hwcontext.h>
+#include <libavutil/time.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdarg.h>
+
+/// AVERROR_INVALIDDATA, AVERROR_EXIT, AVERROR_DECODER_NOT_FOUND.
+static inline int tessera_averror_invaliddata(void) { return AVERROR_INVALIDDATA; }
+static inline int tessera_averror_exit(void) { return AVERROR_EXIT; }
+static inline int tessera_averror_decoder_not_found(void) { return AVERROR_DECODER_NOT_FOUND; }
+/// AV_TIME_BASE (microseconds).
+static inline int tessera_av_time_base(void) { return AV_TIME_BASE; }
+/// AV_PKT_FLAG_KEY.
+static inline int tessera_av_pkt_flag_key(void) { return AV_PKT_FLAG_KEY; }
+/// AV_CODEC_FLAG_LOW_DELAY (the way to get low delay; `flags=low_delay` on open is ignored).
+static inline int tessera_av_codec_flag_low_delay(void) { return AV_CODEC_FLAG_LOW_DELAY; }
+/// AV_CODEC_FLAG2_FAST.
+static inline int tessera_av_codec_flag2_fast(void) { return AV_CODEC_FLAG2_FAST; }
+/// AVFMT_FLAG_NOBUFFER and AVFMT_FLAG_DISCARD_CORRUPT.
+static inline int tessera_avfmt_flag_nobuffer(void) { return AVFMT_FLAG_NOBUFFER; }
+static inline int tessera_avfmt_flag_discard_corrupt(void) { return AVFMT_FLAG_DISCARD_CORRUPT; }
+/// AVFMT_NOFILE: the muxer does its own I/O (no avio_open needed).
+static inline int tessera_avfmt_nofile(void) { return AVFMT_NOFILE; }
+/// FF_THREAD_SLICE (slice threads add no frame of delay, unlike frame threads).
+static inline int tessera_ff_thread_slice(void) { return FF_THREAD_SLICE; }
+/// AV_CODEC_FLAG_OUTPUT_CORRUPT and AV_EF_EXPLODE are not used: corrupt frames are counted, not fatal.
+
+/// Plane pointers and strides of an AVFrame, which Swift sees as 8-tuples.
+static inline const uint8_t *tessera_frame_plane(const AVFrame *f, int i) { return f->data[i]; }
+static inline uint8_t *tessera_frame_plane_mut(AVFrame *f, int i) { return f->data[i]; }
+static inline int tessera_frame_linesize(const AVFrame *f, int i) { return f->linesize[i]; }
+
+/// The interrupt state behind every blocking libavformat call of one stream: `stop` ends it at
+/// once (shutdown, scene change); `deadline_us` (av_gettime_relative) bounds it in time (0: none).
+typedef struct tessera_interrupt {
+    _Atomic int stop;
+    _Atomic int64_t deadline_us;
+} tessera_interrupt;
+
+static inline int tessera_interrupt_check(void *opaque) {
+    tessera_interrupt *s = (tessera_interrupt *)opaque;
+    if (atomic_load_explicit(&s->stop, memory_order_relaxed)) return 1;
+    int64_t d = atomic_load_explicit(&s->deadline_us, memory_order_relaxed);
+    return d > 0 && av_gettime_relative() > d;
+}
+static inline tessera_interrupt *tessera_interrupt_new(void) {
+    tessera_interrupt *s = (tessera_interrupt *)av_mallocz(sizeof(tessera_interrupt));
+    return s;
+}
+static inline void tessera_interrupt_set_stop(tessera_interrupt *s, int stop) { atomic_store(&s->stop, stop); }
+static inline int tessera_interrupt_stopped(tessera_interrupt *s) { return atomic_load(&s->stop); }
+/// Arms the deadline `timeout_us` from now; 0 disarms it.
+static inline void tessera_interrupt_arm(tessera_interrupt *s, int64_t timeout_us) {
+    atomic_store(&s->deadline_us, timeout_us > 0 ? av_gettime_relative() + timeout_us : 0);
+}
+/// Installs the callback on a format context before avformat_open_input.
+static inline void tessera_interrupt_install(AVFormatContext *ctx, tessera_interrupt *s) {
+    ctx->interrupt_callback.callback = tessera_interrupt_check;
+    ctx->interrupt_callback.opaque = s;
+}
+/// The same callback for avio_open2 (output side of the test publisher).
+static inline AVIOInterruptCB tessera_interrupt_cb(tessera_interrupt *s) {
+    AVIOInterruptCB cb = { tessera_interrupt_check, s };
+    return cb;
+}
+/// get_format for VAAPI decoding: the hardware format when the decoder offers it, the decoder's
+/// default software format otherwise (so a stream VAAPI cannot do still decodes).
+static inline enum AVPixelFormat tessera_get_format_vaapi(AVCodecContext *ctx, const enum AVPixelFormat *fmts) {
+    for (const enum AVPixelFormat *p = fmts; *p != AV_PIX_FMT_NONE; p++)
+        if (*p == AV_PIX_FMT_VAAPI) return *p;
+    return avcodec_default_get_format(ctx, fmts);
+}
+static inline void tessera_codec_use_vaapi(AVCodecContext *ctx, AVBufferRef *device) {
+    ctx->hw_device_ctx = av_buffer_ref(device);
+    ctx->get_format = tessera_get_format_vaapi;
+}
+
+/// FFmpeg's own log lines, routed to one Swift sink instead of standard error. The sink and the
+/// forwarder are static, so only one Swift file (FFmpegLog.swift) may call these.
+typedef void (*tessera_log_sink_fn)(int level, const char *line);
+static inline tessera_log_sink_fn *tessera_log_sink_slot(void) {
+    static tessera_log_sink_fn slot;
+    return &slot;
+}
+static inline void tessera_log_forward(void *avcl, int level, const char *fmt, va_list vl) {
+    (void)avcl;
+    tessera_log_sink_fn sink = *tessera_log_sink_slot();
+    if (level > av_log_get_level() || !sink) return;
+    char line[1024];
+    vsnprintf(line, sizeof line, fmt, vl);
+    sink(level, line);
+}
+static inline void tessera_log_install(tessera_log_sink_fn sink, int level) {
+    *tessera_log_sink_slot() = sink;
+    av_log_set_level(level);
+    av_log_set_callback(sink ? tessera_log_forward : av_log_default_callback);
+}
+/// sws_scale over whole frames (Swift sees AVFrame.data/linesize as tuples).
+static inline int tessera_sws_scale_frame(struct SwsContext *sws, AVFrame *dst, const AVFrame *src) {
+    return sws_scale(sws, (const uint8_t *const *)src->data, src->linesize, 0, src->height, dst->data, dst->linesize);
+}
 #endif

@@ -1,0 +1,81 @@
+internal import CFFmpeg
+import TesseraCore
+
+/// A decoded picture: one AVFrame reference, freed when the last holder lets go. The renderer
+/// reads its planes in place (no copy); nothing writes to them after the decoder hands it over.
+public final class DecodedFrame: VideoFrame, @unchecked Sendable {
+    private let frame: UnsafeMutablePointer<AVFrame>
+    public let size: Size
+    public let format: PixelFormat
+    public let matrix: ColorMatrix
+    public let range: ColorRange
+    public let decodedAt: ContinuousClock.Instant
+    /// Keyframe (IDR or recovery point).
+    public let isKey: Bool
+    /// The decoder flagged the picture as damaged (missing references, corrupt slices).
+    public let isCorrupt: Bool
+    /// The test publisher's stamp, when the stream carries one (see `TestStamp`).
+    public let stamp: TestStamp?
+
+    /// Takes ownership of `frame` (already holding its own reference).
+    init(taking frame: UnsafeMutablePointer<AVFrame>, decodedAt: ContinuousClock.Instant) {
+        self.frame = frame
+        let f = frame.pointee
+        size = Size(width: Int(f.width), height: Int(f.height))
+        format = Self.pixelFormat(f.format) ?? .yuv420p
+        matrix = (f.colorspace == AVCOL_SPC_BT709 || (f.colorspace == AVCOL_SPC_UNSPECIFIED && f.height > 576)) ? .bt709 : .bt601
+        range = (f.color_range == AVCOL_RANGE_JPEG || f.format == AV_PIX_FMT_YUVJ420P.rawValue) ? .full : .limited
+        self.decodedAt = decodedAt
+        isKey = f.key_frame != 0
+        isCorrupt = f.flags & 1 /* AV_FRAME_FLAG_CORRUPT */ != 0 || f.decode_error_flags != 0
+        if let sd = av_frame_get_side_data(frame, AV_FRAME_DATA_SEI_UNREGISTERED) {
+            stamp = TestStamp(seiPayload: UnsafeRawBufferPointer(start: sd.pointee.data, count: Int(sd.pointee.size)))
+        } else {
+            stamp = nil
+        }
+    }
+
+    deinit {
+        var f: UnsafeMutablePointer<AVFrame>? = frame
+        av_frame_free(&f)
+    }
+
+    /// The Core pixel format for an AVPixelFormat value, if Core has one.
+    static func pixelFormat(_ raw: Int32) -> PixelFormat? {
+        switch raw {
+        case AV_PIX_FMT_YUV420P.rawValue, AV_PIX_FMT_YUVJ420P.rawValue: .yuv420p
+        case AV_PIX_FMT_NV12.rawValue: .nv12
+        case AV_PIX_FMT_BGRA.rawValue, AV_PIX_FMT_BGR0.rawValue: .bgra
+        default: nil
+        }
+    }
+
+    public func stride(ofPlane index: Int) -> Int { Int(tessera_frame_linesize(frame, Int32(index))) }
+
+    public func withPlane<R>(_ index: Int, _ body: (RawSpan) throws -> R) rethrows -> R {
+        precondition(index >= 0 && index < format.planeCount, "\(format) has \(format.planeCount) planes")
+        let rows = format.planeSize(index, of: size).height
+        let bytes = UnsafeRawBufferPointer(start: tessera_frame_plane(frame, Int32(index)), count: stride(ofPlane: index) * rows)
+        return try body(RawSpan(_unsafeBytes: bytes))
+    }
+}
+
+/// Converts pictures in formats Core has no name for (4:2:2, 4:4:4, 10-bit) to YUV 4:2:0, so
+/// such a stream still shows — at the cost of one copy, counted in the stream's stats.
+final class FormatConverter {
+    private var sws: OpaquePointer?
+    deinit { sws_freeContext(sws) }
+
+    /// A new yuv420p frame with `src`'s picture and properties; nil if swscale refuses.
+    func convert(_ src: UnsafeMutablePointer<AVFrame>) -> UnsafeMutablePointer<AVFrame>? {
+        let w = src.pointee.width, h = src.pointee.height
+        sws = sws_getCachedContext(sws, w, h, AVPixelFormat(rawValue: src.pointee.format), w, h, AV_PIX_FMT_YUV420P,
+                                   SWS_BILINEAR, nil, nil, nil)
+        guard let sws, let dst = av_frame_alloc() else { return nil }
+        dst.pointee.width = w; dst.pointee.height = h; dst.pointee.format = AV_PIX_FMT_YUV420P.rawValue
+        av_frame_copy_props(dst, src)
+        guard av_frame_get_buffer(dst, 0) >= 0 else { var d: UnsafeMutablePointer<AVFrame>? = dst; av_frame_free(&d); return nil }
+        guard tessera_sws_scale_frame(sws, dst, src) > 0 else { var d: UnsafeMutablePointer<AVFrame>? = dst; av_frame_free(&d); return nil }
+        return dst
+    }
+}

@@ -1,0 +1,119 @@
+internal import CFFmpeg
+import Foundation
+import TesseraCore
+
+/// An opened video decoder (AVCodecContext), software or VAAPI.
+final class Decoder {
+    let ctx: UnsafeMutablePointer<AVCodecContext>
+    let codecName: String
+    let hardware: Bool
+    private let frame: UnsafeMutablePointer<AVFrame>
+    private var converter: FormatConverter?
+    /// Pictures that needed a copy into yuv420p.
+    private(set) var conversions = 0
+
+    /// Decoder threads by picture size: one for tiles (no slice setup cost, least latency), a few
+    /// slice threads for HD. Slice threads add no frame of delay; frame threads would add one per thread.
+    static func threadCount(width: Int, height: Int) -> Int32 {
+        let pixels = width * height
+        if pixels <= 640 * 360 { return 1 }
+        if pixels <= 1280 * 720 { return 2 }
+        return 4
+    }
+
+    init(stream: UnsafeMutablePointer<AVStream>, url: String, hardwareDevice: HardwareDevice?) throws(MediaError) {
+        let par = stream.pointee.codecpar!
+        guard let codec = avcodec_find_decoder(par.pointee.codec_id) else {
+            throw .noVideo(url: url, detail: "no decoder for codec \(String(cString: avcodec_get_name(par.pointee.codec_id)))")
+        }
+        guard let ctx = avcodec_alloc_context3(codec) else { throw .av("avcodec_alloc_context3", url, tessera_averror(ENOMEM)) }
+        self.ctx = ctx
+        self.frame = av_frame_alloc()!
+        codecName = String(cString: codec.pointee.name)
+        var rc = avcodec_parameters_to_context(ctx, par)
+        if rc < 0 { throw .av("avcodec_parameters_to_context", url, rc) }
+        ctx.pointee.pkt_timebase = stream.pointee.time_base
+        ctx.pointee.flags |= tessera_av_codec_flag_low_delay()
+        ctx.pointee.flags2 |= tessera_av_codec_flag2_fast()
+        ctx.pointee.thread_count = Self.threadCount(width: Int(par.pointee.width), height: Int(par.pointee.height))
+        ctx.pointee.thread_type = tessera_ff_thread_slice()
+        if let hardwareDevice { tessera_codec_use_vaapi(ctx, hardwareDevice.ref) }
+        hardware = hardwareDevice != nil
+        rc = avcodec_open2(ctx, codec, nil)
+        if rc < 0 { throw .av("avcodec_open2(\(codecName)\(hardware ? ", vaapi" : ""))", url, rc) }
+    }
+
+    deinit {
+        var f: UnsafeMutablePointer<AVFrame>? = frame
+        av_frame_free(&f)
+        var c: UnsafeMutablePointer<AVCodecContext>? = ctx
+        avcodec_free_context(&c)
+    }
+
+    /// Keyframes only (warm streams) or every frame (visible ones).
+    var keyframesOnly: Bool {
+        get { ctx.pointee.skip_frame == AVDISCARD_NONKEY }
+        set { ctx.pointee.skip_frame = newValue ? AVDISCARD_NONKEY : AVDISCARD_DEFAULT }
+    }
+
+    /// Sends one packet (nil: flush). Returns the AVERROR code; EAGAIN means "receive first".
+    func send(_ packet: Packet?) -> Int32 { avcodec_send_packet(ctx, packet?.pkt) }
+
+    enum Output { case frame(DecodedFrame), again, end, failed(Int32) }
+
+    /// The next decoded picture, moved into a new reference-counted `DecodedFrame`.
+    func receive(decodedAt: ContinuousClock.Instant) -> Output {
+        let rc = avcodec_receive_frame(ctx, frame)
+        if rc == tessera_averror_eagain() { return .again }
+        if rc == tessera_averror_eof() { return .end }
+        if rc < 0 { return .failed(rc) }
+        var out = frame
+        if hardware && frame.pointee.format == AV_PIX_FMT_VAAPI.rawValue {
+            // No Core type carries a DMA-BUF yet (see docs/media.md): download to NV12 for now.
+            let sw = av_frame_alloc()!
+            let rc = av_hwframe_transfer_data(sw, frame, 0)
+            av_frame_copy_props(sw, frame)
+            av_frame_unref(frame)
+            if rc < 0 { var s: UnsafeMutablePointer<AVFrame>? = sw; av_frame_free(&s); return .failed(rc) }
+            out = sw
+            return .frame(DecodedFrame(taking: out, decodedAt: decodedAt))
+        }
+        if DecodedFrame.pixelFormat(frame.pointee.format) == nil {
+            if converter == nil { converter = FormatConverter() }
+            let converted = converter!.convert(frame)
+            av_frame_unref(frame)
+            guard let converted else { return .failed(tessera_averror(ENOSYS)) }
+            conversions += 1
+            return .frame(DecodedFrame(taking: converted, decodedAt: decodedAt))
+        }
+        let owned = av_frame_alloc()!
+        av_frame_move_ref(owned, out)
+        return .frame(DecodedFrame(taking: owned, decodedAt: decodedAt))
+    }
+}
+
+/// A VAAPI device on a DRM render node, shared by the streams that decode on it.
+final class HardwareDevice: @unchecked Sendable {
+    let ref: UnsafeMutablePointer<AVBufferRef>
+    let node: String
+
+    /// The first render node, if the machine has one.
+    static func renderNode() -> String? {
+        let nodes = (try? FileManager.default.contentsOfDirectory(atPath: "/dev/dri")) ?? []
+        return nodes.filter { $0.hasPrefix("renderD") }.sorted().first.map { "/dev/dri/" + $0 }
+    }
+
+    /// Opens VAAPI on `node`; nil (logged at debug, as mpv does) when the node or driver cannot.
+    static func open(node: String, log: MediaLog) -> HardwareDevice? {
+        var ref: UnsafeMutablePointer<AVBufferRef>? = nil
+        let rc = av_hwdevice_ctx_create(&ref, AV_HWDEVICE_TYPE_VAAPI, node, nil, 0)
+        guard rc >= 0, let ref else {
+            log(.debug, "VAAPI unavailable on \(node): \(FFmpegLibraries.errorText(rc)); decoding in software")
+            return nil
+        }
+        return HardwareDevice(ref: ref, node: node)
+    }
+
+    private init(ref: UnsafeMutablePointer<AVBufferRef>, node: String) { self.ref = ref; self.node = node }
+    deinit { var r: UnsafeMutablePointer<AVBufferRef>? = ref; av_buffer_unref(&r) }
+}

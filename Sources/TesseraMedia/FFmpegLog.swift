@@ -1,0 +1,27 @@
+internal import CFFmpeg
+import Foundation
+
+/// Routes libav*'s own messages (which otherwise go straight to standard error) to a `MediaLog`.
+/// Process-wide, as FFmpeg's log callback is: the last engine or command to install wins.
+enum FFmpegLog {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var target: MediaLog?
+
+    /// Installs `log` for warnings and errors from FFmpeg (debug: everything from `info` up).
+    static func install(_ log: MediaLog) {
+        lock.lock(); target = log; lock.unlock()
+        let level: Int32 = log.minimum <= .debug ? 32 /* AV_LOG_INFO */ : 16 /* AV_LOG_ERROR */
+        tessera_log_install({ level, line in
+            guard let line else { return }
+            FFmpegLog.forward(level, String(cString: line))
+        }, level)
+    }
+
+    private static func forward(_ avLevel: Int32, _ text: String) {
+        lock.lock(); let log = target; lock.unlock()
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let log, !trimmed.isEmpty else { return }
+        let level: MediaLog.Level = avLevel <= 16 ? .warning : avLevel <= 24 ? .info : .debug
+        log(level, "ffmpeg: " + trimmed)
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+import TesseraCore
+
+/// Media's face to the kiosk: keeps one decoding stream per requested participant stream, opens
+/// and closes them as a diff of what the scene shows, and reports how they are doing.
+///
+/// Thread-safe; `update(desired:)` never blocks on a stream (closing asks the stream's thread to
+/// end and returns). Each stream decodes on its own Thread; one stream's failure never touches
+/// another's.
+public final class MediaEngine: @unchecked Sendable {
+    public let configuration: MediaConfiguration
+    private let log: MediaLog
+    private let lock = NSLock()
+    private var streams: [StreamID: Entry] = [:]
+    /// Workers asked to stop whose threads may still be running; joined by `shutdown()`.
+    private var retiring: [StreamWorker] = []
+    private let hardware: HardwareDevice?
+    private let housekeeper = NSCondition()
+    private var shuttingDown = false
+
+    private struct Entry {
+        var request: StreamRequest
+        var worker: StreamWorker
+        /// Set while the stream is out of the scene: it closes at this time unless requested again.
+        var closeAt: ContinuousClock.Instant?
+    }
+
+    public init(configuration: MediaConfiguration = MediaConfiguration(), log: MediaLog = .discard) {
+        self.configuration = configuration
+        self.log = log
+        FFmpegLog.install(log)
+        if configuration.hardwareDecode == .auto, let node = HardwareDevice.renderNode() {
+            hardware = HardwareDevice.open(node: node, log: log)
+        } else {
+            hardware = nil
+        }
+        let thread = Thread { [self] in housekeep() }
+        thread.name = "media housekeeper"
+        thread.stackSize = 256 << 10
+        thread.start()
+    }
+
+    deinit { shutdown() }
+
+    /// Makes the open streams match `desired`: opens new ones, keeps the ones whose URL did not
+    /// change (a signaling resync does not restart them), changes priorities, and lets the ones no
+    /// longer desired run on keyframes only for `closeGrace` before they close. Returns the
+    /// requests refused by the URL policy (never opened), with the reason.
+    @discardableResult
+    public func update(desired: [StreamRequest]) -> [StreamID: MediaError] {
+        var refused: [StreamID: MediaError] = [:]
+        var toStop: [StreamWorker] = []
+        var toStart: [StreamWorker] = []
+        let now = ContinuousClock.now
+        lock.lock()
+        if shuttingDown { lock.unlock(); return [:] }
+        var wanted = Set<StreamID>()
+        for request in desired {
+            guard !wanted.contains(request.id) else { continue }
+            wanted.insert(request.id)
+            if var entry = streams[request.id], entry.request.url == request.url, entry.request.origin == request.origin {
+                entry.closeAt = nil
+                entry.request.priority = request.priority
+                entry.worker.mailbox.setPriority(request.priority)
+                streams[request.id] = entry
+                continue
+            }
+            if let old = streams.removeValue(forKey: request.id) { toStop.append(old.worker) }
+            let checked: CheckedURL
+            do { checked = try configuration.policy.check(request.url, origin: request.origin) } catch {
+                refused[request.id] = error
+                continue
+            }
+            let worker = StreamWorker(request: request, url: checked, config: configuration, log: log, hardware: hardware)
+            streams[request.id] = Entry(request: request, worker: worker, closeAt: nil)
+            toStart.append(worker)
+        }
+        for (id, entry) in streams where !wanted.contains(id) && entry.closeAt == nil {
+            if configuration.closeGrace <= .zero {
+                streams[id] = nil
+                toStop.append(entry.worker)
+            } else {
+                streams[id]!.closeAt = now + configuration.closeGrace
+                entry.worker.mailbox.setPriority(.warm)
+            }
+        }
+        retiring.append(contentsOf: toStop)
+        lock.unlock()
+        for w in toStop { w.stop() }
+        for w in toStart { w.start() }
+        for (id, error) in refused { log(.warning, "stream \(id): \(error)") }
+        return refused
+    }
+
+    /// The renderer's view of a stream (nil when it is not open).
+    public func source(for id: StreamID) -> (any FrameSource)? { mailbox(for: id) }
+
+    /// The stream's mailbox with Media's extras (stats, latency histograms, decoded-frame access).
+    public func mailbox(for id: StreamID) -> StreamMailbox? {
+        lock.lock(); defer { lock.unlock() }
+        return streams[id]?.worker.mailbox
+    }
+
+    /// The streams open now (including those in their close grace period).
+    public var openStreams: [StreamID] {
+        lock.lock(); defer { lock.unlock() }
+        return streams.keys.sorted()
+    }
+
+    public var stats: MediaStats {
+        lock.lock()
+        let boxes = streams.values.map(\.worker.mailbox)
+        lock.unlock()
+        return MediaStats(streams: boxes.map(\.snapshot).sorted { $0.id < $1.id })
+    }
+
+    /// Threads of closed streams that have not ended yet.
+    public var retiringCount: Int {
+        lock.lock(); defer { lock.unlock() }
+        retiring.removeAll { $0.isFinished }
+        return retiring.count
+    }
+
+    /// Whether every stream's thread has ended (files with `loopFiles` off, after they end).
+    public var allFinished: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return streams.values.allSatisfy { $0.worker.isFinished }
+    }
+
+    /// Stops every stream and waits (up to `timeout`) for their threads to end.
+    public func shutdown(timeout: Duration = .seconds(5)) {
+        lock.lock()
+        let all = streams.values.map(\.worker) + retiring
+        streams = [:]; retiring = []
+        let first = !shuttingDown
+        shuttingDown = true
+        lock.unlock()
+        if first { housekeeper.lock(); housekeeper.broadcast(); housekeeper.unlock() }
+        for w in all { w.stop() }
+        for w in all where !w.join(timeout: timeout) {
+            log(.error, "stream \(w.id): its thread did not end within \(timeout)")
+        }
+    }
+
+    /// Closes streams whose grace period is over; forgets threads that have ended.
+    private func housekeep() {
+        while true {
+            housekeeper.lock()
+            _ = housekeeper.wait(until: Date().addingTimeInterval(0.2))
+            housekeeper.unlock()
+            let now = ContinuousClock.now
+            lock.lock()
+            if shuttingDown { lock.unlock(); return }
+            var expired: [StreamWorker] = []
+            for (id, entry) in streams {
+                if let closeAt = entry.closeAt, closeAt <= now { streams[id] = nil; expired.append(entry.worker) }
+            }
+            retiring.removeAll { $0.isFinished }
+            retiring.append(contentsOf: expired)
+            lock.unlock()
+            for w in expired { w.stop() }
+        }
+    }
+}

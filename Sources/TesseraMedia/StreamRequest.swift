@@ -1,0 +1,77 @@
+import TesseraCore
+
+/// One participant stream: the key under which Media opens, decodes and reports it.
+public struct StreamID: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var participant: ParticipantID
+    public var kind: StreamKind
+    public init(_ participant: ParticipantID, _ kind: StreamKind = .camera) {
+        self.participant = participant; self.kind = kind
+    }
+    public var description: String { kind == .camera ? participant.rawValue : "\(participant.rawValue)/\(kind.rawValue)" }
+    public static func < (a: StreamID, b: StreamID) -> Bool { (a.participant, a.kind.rawValue) < (b.participant, b.kind.rawValue) }
+}
+
+/// Who gave Media a URL. Only URLs from the wall's own configuration may name local files.
+public enum StreamOrigin: String, Hashable, Sendable {
+    /// From the signaling backend or any other remote party: schemes and hosts are checked.
+    case network
+    /// From the kiosk's own configuration (layout, slates, `tessera probe` on the command line).
+    case localConfig
+}
+
+/// How much a stream is worth decoding right now.
+public enum StreamPriority: String, Hashable, Sendable {
+    /// On screen: every frame is decoded.
+    case visible
+    /// On the next page: kept connected, only keyframes are decoded, so a page flip shows a
+    /// recent picture at once and full motion from the next keyframe on.
+    case warm
+}
+
+/// What the kiosk wants open: `MediaEngine.update(desired:)` turns a list of these into opens,
+/// priority changes and (after a grace period) closes.
+public struct StreamRequest: Hashable, Sendable {
+    public var id: StreamID
+    public var url: String
+    public var origin: StreamOrigin
+    public var priority: StreamPriority
+
+    public init(id: StreamID, url: String, origin: StreamOrigin = .network, priority: StreamPriority = .visible) {
+        self.id = id; self.url = url; self.origin = origin; self.priority = priority
+    }
+}
+
+/// Timings and limits of the engine, with their defaults in one place.
+public struct MediaConfiguration: Sendable {
+    /// Which URLs may be opened.
+    public var policy = URLPolicy()
+    /// No frame for this long: the tile shows `stalled` (last frame still up).
+    public var stallAfter: Duration = .milliseconds(1000)
+    /// No frame for this long: the input is closed, the stream is `offline` and reconnects.
+    /// Also bounds every blocking call while playing.
+    public var offlineAfter: Duration = .milliseconds(3000)
+    /// Bound on opening an input up to its first decoded frame.
+    public var openTimeout: Duration = .seconds(5)
+    /// Reconnect backoff: first delay, doubling up to `backoffMax`, each scaled by 1 ± `backoffJitter`.
+    public var backoffInitial: Duration = .milliseconds(200)
+    public var backoffMax: Duration = .milliseconds(1000)
+    public var backoffJitter: Double = 0.2
+    /// A stream removed from the scene keeps running (keyframes only) this long before it closes,
+    /// so paging back and forth does not reconnect.
+    public var closeGrace: Duration = .seconds(5)
+    /// Try VAAPI when a render node exists (software decode otherwise, and on any failure).
+    public var hardwareDecode: HardwareDecodePolicy = .auto
+    /// Files (local configuration only) start again from the beginning when they end; `false`
+    /// makes them end (`offline`) — what benchmarks want.
+    public var loopFiles: Bool = true
+    /// Files are read as fast as they decode (benchmarks) rather than at their frame rate.
+    public var paceFiles: Bool = true
+    /// Stack of each stream thread.
+    public var threadStackBytes: Int = 1 << 20
+
+    public init() {}
+}
+
+public enum HardwareDecodePolicy: String, Sendable {
+    case auto, off
+}

@@ -1,0 +1,221 @@
+internal import CFFmpeg
+import Foundation
+import TesseraCore
+
+/// One stream's decode thread: open → wait for a keyframe → decode into the mailbox, and on any
+/// failure close, go `offline`, wait (exponential backoff with jitter) and open again, until
+/// stopped. Everything here runs on the worker's own Thread, never on Swift's cooperative pool;
+/// `stop()` may be called from any thread and ends any blocking call at once.
+final class StreamWorker: @unchecked Sendable {
+    let id: StreamID
+    let url: CheckedURL
+    let mailbox: StreamMailbox
+    private let config: MediaConfiguration
+    private let log: MediaLog
+    private let hardware: HardwareDevice?
+    private let interrupt = Interrupt()
+    private let wake = NSCondition()
+    private var stopRequested = false
+    private var finished = false
+    private let clock = ContinuousClock()
+
+    init(request: StreamRequest, url: CheckedURL, config: MediaConfiguration, log: MediaLog, hardware: HardwareDevice?) {
+        id = request.id; self.url = url; self.config = config; self.log = log; self.hardware = hardware
+        mailbox = StreamMailbox(id: request.id, url: url.redacted, priority: request.priority, stallAfter: config.stallAfter)
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            run()
+            wake.lock(); finished = true; wake.broadcast(); wake.unlock()
+        }
+        thread.name = "media \(id)"
+        thread.stackSize = config.threadStackBytes
+        thread.start()
+    }
+
+    /// Asks the thread to end; returns at once.
+    func stop() {
+        wake.lock(); stopRequested = true; wake.broadcast(); wake.unlock()
+        interrupt.stop()
+    }
+
+    /// Waits until the thread has ended; false if it did not within `timeout`.
+    @discardableResult
+    func join(timeout: Duration) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout.seconds)
+        wake.lock(); defer { wake.unlock() }
+        while !finished { if !wake.wait(until: deadline) { return finished } }
+        return true
+    }
+
+    var isFinished: Bool { wake.lock(); defer { wake.unlock() }; return finished }
+
+    private var stopping: Bool { wake.lock(); defer { wake.unlock() }; return stopRequested }
+
+    /// Sleeps up to `d`; returns false if stopped meanwhile.
+    private func sleep(_ d: Duration) -> Bool {
+        let deadline = Date().addingTimeInterval(d.seconds)
+        wake.lock(); defer { wake.unlock() }
+        while !stopRequested { if !wake.wait(until: deadline) { break } }
+        return !stopRequested
+    }
+
+    /// The delay before reconnect attempt `n` (1-based): initial × 2^(n-1), capped, ± jitter.
+    static func backoff(attempt n: Int, config: MediaConfiguration) -> Duration {
+        let base = min(config.backoffMax.seconds, config.backoffInitial.seconds * pow(2, Double(max(0, n - 1))))
+        let j = config.backoffJitter
+        return .microseconds(Int64(base * Double.random(in: (1 - j)...(1 + j)) * 1e6))
+    }
+
+    private func run() {
+        var failures = 0
+        var useHardware = hardware != nil
+        while !stopping {
+            var reachedPicture = false
+            do {
+                try session(useHardware: &useHardware, reachedPicture: &reachedPicture)
+                // A file ended: loop it at once, or stop for good.
+                if !config.loopFiles { break }
+                failures = 0
+                continue
+            } catch {
+                if stopping { break }
+                mailbox.recordError(error)
+                log(reachedPicture ? .warning : .info, "stream \(id): \(error)")
+            }
+            if reachedPicture { failures = 0 }
+            failures += 1
+            mailbox.setPhase(.offline, clearFrame: true)
+            guard sleep(Self.backoff(attempt: failures, config: config)) else { break }
+            mailbox.update { $0.reconnects += 1 }
+        }
+        mailbox.setPhase(.offline, clearFrame: true)
+    }
+
+    /// One connection, from open to the error that ends it (or a file's end).
+    private func session(useHardware: inout Bool, reachedPicture: inout Bool) throws(MediaError) {
+        let openedAt = clock.now
+        interrupt.arm(config.openTimeout)
+        let input = try InputContext(url, interrupt: interrupt, ioTimeout: config.openTimeout)
+        let stream = input.videoStream
+        let decoder: Decoder
+        if useHardware, let hardware {
+            do { decoder = try Decoder(stream: stream, url: url.redacted, hardwareDevice: hardware) } catch {
+                log(.debug, "stream \(id): VAAPI decoder failed (\(error)); decoding in software")
+                useHardware = false
+                decoder = try Decoder(stream: stream, url: url.redacted, hardwareDevice: nil)
+            }
+        } else {
+            decoder = try Decoder(stream: stream, url: url.redacted, hardwareDevice: nil)
+        }
+        let par = stream.pointee.codecpar.pointee
+        mailbox.update { s in
+            s.codec = decoder.codecName; s.hardware = decoder.hardware
+            if par.width > 0 { s.width = Int(par.width); s.height = Int(par.height) }
+            s.timeToFirstFrameMs = nil
+        }
+        let timeBase = stream.pointee.time_base
+        let videoIndex = input.videoIndex
+        let packet = Packet()
+        var waitingForKey = true
+        var firstPicture = true
+        var lastPictureAt = openedAt
+        // Pacing of files: the media time of the first packet, and when it was read.
+        var paceOrigin: (pts: Double, at: ContinuousClock.Instant)?
+        let pace = url.isFile && config.paceFiles
+
+        while true {
+            if stopping { return }
+            let warm = mailbox.priority == .warm
+            if warm != decoder.keyframesOnly {
+                decoder.keyframesOnly = warm
+                // Back to every frame: the skipped ones are missing as references until a keyframe.
+                if !warm { waitingForKey = true }
+            }
+            let rc = input.read(into: packet)
+            let readAt = clock.now
+            if rc < 0 {
+                if rc == tessera_averror_eagain() { _ = sleep(.milliseconds(2)); continue }
+                if stopping { return }
+                if rc == tessera_averror_eof() {
+                    if url.isFile { drain(decoder, readAt: readAt, firstPicture: &firstPicture, openedAt: openedAt); return }
+                    throw .endOfStream(url: url.redacted)
+                }
+                if interrupt.deadlinePassed {
+                    let what = firstPicture ? "waiting for the first picture" : "waiting for the next picture"
+                    throw .timedOut(operation: what, url: url.redacted,
+                                    seconds: (firstPicture ? config.openTimeout : config.offlineAfter).seconds)
+                }
+                throw .av("av_read_frame", url.redacted, rc)
+            }
+            defer { packet.unref() }
+            guard packet.streamIndex == videoIndex else { continue }
+            mailbox.recordPacket(bytes: packet.size, at: readAt)
+            if warm && !firstPicture { interrupt.arm(config.offlineAfter) }
+            if waitingForKey {
+                guard packet.isKey else { mailbox.update { $0.packetsSkipped += 1 }; continue }
+                waitingForKey = false
+            }
+            if pace {
+                let pts = packet.pkt.pointee.pts
+                if pts != tessera_av_nopts_value() {
+                    let t = Double(pts) * Double(timeBase.num) / Double(timeBase.den)
+                    if let o = paceOrigin {
+                        let due = o.at + .microseconds(Int64((t - o.pts) * 1e6))
+                        if due > clock.now, !sleep(due - clock.now) { return }
+                    } else {
+                        paceOrigin = (t, readAt)
+                    }
+                }
+            }
+            let t0 = clock.now
+            let sent = decoder.send(packet)
+            if sent < 0 && sent != tessera_averror_eagain() {
+                mailbox.recordError(.av("avcodec_send_packet", url.redacted, sent))
+            }
+            var gotPicture = false
+            receiving: while true {
+                switch decoder.receive(decodedAt: clock.now) {
+                case .frame(let frame):
+                    gotPicture = true
+                    publish(frame, decode: clock.now - t0, readAt: readAt, firstPicture: &firstPicture, openedAt: openedAt)
+                case .again, .end:
+                    break receiving
+                case .failed(let code):
+                    mailbox.recordError(.av("avcodec_receive_frame", url.redacted, code))
+                    break receiving
+                }
+            }
+            if gotPicture {
+                reachedPicture = true
+                lastPictureAt = clock.now
+                if !warm { interrupt.arm(config.offlineAfter) }
+            } else if !warm && !firstPicture && clock.now - lastPictureAt > config.offlineAfter {
+                // Packets keep coming but nothing decodes: start again from a clean demuxer and decoder.
+                throw .noPictures(url: url.redacted, seconds: config.offlineAfter.seconds)
+            }
+        }
+    }
+
+    private func publish(_ frame: DecodedFrame, decode: Duration, readAt: ContinuousClock.Instant,
+                         firstPicture: inout Bool, openedAt: ContinuousClock.Instant) {
+        if firstPicture {
+            firstPicture = false
+            let ttff = (clock.now - openedAt).microseconds / 1000
+            mailbox.update { s in s.timeToFirstFrameMs = ttff; s.width = frame.size.width; s.height = frame.size.height }
+            log(.debug, "stream \(id): first picture after \(Int(ttff)) ms")
+        }
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        mailbox.publish(frame, decode: decode, readAt: readAt, wallMicros: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000)
+    }
+
+    /// At a file's end: the pictures still inside the decoder.
+    private func drain(_ decoder: Decoder, readAt: ContinuousClock.Instant, firstPicture: inout Bool, openedAt: ContinuousClock.Instant) {
+        _ = decoder.send(nil)
+        while case .frame(let frame) = decoder.receive(decodedAt: clock.now) {
+            publish(frame, decode: .zero, readAt: readAt, firstPicture: &firstPicture, openedAt: openedAt)
+        }
+    }
+}

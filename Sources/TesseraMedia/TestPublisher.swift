@@ -1,0 +1,255 @@
+internal import CFFmpeg
+import Foundation
+import TesseraCore
+
+/// Options of the test publisher (`tessera testsrc`).
+public struct TestSourceOptions: Sendable {
+    public var participant: Int = 1
+    public var size = Size(width: 320, height: 180)
+    public var fps: Int = 30
+    /// Stop after this long (media time); nil: until `stop()`.
+    public var seconds: Double? = nil
+    /// Frames from one keyframe to the next (default: one second).
+    public var gop: Int? = nil
+    public var bitrateKbps: Int? = nil
+    /// Send frames at their frame rate (live URLs), or as fast as they encode (files).
+    public var realTime: Bool? = nil
+    public init() {}
+}
+
+/// A publisher inside the project: encodes synthetic frames (`TestPattern`, stamped with
+/// `TestStamp` SEI) with libx264 and sends them as MPEG-TS over UDP, SRT or TCP, or writes a
+/// clip file (.ts, .mp4, .mkv). Tests, benchmarks and the demo use it; no external tool needed.
+///
+/// `run()` blocks the calling thread; `start()` runs it on its own Thread; `stop()` from any
+/// thread ends it within a frame.
+public final class TestPublisher: @unchecked Sendable {
+    public let url: String
+    public let options: TestSourceOptions
+    private let interrupt = Interrupt()
+    private let wake = NSCondition()
+    private var stopRequested = false
+    private var finished = false
+    private var _framesSent = 0
+    private var _error: MediaError?
+
+    public init(url: String, options: TestSourceOptions) {
+        self.url = url; self.options = options
+    }
+
+    public var framesSent: Int { wake.lock(); defer { wake.unlock() }; return _framesSent }
+    /// Why `start()`'s thread ended early, if it did.
+    public var error: MediaError? { wake.lock(); defer { wake.unlock() }; return _error }
+
+    public func start() {
+        let t = Thread { [self] in
+            do throws(MediaError) { try run() } catch { wake.lock(); _error = error; wake.unlock() }
+            wake.lock(); finished = true; wake.broadcast(); wake.unlock()
+        }
+        t.name = "testsrc \(options.participant)"
+        t.stackSize = 1 << 20
+        t.start()
+    }
+
+    public func stop() {
+        wake.lock(); stopRequested = true; wake.broadcast(); wake.unlock()
+        interrupt.stop()
+    }
+
+    /// Waits for `start()`'s thread to end.
+    @discardableResult
+    public func join(timeout: Duration = .seconds(10)) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout.seconds)
+        wake.lock(); defer { wake.unlock() }
+        while !finished { if !wake.wait(until: deadline) { return finished } }
+        return true
+    }
+
+    private var isLive: Bool { url.contains("://") && !url.hasPrefix("file:") }
+
+    /// Encodes and sends until `seconds` of media or `stop()`.
+    public func run() throws(MediaError) {
+        let o = options
+        guard o.size.width >= 16, o.size.height >= 16, o.size.width % 2 == 0, o.size.height % 2 == 0, o.fps > 0 else {
+            throw .refused(url: url, reason: "size must be even and at least 16x16, fps positive")
+        }
+        let encoder = try Encoder(options: o, url: url)
+        let muxer = try Muxer(url: url, live: isLive, encoder: encoder, interrupt: interrupt)
+        let realTime = o.realTime ?? isLive
+        let total = o.seconds.map { Int64(($0 * Double(o.fps)).rounded()) }
+        let clock = ContinuousClock()
+        let start = clock.now
+        var n: Int64 = 0
+        while total.map({ n < $0 }) ?? true {
+            if realTime {
+                let due = start + .microseconds(n * 1_000_000 / Int64(o.fps))
+                let deadline = Date().addingTimeInterval(max(0, (due - clock.now).seconds))
+                wake.lock()
+                while !stopRequested && Date() < deadline { _ = wake.wait(until: deadline) }
+                wake.unlock()
+            }
+            wake.lock(); let stopping = stopRequested; wake.unlock()
+            if stopping { break }
+            try encoder.encode(frame: n, participant: o.participant) { packet throws(MediaError) in try muxer.write(packet, live: isLive) }
+            n += 1
+            wake.lock(); _framesSent = Int(n); wake.unlock()
+        }
+        try encoder.flush { packet throws(MediaError) in try muxer.write(packet, live: isLive) }
+        try muxer.finish()
+    }
+}
+
+/// libx264 with the least delay: ultrafast, zerolatency (no B-frames, no lookahead), one thread.
+private final class Encoder {
+    let ctx: UnsafeMutablePointer<AVCodecContext>
+    let frame: UnsafeMutablePointer<AVFrame>
+    let packet: UnsafeMutablePointer<AVPacket>
+    let size: Size
+    var globalHeader = false
+    private let url: String
+
+    init(options o: TestSourceOptions, url: String) throws(MediaError) {
+        self.url = url; size = o.size
+        guard let codec = avcodec_find_encoder_by_name("libx264") else {
+            throw .noVideo(url: url, detail: "this libavcodec has no libx264 encoder")
+        }
+        ctx = avcodec_alloc_context3(codec)!
+        frame = av_frame_alloc()!
+        packet = av_packet_alloc()!
+        ctx.pointee.width = Int32(o.size.width)
+        ctx.pointee.height = Int32(o.size.height)
+        ctx.pointee.time_base = AVRational(num: 1, den: Int32(o.fps))
+        ctx.pointee.framerate = AVRational(num: Int32(o.fps), den: 1)
+        ctx.pointee.pix_fmt = AV_PIX_FMT_YUV420P
+        ctx.pointee.gop_size = Int32(o.gop ?? o.fps)
+        ctx.pointee.max_b_frames = 0
+        ctx.pointee.thread_count = 1
+        let kbps = o.bitrateKbps ?? max(150, o.size.width * o.size.height * o.fps / 2000)
+        ctx.pointee.bit_rate = Int64(kbps) * 1000
+        ctx.pointee.colorspace = AVCOL_SPC_BT709
+        ctx.pointee.color_primaries = AVCOL_PRI_BT709
+        ctx.pointee.color_trc = AVCOL_TRC_BT709
+        ctx.pointee.color_range = AVCOL_RANGE_MPEG
+        frame.pointee.width = ctx.pointee.width
+        frame.pointee.height = ctx.pointee.height
+        frame.pointee.format = AV_PIX_FMT_YUV420P.rawValue
+        let rc = av_frame_get_buffer(frame, 0)
+        if rc < 0 { throw .av("av_frame_get_buffer", url, rc) }
+    }
+
+    func open() throws(MediaError) {
+        if globalHeader { ctx.pointee.flags |= 1 << 22 /* AV_CODEC_FLAG_GLOBAL_HEADER */ }
+        var opts = AVOptions()
+        opts.set("preset", "ultrafast")
+        opts.set("tune", "zerolatency")
+        opts.set("udu_sei", "1") // pass AV_FRAME_DATA_SEI_UNREGISTERED through (FFmpeg ≥ 5.1)
+        let rc = opts.with { d in avcodec_open2(ctx, ctx.pointee.codec, &d) }
+        if rc < 0 { throw .av("avcodec_open2(libx264)", url, rc) }
+    }
+
+    deinit {
+        var f: UnsafeMutablePointer<AVFrame>? = frame; av_frame_free(&f)
+        var p: UnsafeMutablePointer<AVPacket>? = packet; av_packet_free(&p)
+        var c: UnsafeMutablePointer<AVCodecContext>? = ctx; avcodec_free_context(&c)
+    }
+
+    func encode(frame n: Int64, participant: Int, _ write: (UnsafeMutablePointer<AVPacket>) throws(MediaError) -> Void) throws(MediaError) {
+        var rc = av_frame_make_writable(frame)
+        if rc < 0 { throw .av("av_frame_make_writable", url, rc) }
+        TestPattern.draw(size: size, participant: participant, frame: n,
+                         y: tessera_frame_plane_mut(frame, 0), yStride: Int(tessera_frame_linesize(frame, 0)),
+                         cb: tessera_frame_plane_mut(frame, 1), cr: tessera_frame_plane_mut(frame, 2),
+                         cStride: Int(tessera_frame_linesize(frame, 1)))
+        frame.pointee.pts = n
+        av_frame_remove_side_data(frame, AV_FRAME_DATA_SEI_UNREGISTERED)
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let stamp = TestStamp(participant: participant, frame: n,
+                              captureMicros: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000).seiPayload
+        if let sd = av_frame_new_side_data(frame, AV_FRAME_DATA_SEI_UNREGISTERED, stamp.count) {
+            stamp.withUnsafeBytes { sd.pointee.data.update(from: $0.bindMemory(to: UInt8.self).baseAddress!, count: stamp.count) }
+        }
+        rc = avcodec_send_frame(ctx, frame)
+        if rc < 0 { throw .av("avcodec_send_frame", url, rc) }
+        try drain(write)
+    }
+
+    func flush(_ write: (UnsafeMutablePointer<AVPacket>) throws(MediaError) -> Void) throws(MediaError) {
+        _ = avcodec_send_frame(ctx, nil)
+        try drain(write)
+    }
+
+    private func drain(_ write: (UnsafeMutablePointer<AVPacket>) throws(MediaError) -> Void) throws(MediaError) {
+        while true {
+            let rc = avcodec_receive_packet(ctx, packet)
+            if rc == tessera_averror_eagain() || rc == tessera_averror_eof() { return }
+            if rc < 0 { throw .av("avcodec_receive_packet", url, rc) }
+            defer { av_packet_unref(packet) }
+            try write(packet)
+        }
+    }
+}
+
+/// The output side: MPEG-TS for network URLs, the container the file name says otherwise.
+private final class Muxer {
+    let oc: UnsafeMutablePointer<AVFormatContext>
+    let stream: UnsafeMutablePointer<AVStream>
+    let encoder: Encoder
+    let url: String
+    var headerWritten = false
+    var writeErrors = 0
+
+    init(url: String, live: Bool, encoder: Encoder, interrupt: Interrupt) throws(MediaError) {
+        self.url = url; self.encoder = encoder
+        var target = url
+        if live, url.hasPrefix("udp://"), !url.contains("pkt_size=") {
+            target += (url.contains("?") ? "&" : "?") + "pkt_size=1316"
+        }
+        var ptr: UnsafeMutablePointer<AVFormatContext>? = nil
+        let rc = avformat_alloc_output_context2(&ptr, nil, live ? "mpegts" : nil, target)
+        guard rc >= 0, let oc = ptr else { throw .av("avformat_alloc_output_context2", url, rc) }
+        self.oc = oc
+        stream = avformat_new_stream(oc, nil)!
+        if oc.pointee.oformat.pointee.flags & 0x0040 /* AVFMT_GLOBALHEADER */ != 0 { encoder.globalHeader = true }
+        try encoder.open()
+        var r = avcodec_parameters_from_context(stream.pointee.codecpar, encoder.ctx)
+        if r < 0 { throw .av("avcodec_parameters_from_context", url, r) }
+        stream.pointee.time_base = encoder.ctx.pointee.time_base
+        if live {
+            oc.pointee.flags |= 0x0200 // AVFMT_FLAG_FLUSH_PACKETS: each packet leaves at once
+            oc.pointee.max_delay = 0
+        }
+        if oc.pointee.oformat.pointee.flags & tessera_avfmt_nofile() == 0 {
+            var cb = tessera_interrupt_cb(interrupt.state)
+            r = avio_open2(&oc.pointee.pb, target, 2 /* AVIO_FLAG_WRITE */, &cb, nil)
+            if r < 0 { throw .av("avio_open2", url, r) }
+        }
+        var opts = AVOptions()
+        if live { opts.set("muxdelay", "0"); opts.set("muxpreload", "0") }
+        r = opts.with { d in avformat_write_header(oc, &d) }
+        if r < 0 { throw .av("avformat_write_header", url, r) }
+        headerWritten = true
+    }
+
+    func write(_ packet: UnsafeMutablePointer<AVPacket>, live: Bool) throws(MediaError) {
+        av_packet_rescale_ts(packet, encoder.ctx.pointee.time_base, stream.pointee.time_base)
+        packet.pointee.stream_index = stream.pointee.index
+        let rc = av_write_frame(oc, packet)
+        // A live peer that is not listening (UDP) or briefly gone is not the publisher's failure.
+        if rc < 0 { if live { writeErrors += 1 } else { throw .av("av_write_frame", url, rc) } }
+    }
+
+    func finish() throws(MediaError) {
+        if headerWritten {
+            let rc = av_write_trailer(oc)
+            headerWritten = false
+            if rc < 0 { throw .av("av_write_trailer", url, rc) }
+        }
+    }
+
+    deinit {
+        if headerWritten { av_write_trailer(oc) }
+        if oc.pointee.oformat.pointee.flags & tessera_avfmt_nofile() == 0 { avio_closep(&oc.pointee.pb) }
+        avformat_free_context(oc)
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import Testing
+import TesseraCore
+@testable import TesseraMedia
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Live UDP MPEG-TS streams over loopback from in-process publishers. Serialized: each test
+/// runs dozens of encoders and decoders, and two at once on two shared cores would only make
+/// timeouts meaningless.
+@Suite("Live streams", .serialized)
+struct LiveTests {
+    @Test func sixtyFourStreamsAllReachPlaying() throws {
+        let streams = (1...64).map { LiveStream.start(participant: $0) }
+        defer { for s in streams { s.publisher.stop() }; for s in streams { s.publisher.join() } }
+        let logs = LogLines()
+        let engine = MediaEngine(configuration: testConfiguration(), log: logs.log)
+        defer { engine.shutdown() }
+        #expect(engine.update(desired: streams.map(\.request)).isEmpty)
+        let allPlaying = wait(upTo: .seconds(60)) { engine.stats.streams(in: .playing) == 64 }
+        let stats = engine.stats
+        #expect(allPlaying, "playing \(stats.streams(in: .playing)) of 64; \(stats.count); log: \(logs.all.suffix(5))")
+        // Each mailbox holds its own participant's pictures.
+        for s in streams {
+            let frame = engine.mailbox(for: s.id)?.latestDecodedFrame()
+            #expect(frame?.stamp?.participant == s.participant, "\(s.id)")
+            #expect(frame?.size == Size(width: 160, height: 90))
+        }
+        #expect(stats.streams.allSatisfy { $0.codec == "h264" && $0.timeToFirstFrameMs != nil })
+    }
+
+    @Test func killedPublisherGoesOfflineAndComesBack() throws {
+        var config = testConfiguration()
+        config.backoffMax = .milliseconds(500)
+        let engine = MediaEngine(configuration: config)
+        defer { engine.shutdown() }
+        let victim = LiveStream.start(participant: 1)
+        let bystander = LiveStream.start(participant: 2)
+        defer { bystander.publisher.stop(); bystander.publisher.join() }
+        engine.update(desired: [victim.request, bystander.request])
+        let box = try #require(engine.mailbox(for: victim.id))
+        #expect(wait(upTo: .seconds(30)) { box.state == .playing && engine.mailbox(for: bystander.id)?.state == .playing })
+
+        victim.publisher.stop(); victim.publisher.join()
+        let killedAt = ContinuousClock.now
+        #expect(wait(upTo: .seconds(10)) { box.state == .stalled || box.state == .offline }, "stalled after stallAfter")
+        #expect(wait(upTo: .seconds(10)) { box.state == .offline })
+        let offlineAfter = ContinuousClock.now - killedAt
+        // offlineAfter (1.5 s) plus generous slack for a loaded machine.
+        #expect(offlineAfter < .seconds(5), "offline after \(offlineAfter)")
+        #expect(box.latestFrame() == nil, "offline tiles show the slate, not a frozen frame")
+        #expect(engine.mailbox(for: bystander.id)?.state == .playing, "a dead stream never affects another")
+
+        Thread.sleep(forTimeInterval: 1) // a few reconnect attempts against nothing
+        let back = victim.restart()
+        defer { back.publisher.stop(); back.publisher.join() }
+        let restartedAt = ContinuousClock.now
+        #expect(wait(upTo: .seconds(10)) { box.state == .playing })
+        let recovery = ContinuousClock.now - restartedAt
+        // The issue's target is 2 s (backoff ≤ 0.5 s + a GOP of 0.5 s); allow for a loaded CI box.
+        #expect(recovery < .seconds(4), "playing again after \(recovery)")
+        let s = box.snapshot
+        #expect(s.reconnects >= 1 && s.errors >= 1)
+        #expect(box.latestDecodedFrame()?.stamp?.participant == 1)
+    }
+
+    @Test func garbageIsSurvivedAndCounted() throws {
+        let engine = MediaEngine(configuration: testConfiguration())
+        defer { engine.shutdown() }
+        let good = (1...3).map { LiveStream.start(participant: $0) }
+        let mixed = LiveStream.start(participant: 4)        // a real stream with garbage sprayed in
+        let garbagePort = Ports.take()                      // nothing but garbage
+        defer { for s in good + [mixed] { s.publisher.stop(); s.publisher.join() } }
+        let garbageID = StreamID("p99")
+        engine.update(desired: good.map(\.request) + [mixed.request,
+            StreamRequest(id: garbageID, url: "udp://127.0.0.1:\(garbagePort)", origin: .network)])
+        #expect(wait(upTo: .seconds(30)) { engine.stats.streams(in: .playing) >= 4 })
+        let before = good.map { engine.mailbox(for: $0.id)!.snapshot.framesDecoded }
+
+        let sprayer = GarbageSender(ports: [garbagePort, mixed.port])
+        sprayer.run(for: 4)
+
+        let after = good.map { engine.mailbox(for: $0.id)!.snapshot }
+        for (b, a) in zip(before, after) {
+            #expect(a.state == .playing && a.framesDecoded > b + 20, "\(a.id) kept decoding: \(b) → \(a.framesDecoded)")
+        }
+        let g = engine.mailbox(for: garbageID)!.snapshot
+        #expect(g.errors > 0 && g.state != .playing, "garbage-only stream: \(g.state), errors \(g.errors)")
+        let m = engine.mailbox(for: mixed.id)!.snapshot
+        #expect(m.errors + m.framesCorrupt + m.packetsSkipped > 0, "mixed stream: errors counted")
+        // Once the garbage stops, the mixed stream plays cleanly again.
+        #expect(wait(upTo: .seconds(10)) { engine.mailbox(for: mixed.id)!.state == .playing })
+    }
+
+    @Test func refusedURLsAreNeverOpened() throws {
+        var config = testConfiguration()
+        config.policy = URLPolicy(allowedHosts: ["127.0.0.1"])
+        let engine = MediaEngine(configuration: config)
+        defer { engine.shutdown() }
+        let dir = TempDir()
+        let clip = try ClipTests.makeClip(dir, seconds: 0.5)
+        let playlist = dir.path + "/list.m3u8"
+        try "#EXTM3U\n#EXTINF:1,\n\(clip)\n".write(toFile: playlist, atomically: true, encoding: .utf8)
+        let bad = [
+            "file:" + clip, "concat:\(clip)|\(clip)", "subfile,,start,0,end,1000,,:\(clip)",
+            playlist, "udp://192.0.2.1:5000", "rtsp://evil.example/p1",
+        ]
+        let requests = bad.enumerated().map { StreamRequest(id: StreamID(ParticipantID("p\($0.offset)")), url: $0.element, origin: .network) }
+        let refused = engine.update(desired: requests)
+        #expect(refused.count == bad.count)
+        for r in requests {
+            guard case .refused(let url, let reason)? = refused[r.id] else { Issue.record("\(r.url) not refused"); continue }
+            #expect(url == r.url && !reason.isEmpty)
+        }
+        #expect(engine.openStreams.isEmpty, "nothing was opened")
+        #expect(engine.stats.streams.isEmpty)
+    }
+
+    @Test func sceneDiffKeepsUnchangedStreamsAndClosesAfterGrace() throws {
+        var config = testConfiguration()
+        config.closeGrace = .milliseconds(800)
+        let engine = MediaEngine(configuration: config)
+        defer { engine.shutdown() }
+        let a = LiveStream.start(participant: 1), b = LiveStream.start(participant: 2)
+        defer { for s in [a, b] { s.publisher.stop(); s.publisher.join() } }
+        engine.update(desired: [a.request, b.request])
+        #expect(wait(upTo: .seconds(30)) { engine.stats.streams(in: .playing) == 2 })
+        let boxA = try #require(engine.mailbox(for: a.id))
+        // Same URL again (a signaling resync): the same mailbox keeps decoding, no reconnect.
+        engine.update(desired: [a.request, b.request])
+        #expect(engine.mailbox(for: a.id) === boxA)
+        // Next page: a goes warm (keyframes only) and stays up.
+        var warmA = a.request; warmA.priority = .warm
+        engine.update(desired: [warmA, b.request])
+        Thread.sleep(forTimeInterval: 1.5)
+        let w = boxA.snapshot
+        #expect(w.priority == "warm" && w.state == .playing)
+        #expect(w.fps < 6, "warm decodes keyframes only: \(w.fps) fps (GOP 0.5 s)")
+        // Back to visible: full rate again.
+        engine.update(desired: [a.request, b.request])
+        #expect(wait(upTo: .seconds(5)) { boxA.snapshot.fps > 10 })
+        #expect(boxA.snapshot.reconnects == 0)
+        // b leaves the scene: kept during the grace period, then closed.
+        engine.update(desired: [a.request])
+        #expect(engine.openStreams.contains(b.id))
+        #expect(wait(upTo: .seconds(5)) { !engine.openStreams.contains(b.id) })
+        #expect(wait(upTo: .seconds(5)) { engine.retiringCount == 0 }, "its thread ended")
+    }
+
+    @Test func noMemoryGrowthOverOpenCloseCycles() throws {
+        let streams = (1...64).map { LiveStream.start(participant: $0) }
+        defer { for s in streams { s.publisher.stop() }; for s in streams { s.publisher.join() } }
+        let engine = MediaEngine(configuration: testConfiguration())
+        defer { engine.shutdown() }
+        var rss: [Int] = []
+        for cycle in 1...20 {
+            engine.update(desired: streams.map(\.request))
+            #expect(wait(upTo: .seconds(30)) { engine.stats.framesDecoded >= 64 * 3 && engine.stats.streams(in: .playing) >= 60 },
+                    "cycle \(cycle): \(engine.stats.count)")
+            engine.update(desired: [])
+            #expect(wait(upTo: .seconds(15)) { engine.openStreams.isEmpty && engine.retiringCount == 0 })
+            rss.append(residentBytes())
+        }
+        // After a few cycles for allocator arenas and libx264/libavcodec tables to settle, RSS is flat.
+        let settled = rss[4], end = rss[19]
+        #expect(end - settled < 16 << 20, "RSS MiB by cycle: \(rss.map { $0 >> 20 })")
+    }
+}
+
+/// Sends random datagrams (some starting with the MPEG-TS sync byte, to get past resync) to ports.
+final class GarbageSender {
+    let ports: [Int]
+    init(ports: [Int]) { self.ports = ports }
+
+    func run(for seconds: Double) {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var rng = SystemRandomNumberGenerator()
+        let end = Date().addingTimeInterval(seconds)
+        var n = 0
+        while Date() < end {
+            for port in ports {
+                var addr = sockaddr_in()
+                addr.sin_family = sa_family_t(AF_INET)
+                addr.sin_port = in_port_t(UInt16(port).bigEndian)
+                addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+                var bytes = (0..<1316).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                if n % 2 == 0 { for i in stride(from: 0, to: 1316, by: 188) { bytes[i] = 0x47 } }
+                _ = bytes.withUnsafeBytes { b in
+                    withUnsafePointer(to: &addr) { a in
+                        a.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                            sendto(fd, b.baseAddress, b.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                        }
+                    }
+                }
+            }
+            n += 1
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import TesseraCore
+@testable import TesseraMedia
+
+/// Loopback UDP ports for one test run: a random base, so parallel runs on one machine rarely meet.
+enum Ports {
+    nonisolated(unsafe) private static var next = Int.random(in: 20_000...50_000) & ~0xff
+    private static let lock = NSLock()
+    static func take(_ n: Int = 1) -> Int {
+        lock.lock(); defer { lock.unlock() }
+        defer { next += n }
+        return next
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
+func wait(upTo timeout: Duration, _ condition: () -> Bool) -> Bool {
+    let clock = ContinuousClock()
+    let end = clock.now + timeout
+    while clock.now < end {
+        if condition() { return true }
+        Thread.sleep(forTimeInterval: 0.02)
+    }
+    return condition()
+}
+
+/// Resident memory of this process (VmRSS), in bytes.
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+    return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
+}
+
+/// A live UDP publisher on a loopback port, and the request that opens it.
+struct LiveStream {
+    var participant: Int
+    var port: Int
+    var publisher: TestPublisher
+    var id: StreamID { StreamID(ParticipantID("p\(participant)")) }
+    var request: StreamRequest { StreamRequest(id: id, url: "udp://127.0.0.1:\(port)", origin: .network) }
+
+    /// Small pictures and a short GOP: many of these run at once on two shared cores.
+    static func start(participant: Int, port: Int = Ports.take(), size: Size = Size(width: 160, height: 90), fps: Int = 15) -> LiveStream {
+        var o = TestSourceOptions()
+        o.participant = participant; o.size = size; o.fps = fps; o.gop = fps / 2
+        let p = TestPublisher(url: "udp://127.0.0.1:\(port)", options: o)
+        p.start()
+        return LiveStream(participant: participant, port: port, publisher: p)
+    }
+
+    func restart() -> LiveStream { LiveStream.start(participant: participant, port: port, size: publisher.options.size, fps: publisher.options.fps) }
+}
+
+/// Test timings: short enough to keep the suite quick, long enough for a loaded 2-core machine.
+func testConfiguration() -> MediaConfiguration {
+    var c = MediaConfiguration()
+    c.stallAfter = .milliseconds(700)
+    c.offlineAfter = .milliseconds(1500)
+    c.openTimeout = .seconds(3)
+    c.backoffInitial = .milliseconds(100)
+    c.backoffMax = .milliseconds(400)
+    c.closeGrace = .zero
+    c.hardwareDecode = .off
+    return c
+}
+
+/// Collects log lines (and lets a test print them when it fails).
+final class LogLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    var log: MediaLog { MediaLog(minimum: .info) { [self] level, line in lock.lock(); lines.append("\(level): \(line)"); lock.unlock() } }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return lines }
+}
+
+/// A temporary folder removed at deinit.
+final class TempDir {
+    let path: String
+    init() {
+        path = NSTemporaryDirectory() + "tessera-media-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
