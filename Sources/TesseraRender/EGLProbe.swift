@@ -33,11 +33,8 @@ public enum EGLProbe {
         guard let display = fn(platformSurfacelessMESA, tessera_egl_default_display(), nil) else {
             throw Failure(operation: "eglGetPlatformDisplayEXT(SURFACELESS_MESA)", code: eglGetError())
         }
-        var major: EGLint = 0, minor: EGLint = 0
-        guard eglInitialize(display, &major, &minor) == EGL_TRUE else {
-            throw Failure(operation: "eglInitialize", code: eglGetError())
-        }
-        defer { eglTerminate(display) }
+        do { try EGLDisplays.retain(display) } catch { throw Failure(operation: "eglInitialize", code: eglGetError()) }
+        defer { EGLDisplays.release(display) }
         return Report(vendor: string(eglQueryString(display, EGLint(EGL_VENDOR))),
                       version: string(eglQueryString(display, EGLint(EGL_VERSION))),
                       clientExtensions: clientExtensions,

@@ -4,10 +4,12 @@ import TesseraCore
 
 /// A line of text rasterised to 8-bit coverage (0 = transparent, 255 = ink), one line high.
 public struct TextImage: Sendable, Hashable {
+    /// Unique per rasterisation within a process (0 for empty), so GPU renderers can cache textures.
+    public var id: Int = 0
     public var width: Int
     public var height: Int
     public var coverage: [UInt8]
-    static let empty = TextImage(width: 0, height: 0, coverage: [])
+    static let empty = TextImage(id: 0, width: 0, height: 0, coverage: [])
 }
 
 public enum FontError: Error, CustomStringConvertible {
@@ -119,7 +121,7 @@ public final class FontStack {
                 }
             }
         }
-        return TextImage(width: width, height: height, coverage: coverage)
+        return TextImage(id: 0, width: width, height: height, coverage: coverage)
     }
 }
 
@@ -128,6 +130,7 @@ public final class TextCache {
     private struct Key: Hashable { var text: String; var size: Int }
     private var images: [Key: TextImage] = [:]
     private let fonts: FontStack
+    private var nextID = 0
     /// Entries kept before the cache starts over (names change rarely; pages of 250 labels fit).
     public var limit = 4096
 
@@ -137,7 +140,8 @@ public final class TextCache {
         let key = Key(text: text, size: size)
         if let hit = images[key] { return hit }
         if images.count >= limit { images.removeAll(keepingCapacity: true) }
-        let image = fonts.render(text, size: size)
+        var image = fonts.render(text, size: size)
+        if image.width > 0 { nextID += 1; image.id = nextID }
         images[key] = image
         return image
     }

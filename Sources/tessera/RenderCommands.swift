@@ -53,7 +53,8 @@ struct Preview: ParsableCommand {
                 let cpu = try CPURenderer()
                 drawer = cpu; text = cpu.text
             case .gles:
-                throw RenderError.cpu(operation: "GLES (not yet)")
+                let gles = try GLESRenderer()
+                drawer = gles; text = gles.text
             }
         } catch {
             printError("preview: cannot start the \(renderer.rawValue) renderer: \(error)")

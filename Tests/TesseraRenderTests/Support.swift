@@ -13,8 +13,8 @@ enum Fixtures {
     static let hand = Color(hex: "#ffb300")!
     static let speaker = Color(hex: "#00e676")!
 
-    /// One text cache for the whole test run (FreeType faces are loaded once).
-    nonisolated(unsafe) static let fonts = try! FontStack()
+    /// A font stack per use: FreeType faces are not thread-safe and tests run in parallel.
+    static var fonts: FontStack { try! FontStack() }
 
     /// A 320x180 output exercising cover, contain, crop, border, highlights, labels in three
     /// scripts, an offline slate and an empty-zone slate.
