@@ -93,10 +93,35 @@ struct Outputs: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List DRM connectors, their modes, and which layout output each would drive.")
     @Option(help: "A layout file, to show which output each connector would drive.") var layout: String?
+
     func run() throws {
-        guard !DRMDevices.cards().isEmpty else {
-            print("no DRM device: /dev/dri has no card* node (no GPU or display driver on this machine); use `tessera preview` to check a layout headless")
+        let cards = DRMDevices.cards()
+        guard !cards.isEmpty else {
+            print("no DRM device: /dev/dri has no card* node (no GPU or display driver on this machine); "
+                  + "use `tessera preview LAYOUT --out DIR` to check a layout headless")
             return
+        }
+        let layout = try self.layout.map { try loadOrExplain($0) }
+        for path in cards {
+            let connectors: [DRMConnector]
+            do { connectors = try DRMCard(path: path).connectors() } catch {
+                printError("\(path): \(error)")
+                continue
+            }
+            print("\(path): \(plural(connectors.count, "connector"))")
+            let wanted = (layout?.outputs ?? []).map {
+                ConnectorMatch.Wanted(outputID: $0.id, connector: $0.connector, width: $0.mode.width, height: $0.mode.height, refresh: $0.mode.refresh)
+            }
+            let assignments = ConnectorMatch.assign(wanted, to: connectors)
+            for c in connectors {
+                let drives = assignments.filter { $0.connector == c.name }
+                    .map { a in " → output \(a.outputID)" + (a.mode.map { " at \($0)" } ?? "") + (a.problem.map { " (\($0))" } ?? "") }
+                    .joined()
+                print("  \(c.name) [\(c.connected ? "connected" : "disconnected")]\(drives)")
+                for m in c.modes.prefix(12) { print("    \(m)") }
+                if c.modes.count > 12 { print("    … \(c.modes.count - 12) more") }
+            }
+            for a in assignments where a.connector == nil { print("  output \(a.outputID): \(a.problem ?? "unassigned")") }
         }
     }
 }
