@@ -113,7 +113,8 @@ public enum StreamState: String, Hashable, Sendable, Codable, CaseIterable {
     case connecting
     /// Frames are arriving.
     case playing
-    /// Open, but no frame for longer than the stall timeout; the last frame is still shown.
+    /// Open, but no frame for longer than the stall timeout. The tile shows the slate with the
+    /// name and this state rather than a frozen picture, which a viewer would take for live.
     case stalled
     /// Gave up for now; reconnecting with backoff. The tile shows the offline slate.
     case offline
