@@ -85,6 +85,9 @@ let package = Package(
         .testTarget(name: "TesseraSignalTests", dependencies: [
             "TesseraSignal", "TesseraSignalServer", "TesseraCore",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "WSClient", package: "swift-websocket"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "TesseraSystemTests", dependencies: [
             "TesseraMedia", "TesseraRender", "TesseraOutput", "TesseraInput", "TesseraKiosk",
