@@ -57,6 +57,11 @@ final class InputContext {
         guard var ctx = avformat_alloc_context() else { throw .av("avformat_alloc_context", url.redacted, tessera_averror(ENOMEM)) }
         tessera_interrupt_install(ctx, interrupt.state)
         ctx.pointee.flags |= tessera_avfmt_flag_nobuffer()
+        if url.isMPEGTS {
+            // No parser: it would hold each picture until the next one starts (a frame of delay).
+            // One PES is one access unit in MPEG-TS; keyframes are found from the NAL types.
+            ctx.pointee.flags |= 0x0020 | 0x0010 // AVFMT_FLAG_NOPARSE | AVFMT_FLAG_NOFILLIN
+        }
         var options = AVOptions()
         options.set("protocol_whitelist", url.protocolWhitelist)
         options.set("format_whitelist", url.formatWhitelist)
@@ -164,5 +169,27 @@ final class Packet {
     var streamIndex: Int32 { pkt.pointee.stream_index }
     var isKey: Bool { pkt.pointee.flags & tessera_av_pkt_flag_key() != 0 }
     var size: Int { Int(pkt.pointee.size) }
+    /// Whether the packet starts a picture the decoder can begin at: the demuxer's flag, or for
+    /// H.264/HEVC (where the parser is off) an IDR/IRAP or SPS NAL unit in the Annex B bytes.
+    func isKeyframe(codec: UInt32) -> Bool {
+        if isKey { return true }
+        guard let data = pkt.pointee.data, pkt.pointee.size > 4 else { return false }
+        let n = Int(pkt.pointee.size)
+        let h264 = codec == AV_CODEC_ID_H264.rawValue, hevc = codec == AV_CODEC_ID_HEVC.rawValue
+        guard h264 || hevc else { return false }
+        var i = 0
+        while i + 3 < n {
+            if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
+                let header = data[i + 3]
+                if h264 { let t = header & 0x1f; if t == 5 || t == 7 { return true } }
+                else { let t = (header >> 1) & 0x3f; if (16...21).contains(t) || t == 33 { return true } }
+                i += 3
+            } else {
+                i += 1
+            }
+        }
+        return false
+    }
+
     var isCorrupt: Bool { pkt.pointee.flags & 0x0002 /* AV_PKT_FLAG_CORRUPT */ != 0 }
 }

@@ -17,6 +17,12 @@ enum FFmpegLog {
         }, level)
     }
 
+    /// Keeps FFmpeg off standard error when no engine or command installed a log yet.
+    static func installIfNone() {
+        lock.lock(); let none = target == nil; lock.unlock()
+        if none { install(.discard) }
+    }
+
     private static func forward(_ avLevel: Int32, _ text: String) {
         lock.lock(); let log = target; lock.unlock()
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -23,6 +23,8 @@ public struct StreamStats: Hashable, Sendable, Codable {
     public var framesSuperseded: Int
     /// Packets thrown away while waiting for a keyframe (after an open or a warm → visible switch).
     public var packetsSkipped: Int
+    /// Packets the demuxer marked corrupt (MPEG-TS continuity errors: lost or foreign data).
+    public var packetsCorrupt: Int
     /// Pictures the decoder marked corrupt (they are still shown).
     public var framesCorrupt: Int
     /// Everything that went wrong: failed opens, decode errors, timeouts, read errors.
@@ -37,7 +39,7 @@ public struct StreamStats: Hashable, Sendable, Codable {
     public init(id: String, url: String) {
         self.id = id; self.url = url; state = .connecting; priority = StreamPriority.visible.rawValue
         hardware = false; fps = 0; kbps = 0; decodeMs = 0; framesDecoded = 0; framesSuperseded = 0
-        packetsSkipped = 0; framesCorrupt = 0; errors = 0; reconnects = 0
+        packetsSkipped = 0; packetsCorrupt = 0; framesCorrupt = 0; errors = 0; reconnects = 0
     }
 }
 

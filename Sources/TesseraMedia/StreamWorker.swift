@@ -117,6 +117,7 @@ final class StreamWorker: @unchecked Sendable {
         }
         let timeBase = stream.pointee.time_base
         let videoIndex = input.videoIndex
+        let codecID = par.codec_id.rawValue
         let packet = Packet()
         var waitingForKey = true
         var firstPicture = true
@@ -152,9 +153,10 @@ final class StreamWorker: @unchecked Sendable {
             defer { packet.unref() }
             guard packet.streamIndex == videoIndex else { continue }
             mailbox.recordPacket(bytes: packet.size, at: readAt)
+            if packet.isCorrupt { mailbox.update { $0.errors += 1; $0.packetsCorrupt += 1 } }
             if warm && !firstPicture { interrupt.arm(config.offlineAfter) }
             if waitingForKey {
-                guard packet.isKey else { mailbox.update { $0.packetsSkipped += 1 }; continue }
+                guard packet.isKeyframe(codec: codecID) else { mailbox.update { $0.packetsSkipped += 1 }; continue }
                 waitingForKey = false
             }
             if pace {

@@ -35,6 +35,7 @@ public final class TestPublisher: @unchecked Sendable {
 
     public init(url: String, options: TestSourceOptions) {
         self.url = url; self.options = options
+        FFmpegLog.installIfNone()
     }
 
     public var framesSent: Int { wake.lock(); defer { wake.unlock() }; return _framesSent }
@@ -225,7 +226,12 @@ private final class Muxer {
             if r < 0 { throw .av("avio_open2", url, r) }
         }
         var opts = AVOptions()
-        if live { opts.set("muxdelay", "0"); opts.set("muxpreload", "0") }
+        if live {
+            opts.set("muxdelay", "0"); opts.set("muxpreload", "0")
+            // With the PES length written, a receiver's demuxer can hand each picture on as soon as
+            // its last TS packet arrives instead of waiting for the next picture to start.
+            opts.set("omit_video_pes_length", "0")
+        }
         r = opts.with { d in avformat_write_header(oc, &d) }
         if r < 0 { throw .av("avformat_write_header", url, r) }
         headerWritten = true

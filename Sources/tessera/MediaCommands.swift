@@ -1,4 +1,274 @@
 import ArgumentParser
+import Foundation
+import TesseraCore
+import TesseraMedia
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The media part's subcommands (`testsrc`, `probe`), listed in `tessera --help`.
-let mediaCommands: [any ParsableCommand.Type] = []
+let mediaCommands: [any ParsableCommand.Type] = [TestSrc.self, Probe.self]
+
+/// Writes Media's log lines to standard error.
+private func stderrLog(verbose: Bool) -> MediaLog {
+    MediaLog(minimum: verbose ? .debug : .warning) { level, line in
+        FileHandle.standardError.write(Data("\(level): \(line)\n".utf8))
+    }
+}
+
+private func parseSize(_ s: String) throws -> Size {
+    let parts = s.lowercased().split(separator: "x").compactMap { Int($0) }
+    guard parts.count == 2, parts[0] >= 16, parts[1] >= 16, parts[0] % 2 == 0, parts[1] % 2 == 0 else {
+        throw ValidationError("--size must be WxH with even numbers of at least 16 (e.g. 320x180), not \"\(s)\"")
+    }
+    return Size(width: parts[0], height: parts[1])
+}
+
+/// Exit codes: 0 done; 1 the publisher failed (the message names the call and URL).
+struct TestSrc: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "testsrc",
+        abstract: "Publish a synthetic participant stream (libx264) over UDP/SRT/TCP MPEG-TS, or write a clip file.",
+        discussion: """
+        Each participant gets its own colour and number; every frame carries a frame counter and a capture \
+        timestamp (H.264 SEI), which `tessera probe` and the tests read back.
+        Examples: tessera testsrc --to udp://127.0.0.1:5000 --participant 3
+                  tessera testsrc --to 'srt://127.0.0.1:9000?mode=listener' --seconds 60
+                  tessera testsrc --to out/clip.ts --seconds 10
+        """)
+
+    @Option(help: "Where to send: udp://HOST:PORT, srt://HOST:PORT?mode=caller|listener, tcp://HOST:PORT, or a file (.ts, .mp4, .mkv).")
+    var to: String
+    @Option(help: "Participant number (colour and big digits).") var participant: Int = 1
+    @Option(help: "Picture size WxH.") var size: String = "320x180"
+    @Option(help: "Frames per second.") var fps: Int = 30
+    @Option(help: "Stop after this many seconds (default: run until interrupted; 10 for files).") var seconds: Double?
+    @Option(help: "Frames between keyframes (default: one second).") var gop: Int?
+    @Option(help: "Bitrate in kbit/s (default: by size).") var kbps: Int?
+
+    func validate() throws {
+        _ = try parseSize(size)
+        guard (1...240).contains(fps) else { throw ValidationError("--fps must be between 1 and 240") }
+        guard participant >= 0 else { throw ValidationError("--participant must not be negative") }
+        if let seconds, seconds <= 0 { throw ValidationError("--seconds must be positive") }
+    }
+
+    func run() throws {
+        var o = TestSourceOptions()
+        o.participant = participant; o.size = try parseSize(size); o.fps = fps; o.gop = gop; o.bitrateKbps = kbps
+        let isFile = !to.contains("://") || to.hasPrefix("file:")
+        o.seconds = seconds ?? (isFile ? 10 : nil)
+        if isFile {
+            let dir = (to as NSString).deletingLastPathComponent
+            if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        }
+        do { try TestPublisher(url: to, options: o).run() } catch {
+            FileHandle.standardError.write(Data("tessera testsrc: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Exit codes: 0 the stream played; 1 it did not (state and last error are printed); 2 the URL policy refused it.
+struct Probe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Open a stream URL exactly as the wall would and report what happens.",
+        discussion: """
+        Same URL policy, options, timeouts and recovery as a tile: prints state, codec, size, fps, bitrate, \
+        time to first frame, reconnects and errors. What to run when a tile stays dark.
+        """)
+
+    @Argument(help: "The stream URL (rtsp, rtsps, srt, udp, rtp, tcp, rtmp; with --local also a file).") var url: String
+    @Option(help: "How long to watch the stream.") var seconds: Double = 5
+    @Flag(help: "Treat the URL as local configuration (allows files) instead of a participant URL from the network.") var local = false
+    @Option(name: .customLong("allow-host"), help: "Restrict hosts as the wall's configuration does (repeatable).") var allowHosts: [String] = []
+    @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Log FFmpeg's and Media's messages to standard error.") var verbose = false
+
+    func validate() throws {
+        guard seconds > 0 && seconds <= 3600 else { throw ValidationError("--seconds must be between 0 and 3600") }
+    }
+
+    func run() throws {
+        var config = MediaConfiguration()
+        if !allowHosts.isEmpty { config.policy.allowedHosts = Set(allowHosts) }
+        let engine = MediaEngine(configuration: config, log: stderrLog(verbose: verbose))
+        defer { engine.shutdown() }
+        let id = StreamID("probe")
+        let refused = engine.update(desired: [StreamRequest(id: id, url: url, origin: local ? .localConfig : .network)])
+        if let error = refused[id] {
+            if json { print(#"{"state":"refused","error":\#(jsonString(error.description))}"#) } else { print("refused: \(error)") }
+            throw ExitCode(2)
+        }
+        let box = engine.mailbox(for: id)!
+        let end = Date().addingTimeInterval(seconds)
+        var stamped: TestStamp?
+        while Date() < end {
+            Thread.sleep(forTimeInterval: 0.05)
+            if let s = box.latestDecodedFrame()?.stamp { stamped = s }
+        }
+        let s = box.snapshot
+        let lat = box.latency
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(s), as: UTF8.self))
+        } else {
+            func ms(_ v: Double?) -> String { v.map { String(format: "%.1f ms", $0) } ?? "-" }
+            print("url:          \(s.url)")
+            print("state:        \(s.state.rawValue)")
+            print("codec:        \(s.codec ?? "-")\(s.hardware ? " (VAAPI)" : "")")
+            print("size:         \(s.width.map { "\($0)x\(s.height ?? 0)" } ?? "-")")
+            print(String(format: "fps:          %.1f   kbps: %.0f", s.fps, s.kbps))
+            print("first frame:  \(ms(s.timeToFirstFrameMs))")
+            print(String(format: "decode:       %.2f ms mean, p99 %@", s.decodeMs, ms(lat.decode.percentile(0.99))))
+            if lat.endToEnd.count > 0 {
+                print("capture→tile: p50 \(ms(lat.endToEnd.percentile(0.5))), p99 \(ms(lat.endToEnd.percentile(0.99))) (test source stamps)")
+            }
+            if let stamped { print("test source:  participant \(stamped.participant), frame \(stamped.frame)") }
+            print("frames:       \(s.framesDecoded) decoded, \(s.framesCorrupt) corrupt, \(s.packetsSkipped) packets skipped before a keyframe")
+            print("reconnects:   \(s.reconnects)   errors: \(s.errors)")
+            if let e = s.lastError { print("last error:   \(e)") }
+        }
+        if s.framesDecoded == 0 { throw ExitCode(1) }
+    }
+
+    private func jsonString(_ s: String) -> String {
+        String(decoding: (try? JSONEncoder().encode(s)) ?? Data("\"\"".utf8), as: UTF8.self)
+    }
+}
+
+/// `tessera bench media`: the engine's decode cost beside `ffmpeg -f null` on the same clips (the
+/// floor), resident memory per stream, and packet-to-mailbox latency on live loopback streams.
+/// Figures are from one run on a shared machine: compare the columns, not other runs.
+struct MediaBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "media",
+        abstract: "Decode N streams of 320x180 at once: frames/s, CPU per frame vs ffmpeg, memory per stream, latency.")
+
+    @Option(help: "Stream counts to run, comma-separated.") var streams: String = "16,64,250"
+    @Option(help: "Length of the generated clip in seconds (30 fps).") var seconds: Double = 10
+    @Option(help: "Where generated clips are kept between runs.") var cache: String = "out/bench"
+    @Option(help: "Live UDP streams for the latency measurement (0 to skip).") var latencyStreams: Int = 64
+    @Option(help: "Seconds of live streaming for the latency measurement.") var latencySeconds: Double = 6
+
+    func run() throws {
+        let counts = streams.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 && $0 <= 1000 }) else { throw ValidationError("--streams: e.g. 16,64,250") }
+        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        let clip = (cache as NSString).appendingPathComponent("clip-320x180-30fps-\(Int(seconds))s.ts")
+        if !FileManager.default.fileExists(atPath: clip) {
+            var o = TestSourceOptions()
+            o.size = Size(width: 320, height: 180); o.fps = 30; o.seconds = seconds; o.participant = 5
+            try TestPublisher(url: clip, options: o).run()
+        }
+        let frames = Int((seconds * 30).rounded())
+        let ffmpeg = ["/usr/bin/ffmpeg", "/usr/local/bin/ffmpeg"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        print("media decode, 320x180 H.264 (libx264 ultrafast, \(frames) frames), \(clip); \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print("| streams | engine frames/s | engine CPU µs/frame | ffmpeg frames/s | ffmpeg CPU µs/frame | engine/ffmpeg CPU | RSS MiB/stream |")
+        print("|---:|---:|---:|---:|---:|---:|---:|")
+        for n in counts {
+            let e = try engineRun(clip: clip, streams: n)
+            let f = ffmpeg.map { ffmpegRun($0, clip: clip, streams: n) } ?? nil
+            let total = Double(e.frames)
+            let eCPU = e.cpu / total * 1e6
+            var row = "| \(n) | \(Int(total / e.wall)) | \(String(format: "%.0f", eCPU)) | "
+            if let f {
+                let fTotal = Double(n * frames)
+                let fCPU = f.cpu / fTotal * 1e6
+                row += "\(Int(fTotal / f.wall)) | \(String(format: "%.0f", fCPU)) | \(String(format: "%.2f", eCPU / fCPU)) | "
+            } else {
+                row += "- | - | - | "
+            }
+            row += String(format: "%.2f |", Double(e.rssGrowth) / Double(n) / 1048576)
+            print(row)
+            if e.frames != n * frames { print("  note: engine decoded \(e.frames) of \(n * frames) frames (errors \(e.errors))") }
+        }
+        if ffmpeg == nil { print("ffmpeg columns skipped: no ffmpeg CLI in /usr/bin or /usr/local/bin (apt-get install ffmpeg)") }
+        if latencyStreams > 0 { try latencyRun() }
+    }
+
+    private func cpuSeconds(_ who: __rusage_who) -> Double {
+        var u = rusage()
+        getrusage(who.rawValue, &u)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+    }
+
+    private func rss() -> Int {
+        guard let t = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let l = t.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+        return (Int(l.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
+    }
+
+    private func engineRun(clip: String, streams n: Int) throws -> (frames: Int, cpu: Double, wall: Double, rssGrowth: Int, errors: Int) {
+        var config = MediaConfiguration()
+        config.loopFiles = false; config.paceFiles = false; config.hardwareDecode = .off
+        let engine = MediaEngine(configuration: config)
+        let baseline = rss()
+        let cpu0 = cpuSeconds(RUSAGE_SELF)
+        let start = ContinuousClock.now
+        engine.update(desired: (0..<n).map { StreamRequest(id: StreamID(ParticipantID("b\($0)")), url: clip, origin: .localConfig) })
+        var peak = baseline
+        while !engine.allFinished { Thread.sleep(forTimeInterval: 0.02); peak = max(peak, rss()) }
+        let wall = (ContinuousClock.now - start)
+        let cpu = cpuSeconds(RUSAGE_SELF) - cpu0
+        let stats = engine.stats
+        engine.shutdown()
+        let w = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+        return (stats.framesDecoded, cpu, w, peak - baseline, stats.errors)
+    }
+
+    private func ffmpegRun(_ path: String, clip: String, streams n: Int) -> (cpu: Double, wall: Double)? {
+        var args = ["-hide_banner", "-loglevel", "error", "-nostdin"]
+        for _ in 0..<n { args += ["-threads", "1", "-i", clip] }
+        for i in 0..<n { args += ["-map", "\(i):v"] }
+        args += ["-f", "null", "-"]
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        let cpu0 = cpuSeconds(RUSAGE_CHILDREN)
+        let start = Date()
+        do { try p.run() } catch { return nil }
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { return nil }
+        return (cpuSeconds(RUSAGE_CHILDREN) - cpu0, Date().timeIntervalSince(start))
+    }
+
+    /// Live 320x180@30 UDP streams from in-process publishers: read → mailbox beyond decode, and
+    /// capture → mailbox (an upper bound on arrival → mailbox: it also holds encode and send).
+    private func latencyRun() throws {
+        let base = Int.random(in: 30_000...50_000)
+        var publishers: [TestPublisher] = []
+        var requests: [StreamRequest] = []
+        for i in 0..<latencyStreams {
+            var o = TestSourceOptions()
+            o.participant = i + 1; o.size = Size(width: 320, height: 180); o.fps = 30
+            let p = TestPublisher(url: "udp://127.0.0.1:\(base + i)", options: o)
+            publishers.append(p)
+            requests.append(StreamRequest(id: StreamID(ParticipantID("l\(i)")), url: "udp://127.0.0.1:\(base + i)", origin: .network))
+        }
+        var config = MediaConfiguration()
+        config.hardwareDecode = .off
+        let engine = MediaEngine(configuration: config)
+        defer { engine.shutdown(); for p in publishers { p.stop() }; for p in publishers { p.join() } }
+        engine.update(desired: requests)
+        for p in publishers { p.start() }
+        Thread.sleep(forTimeInterval: 1.5) // connect and settle, then measure from fresh histograms
+        var before: [StreamID: Int] = [:]
+        for r in requests { before[r.id] = engine.mailbox(for: r.id)?.latency.handoff.count ?? 0 }
+        Thread.sleep(forTimeInterval: latencySeconds)
+        var handoff = LatencyHistogram(), decode = LatencyHistogram(), e2e = LatencyHistogram()
+        for r in requests {
+            guard let l = engine.mailbox(for: r.id)?.latency else { continue }
+            handoff.merge(l.handoff); decode.merge(l.decode); e2e.merge(l.endToEnd)
+        }
+        let stats = engine.stats
+        func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "-" }
+        print("")
+        print("live latency, \(latencyStreams) UDP MPEG-TS streams of 320x180@30 on loopback (publishers in-process, \(stats.streams(in: .playing)) playing, \(Int(stats.fps)) frames/s):")
+        print("| measure | p50 ms | p99 ms |")
+        print("|---|---:|---:|")
+        print("| decode (send packet + receive picture) | \(ms(decode.percentile(0.5))) | \(ms(decode.percentile(0.99))) |")
+        print("| packet read → frame in mailbox, beyond decode | \(ms(handoff.percentile(0.5))) | \(ms(handoff.percentile(0.99))) |")
+        print("| capture → frame in mailbox (incl. encode, mux, UDP, demux, decode) | \(ms(e2e.percentile(0.5))) | \(ms(e2e.percentile(0.99))) |")
+    }
+}

@@ -81,3 +81,6 @@ final class TempDir {
     }
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
+
+/// glibc's malloc_trim (malloc.h is not in the Glibc module): returns freed arena pages to the system.
+@_silgen_name("malloc_trim") func malloc_trim(_ pad: Int) -> Int32
