@@ -15,15 +15,20 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build release test demo bench clean
 
-## deps: install missing Debian packages (apt-get update + install only when something is missing)
-deps:
-	@missing=$$(for p in $(APT_PACKAGES); do \
+# Installs the named Debian packages that are missing; apt-get update runs only when one is.
+define apt_install
+	@missing=$$(for p in $(1); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-		echo "make deps: installing" $$missing; \
+		echo "make: installing" $$missing; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	else echo "make deps: all Debian packages present"; fi
+	else echo "make: Debian packages present ($(words $(1)))"; fi
+endef
+
+## deps: install missing Debian packages (apt-get update + install only when something is missing)
+deps:
+	$(call apt_install,$(APT_PACKAGES))
 	@python3 -c 'import jsonschema' 2>/dev/null || { echo "make deps: installing jsonschema"; \
 		python3 -m pip install -q jsonschema 2>/dev/null || \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-jsonschema >/dev/null; }
@@ -52,11 +57,14 @@ demo: build
 	@echo "make demo: the full plan is in $(OUT)/demo/lecture-theatre-plan.txt (and .json); try other presets with"
 	@echo "  $(BIN) plan Layouts/lecture-theatre.json --participants 250 --preset gallery"
 
-## bench: scene building and preset switching with 250 participants (release build)
+## bench: scene building, preset switching and media decoding (release build), beside ffmpeg's decode floor
+BENCH_PACKAGES := ffmpeg
 bench: deps
+	$(call apt_install,$(BENCH_PACKAGES))
 	$(SWIFT) build -c release
 	.build/release/tessera bench scene --layout Layouts/lecture-theatre.json --participants 250
 	.build/release/tessera bench scene --layout Layouts/wall-2x2-4k.json --participants 250
+	.build/release/tessera bench media --streams 16,64,250
 
 clean:
 	rm -rf .build $(OUT)

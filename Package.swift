@@ -65,6 +65,9 @@ let package = Package(
         .target(name: "TesseraKiosk", dependencies: [
             "TesseraCore", "TesseraLayout", "TesseraMedia", "TesseraRender",
             "TesseraOutput", "TesseraSignal", "TesseraInput",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .executableTarget(name: "tessera", dependencies: [
             "TesseraKiosk", "TesseraLayout", "TesseraCore", "TesseraMedia", "TesseraRender", "TesseraOutput",
@@ -81,13 +84,17 @@ let package = Package(
         .testTarget(name: "TesseraLayoutTests", dependencies: ["TesseraLayout", "TesseraCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraCore"]),
-        .testTarget(name: "TesseraRenderTests", dependencies: ["TesseraRender", "TesseraOutput", "TesseraCore", "TesseraLayout"]),
+        .testTarget(name: "TesseraRenderTests", dependencies: ["TesseraRender", "TesseraOutput", "TesseraCore", "TesseraLayout"],
+                    exclude: ["Golden"]),
         .testTarget(name: "TesseraSignalTests", dependencies: [
             "TesseraSignal", "TesseraSignalServer", "TesseraCore",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "WSClient", package: "swift-websocket"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .testTarget(name: "TesseraKioskTests", dependencies: [
+            "TesseraKiosk", "TesseraCore", "TesseraLayout", "TesseraMedia", "TesseraSignal", "TesseraSignalServer",
         ]),
         .testTarget(name: "TesseraSystemTests", dependencies: [
             "TesseraMedia", "TesseraRender", "TesseraOutput", "TesseraInput", "TesseraKiosk",

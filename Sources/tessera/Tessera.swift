@@ -11,7 +11,7 @@ struct Tessera: ParsableCommand {
         commandName: "tessera",
         abstract: "A video-wall compositor for Linux kiosks.",
         discussion: "Start with `tessera validate LAYOUT` and `tessera plan LAYOUT --participants N`.",
-        subcommands: [Validate.self, Plan.self] + mediaCommands + renderCommands + [Bench.self, Version.self])
+        subcommands: kioskCommands + [Validate.self, Plan.self] + mediaCommands + renderCommands + [Bench.self, Version.self])
 }
 
 /// Exit codes: 0 valid; 1 a layout is invalid; 64 bad command line (ArgumentParser's usage code).
