@@ -55,7 +55,9 @@ let package = Package(
         .target(name: "TesseraSignalServer", dependencies: [
             "TesseraSignal", "TesseraCore",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -92,6 +94,10 @@ let package = Package(
             .product(name: "WSClient", package: "swift-websocket"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            // A scripted fake backend (silent after welcome) for the dead-peer test.
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .testTarget(name: "TesseraKioskTests", dependencies: [
             "TesseraKiosk", "TesseraCore", "TesseraLayout", "TesseraMedia", "TesseraSignal", "TesseraSignalServer",

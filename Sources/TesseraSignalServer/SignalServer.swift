@@ -1,15 +1,34 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOSSL
 import NIOWebSocket
 import ServiceLifecycle
 import TesseraCore
 import TesseraSignal
 
 public struct SignalServerConfiguration: Sendable {
+    /// PEM files for serving wss/https directly (else plain ws/http, for a TLS proxy in front).
+    public struct TLSFiles: Hashable, Sendable {
+        /// The server certificate, then any intermediates.
+        public var certificateChain: String
+        public var privateKey: String
+        public init(certificateChain: String, privateKey: String) {
+            self.certificateChain = certificateChain; self.privateKey = privateKey
+        }
+
+        func serverConfiguration() throws -> TLSConfiguration {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificateChain)
+            guard !chain.isEmpty else { throw SignalServerError.tls("no certificate in \(certificateChain)") }
+            let key = try NIOSSLPrivateKey(file: privateKey, format: .pem)
+            return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        }
+    }
+
     public var host: String
     /// 0 picks a free port; `onListening` reports it.
     public var port: Int
@@ -27,13 +46,26 @@ public struct SignalServerConfiguration: Sendable {
     public var helloTimeout: Duration
     /// Events queued for one wall before it is cut off (it resumes from the ring).
     public var maxQueuedPerWall: Int
+    /// Serve TLS with these files; nil serves plain ws/http.
+    public var tls: TLSFiles?
 
     public init(host: String = "127.0.0.1", port: Int = 0, wallTokens: [SignalToken], adminToken: SignalToken,
                 heartbeat: Duration = .seconds(10), maxMessageBytes: Int = 256 << 10, maxMessagesPerSecond: Double = 50,
-                maxMessageBurst: Double = 100, helloTimeout: Duration = .seconds(10), maxQueuedPerWall: Int = 8192) {
+                maxMessageBurst: Double = 100, helloTimeout: Duration = .seconds(10), maxQueuedPerWall: Int = 8192,
+                tls: TLSFiles? = nil) {
         self.host = host; self.port = port; self.wallTokens = wallTokens; self.adminToken = adminToken
         self.heartbeat = heartbeat; self.maxMessageBytes = maxMessageBytes; self.maxMessagesPerSecond = maxMessagesPerSecond
         self.maxMessageBurst = maxMessageBurst; self.helloTimeout = helloTimeout; self.maxQueuedPerWall = maxQueuedPerWall
+        self.tls = tls
+    }
+}
+
+public enum SignalServerError: Error, CustomStringConvertible {
+    case tls(String)
+    public var description: String {
+        switch self {
+        case .tls(let s): "cannot set up TLS: \(s)"
+        }
     }
 }
 
@@ -72,9 +104,16 @@ public struct SignalServer: Service {
                                               closeTimeout: .seconds(5))
         let onListening = self.onListening
         let logger = self.logger
+        var tls: TLSConfiguration?
+        if let files = configuration.tls {
+            do { tls = try files.serverConfiguration() } catch let e as SignalServerError { throw e } catch {
+                throw SignalServerError.tls("\(files.certificateChain), \(files.privateKey): \(error)")
+            }
+        }
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: wsRouter, configuration: .init(ws: ws)),
+            server: try tls.map { try .tls(.http1WebSocketUpgrade(webSocketRouter: wsRouter, configuration: .init(ws: ws)), tlsConfiguration: $0) }
+                ?? .http1WebSocketUpgrade(webSocketRouter: wsRouter, configuration: .init(ws: ws)),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
@@ -165,12 +204,18 @@ struct WallConnectionHandler: Sendable {
         logger[metadataKey: "wall"] = .string(hello.wallId)
         logger.info("wall attached", metadata: ["resume": "\(hello.resume != nil)"])
         let wallLogger = logger
+        let closing = CloseIntent()
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             // The only writer: welcome, snapshot or missed events, live events and replies, in order.
+            // When the queue ends it closes: with the code the reader chose after the queued replies
+            // (4029), or else the store ended it because the wall fell behind (4013).
             group.addTask {
                 for await text in out { try await outbound.writeTextMessage(text) }
-                if !Task.isCancelled {
+                guard !Task.isCancelled else { return }
+                if let (code, reason) = closing.value {
+                    try await outbound.close(.init(codeNumber: Int(code)), reason: reason)
+                } else {
                     wallLogger.warning("wall fell behind; cutting it off so it resumes")
                     try await outbound.close(.init(codeNumber: Int(SignalCloseCode.slowConsumer)), reason: "queue overflow; resume")
                 }
@@ -180,7 +225,11 @@ struct WallConnectionHandler: Sendable {
                 guard limiter.allow() else {
                     strikes += 1
                     if strikes >= 10 {
-                        try await outbound.close(.init(codeNumber: Int(SignalCloseCode.rateLimited)), reason: "too many messages")
+                        // The replies already queued (pongs, the nine `rate-limited` errors) go out first.
+                        logger.warning("wall over its message rate; closing")
+                        closing.set(SignalCloseCode.rateLimited, "too many messages")
+                        outContinuation.finish()
+                        try await group.waitForAll()
                         return
                     }
                     reply(.error(SignalError(code: .rateLimited, message: "over \(configuration.maxMessagesPerSecond) messages/s; dropped")))
@@ -225,6 +274,14 @@ struct WallConnectionHandler: Sendable {
     }
 }
 
+/// How the connection's writer should close once its queue ends; unset means the store ended it.
+final class CloseIntent: @unchecked Sendable {
+    private let lock = NSLock()
+    private var intent: (UInt16, String)?
+    var value: (UInt16, String)? { lock.withLock { intent } }
+    func set(_ code: UInt16, _ reason: String) { lock.withLock { intent = (code, reason) } }
+}
+
 /// The admin API: small JSON over HTTP, every route behind `Authorization: Bearer <admin token>`.
 struct AdminAPI: Sendable {
     let store: RoomStore
@@ -238,13 +295,17 @@ struct AdminAPI: Sendable {
         let rooms = router.group("rooms").add(middleware: AdminAuth(token: adminToken))
         rooms.get(":room") { _, c in try await json { try await store.view(of: c.parameters.require("room")) } }
         rooms.post(":room/participants") { req, c in
-            let input = try await req.decode(as: ParticipantInput.self, context: c)
-            return try await json { try await store.upsert(input, in: c.parameters.require("room")) }
+            try await json {
+                let input = try await Self.decode(ParticipantInput.self, from: req, context: c)
+                return try await store.upsert(input, in: c.parameters.require("room"))
+            }
         }
         rooms.put(":room/participants/:id") { req, c in
-            var input = try await req.decode(as: ParticipantInput.self, context: c)
-            input.id = ParticipantID(try c.parameters.require("id"))
-            return try await json { try await store.upsert(input, in: c.parameters.require("room")) }
+            try await json {
+                var input = try await Self.decode(PathParticipantInput.self, from: req, context: c).input
+                input.id = ParticipantID(try c.parameters.require("id"))
+                return try await store.upsert(input, in: c.parameters.require("room"))
+            }
         }
         rooms.delete(":room/participants/:id") { _, c in
             try await json { try await store.remove(ParticipantID(c.parameters.require("id")), from: c.parameters.require("room")) }
@@ -256,12 +317,41 @@ struct AdminAPI: Sendable {
             try await json { try await store.setHand(ParticipantID(c.parameters.require("id")), raised: false, in: c.parameters.require("room")) }
         }
         rooms.post(":room/speaker") { req, c in
-            let body = try await req.decode(as: SpeakerBody.self, context: c)
-            return try await json { try await store.setSpeaker(body.id, in: c.parameters.require("room")) }
+            try await json {
+                let body = try await Self.decode(SpeakerBody.self, from: req, context: c)
+                try await store.setSpeaker(body.id, in: c.parameters.require("room"))
+            }
         }
         rooms.post(":room/layout") { req, c in
-            let body = try await req.decode(as: LayoutBody.self, context: c)
-            return try await json { try await store.setLayout(preset: body.preset, applyAt: body.applyAt, in: c.parameters.require("room")) }
+            try await json {
+                let body = try await Self.decode(LayoutBody.self, from: req, context: c)
+                return try await store.setLayout(preset: body.preset, applyAt: body.applyAt, in: c.parameters.require("room"))
+            }
+        }
+    }
+
+    /// The PUT body: a participant whose `id` comes from the path (one in the body is ignored).
+    struct PathParticipantInput: Decodable {
+        var input: ParticipantInput
+        private enum Keys: String, CodingKey { case name, role, sharesScreen, streams }
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: Keys.self)
+            input = ParticipantInput(id: "", name: try c.decodeIfPresent(String.self, forKey: .name),
+                                     role: try c.decodeIfPresent(Role.self, forKey: .role),
+                                     sharesScreen: try c.decodeIfPresent(Bool.self, forKey: .sharesScreen),
+                                     streams: try c.decodeIfPresent([ParticipantStream].self, forKey: .streams))
+        }
+    }
+
+    /// Decodes a JSON body; anything unreadable (not JSON, wrong types, missing fields, too large)
+    /// is a `RoomStoreError` with Hummingbird's status (400, or 413) and a message saying why.
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: BasicRequestContext) async throws -> T {
+        do {
+            return try await request.decode(as: type, context: context)
+        } catch let e as HTTPError {
+            throw RoomStoreError(status: Int(e.status.code), message: "bad request body: \(e.body ?? "\(e.status.reasonPhrase)")")
+        } catch let e as DecodingError {
+            throw RoomStoreError(status: 400, message: "bad request body: \(e)")
         }
     }
 

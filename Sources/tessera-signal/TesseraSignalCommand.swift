@@ -42,10 +42,17 @@ struct TesseraSignalCommand: AsyncParsableCommand {
     @Option(help: "Events kept for resume, per room.")
     var ringCapacity = 4096
 
+    @Option(help: "PEM certificate chain to serve wss:// and https:// (with --tls-key); without it, plain ws/http.")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key for --tls-cert.")
+    var tlsKey: String?
+
     func validate() throws {
         guard parseListen() != nil else { throw ValidationError("--listen must be HOST:PORT, e.g. 0.0.0.0:8700") }
         guard participants >= 0, participants <= 1000 else { throw ValidationError("--participants must be 0…1000") }
         guard heartbeat >= 1 else { throw ValidationError("--heartbeat must be at least 1 second") }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
     }
 
     func parseListen() -> (String, Int)? {
@@ -68,7 +75,8 @@ struct TesseraSignalCommand: AsyncParsableCommand {
         if participants > 0 { logger.info("room filled", metadata: ["room": "\(room)", "participants": "\(participants)"]) }
         let server = SignalServer(
             configuration: .init(host: host, port: port, wallTokens: [wallToken], adminToken: adminToken,
-                                 heartbeat: .seconds(heartbeat)),
+                                 heartbeat: .seconds(heartbeat),
+                                 tls: tlsCert.map { .init(certificateChain: $0, privateKey: tlsKey!) }),
             store: store, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))
