@@ -22,8 +22,34 @@ public struct RoomUpdate: Hashable, Sendable {
     /// Roster entries or stream layers the wall refused.
     public var refusals: [RosterRefusal] = []
 
+    /// How many applied snapshots and events this update stands for: more than 1 when a slow
+    /// consumer of `SignalClient.updates` got several merged into one (see `merged(with:)`).
+    public var coalesced = 1
+
     /// Whether any stream must be opened, closed or reopened.
     public var hasStreamChanges: Bool { !joined.isEmpty || !left.isEmpty || !streamsChanged.isEmpty }
+
+    /// This update followed by `newer`, as one: the newer room, layout and seq, and the net stream
+    /// changes across both, so a consumer that applies only the merged update opens, closes and
+    /// reopens exactly what it would have after applying both. Someone who joined and left in
+    /// between is in neither list; someone who left and came back is in `streamsChanged`.
+    public func merged(with newer: RoomUpdate) -> RoomUpdate {
+        let afterSelf = Set(room.participants.map(\.id))
+        let joinedHere = Set(joined)
+        // Present before this update: those present after it that did not join in it, and those who left in it.
+        let before = afterSelf.subtracting(joinedHere).union(left)
+        let after = Set(newer.room.participants.map(\.id))
+        let touched = Set(streamsChanged).union(newer.streamsChanged).union(newer.joined).union(left)
+        var m = newer
+        if cause == .snapshot { m.cause = .snapshot }
+        m.joined = after.subtracting(before).sorted()
+        m.left = before.subtracting(after).sorted()
+        m.streamsChanged = before.intersection(after).intersection(touched).sorted()
+        m.layoutChanged = layoutChanged || newer.layoutChanged
+        m.refusals = Array((refusals + newer.refusals).suffix(256))
+        m.coalesced = coalesced + newer.coalesced
+        return m
+    }
 }
 
 /// A roster entry (or one of its stream layers) the wall did not accept.

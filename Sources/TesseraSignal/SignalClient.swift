@@ -37,6 +37,9 @@ public struct SignalClientConfiguration: Sendable {
     /// The backend is presumed dead after this many heartbeats without any message.
     public var deadAfterHeartbeats: Int
     public var statusInterval: Duration
+    /// Updates waiting in `updates` for a slow consumer before new ones are merged into the newest
+    /// waiting one (nothing is lost: see `RoomUpdate.merged(with:)`).
+    public var maxPendingUpdates: Int
 
     public init(url: String, room: String, wallID: String, nodeID: String = "node-1",
                 token: SignalToken.Source, caFile: String? = nil, capabilities: Capabilities = .init(),
@@ -44,13 +47,14 @@ public struct SignalClientConfiguration: Sendable {
                 backoff: Backoff = .init(), maxMessageBytes: Int = 4 << 20, maxMessagesPerSecond: Double = 2000,
                 maxMessageBurst: Double = 4000, maxLayoutSetsPerSecond: Double = 5,
                 helloTimeout: Duration = .seconds(10), heartbeat: Duration = .seconds(10),
-                deadAfterHeartbeats: Int = 3, statusInterval: Duration = .seconds(5)) {
+                deadAfterHeartbeats: Int = 3, statusInterval: Duration = .seconds(5), maxPendingUpdates: Int = 64) {
         self.url = url; self.room = room; self.wallID = wallID; self.nodeID = nodeID; self.token = token
         self.caFile = caFile; self.capabilities = capabilities; self.urlPolicy = urlPolicy
         self.rosterLimits = rosterLimits; self.backoff = backoff; self.maxMessageBytes = maxMessageBytes
         self.maxMessagesPerSecond = maxMessagesPerSecond; self.maxMessageBurst = maxMessageBurst
         self.maxLayoutSetsPerSecond = maxLayoutSetsPerSecond; self.helloTimeout = helloTimeout
         self.heartbeat = heartbeat; self.deadAfterHeartbeats = deadAfterHeartbeats; self.statusInterval = statusInterval
+        self.maxPendingUpdates = maxPendingUpdates
     }
 }
 
@@ -65,12 +69,36 @@ public enum SignalClientError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .invalidURL(let u): "signal URL must be ws:// or wss:// with a host and no credentials or query: \(u)"
+        case .invalidURL(let u): "signal URL must be ws:// or wss:// with a host (for wss a name the certificate carries, not an IP address) and no credentials or query: \(u)"
         case .tls(let path, let reason): "cannot use CA file \(path): \(reason)"
         case .deadPeer(let d): "no message from the backend for \(d); presuming it dead"
         case .sequenceGap(let e, let g): "event seq \(g) arrived where \(e) was expected; resuming"
         case .rateLimited: "backend sent messages faster than the configured limit"
         case .protocolViolation(let s): "protocol violation: \(s)"
+        }
+    }
+}
+
+/// Why one connection to the backend ended; `SignalClient.disconnects` keeps the last few for
+/// health displays and tests. Never carries the token.
+public struct SignalDisconnect: Hashable, Sendable, CustomStringConvertible {
+    /// The WebSocket close code, when the connection got as far as a close frame.
+    public var closeCode: UInt16?
+    /// True when the wall closed it (dead backend 4008, rate limit 4029, protocol violation 1008).
+    public var byWall: Bool
+    /// Why, in words: the close reason, or the error that ended the connection (a TLS refusal says
+    /// which certificate check failed).
+    public var reason: String
+
+    public init(closeCode: UInt16?, byWall: Bool, reason: String) {
+        self.closeCode = closeCode; self.byWall = byWall; self.reason = reason
+    }
+
+    public var description: String {
+        switch (closeCode, byWall) {
+        case (let code?, _): "\(byWall ? "wall" : "backend") closed with \(code): \(reason)"
+        case (nil, true): "wall gave up: \(reason)"
+        case (nil, false): "connection failed: \(reason)"
         }
     }
 }
@@ -85,10 +113,14 @@ public actor SignalClient: Service {
         case idle, connecting, connected(resumed: Bool), waiting(attempt: Int)
     }
 
-    /// Every applied snapshot and event, in order. One consumer (the Kiosk). Unbounded: the
-    /// consumer must keep up; each element carries the whole room, so it may also skip to the last.
+    /// Every applied snapshot and event, in order. One consumer (the Kiosk). Bounded: when the
+    /// consumer falls `maxPendingUpdates` behind, new updates are merged into the newest waiting
+    /// one (its `coalesced` counts them), which keeps the latest room and the net joins, leaves and
+    /// stream changes, so nothing the consumer must act on is lost.
     public nonisolated let updates: AsyncStream<RoomUpdate>
-    private let updatesContinuation: AsyncStream<RoomUpdate>.Continuation
+    private nonisolated let updateQueue: UpdateQueue
+    /// Updates merged into another because the consumer of `updates` was behind.
+    public nonisolated var updatesMerged: Int { updateQueue.merges }
 
     public let configuration: SignalClientConfiguration
     private let logger: Logger
@@ -101,6 +133,8 @@ public actor SignalClient: Service {
     public private(set) var snapshotsApplied = 0
     /// Errors the backend sent (non-fatal ones included), newest last, at most 32.
     public private(set) var backendErrors: [SignalError] = []
+    /// How the last connections ended, newest last, at most 16.
+    public private(set) var disconnects: [SignalDisconnect] = []
 
     private var subscriptions: [Subscription] = []
     private var sentSubscriptions: [Subscription]?
@@ -123,8 +157,11 @@ public actor SignalClient: Service {
         tracker = RoomTracker(policy: configuration.urlPolicy, limits: configuration.rosterLimits)
         heartbeat = configuration.heartbeat
         inboundLimiter = RateLimiter(perSecond: configuration.maxMessagesPerSecond, burst: configuration.maxMessageBurst)
-        layoutLimiter = RateLimiter(perSecond: configuration.maxLayoutSetsPerSecond, burst: configuration.maxLayoutSetsPerSecond)
-        (updates, updatesContinuation) = AsyncStream.makeStream(of: RoomUpdate.self, bufferingPolicy: .unbounded)
+        // A burst of at least one, so a limit under 1/s still lets a layout.set through now and then.
+        layoutLimiter = RateLimiter(perSecond: configuration.maxLayoutSetsPerSecond, burst: max(1, configuration.maxLayoutSetsPerSecond))
+        let queue = UpdateQueue(capacity: configuration.maxPendingUpdates)
+        updateQueue = queue
+        updates = AsyncStream(unfolding: { await queue.next() })
     }
 
     /// The room as last applied; kept through outages.
@@ -153,7 +190,7 @@ public actor SignalClient: Service {
     // MARK: Service
 
     public func run() async throws {
-        defer { updatesContinuation.finish() }
+        defer { updateQueue.finish() }
         try Self.validate(url: configuration.url)
         let tls = try makeTLSConfiguration()
         var attempt = 0
@@ -218,8 +255,7 @@ public actor SignalClient: Service {
                 }
                 group.addTask { try await self.watchdog() }
                 group.addTask { try await self.statusLoop() }
-                defer { group.cancelAll() }
-                do {
+                group.addTask {
                     for try await message in inbound.messages(maxSize: maxBytes) {
                         guard case .text(let text) = message else {
                             await self.send(.error(SignalError(code: .malformed, message: "binary messages are not part of v1")))
@@ -227,15 +263,18 @@ public actor SignalClient: Service {
                         }
                         try await self.receive(text)
                     }
+                }
+                // The first task to end ends the connection: the reader when the backend closes or
+                // sends something the wall will not take, the watchdog when the backend is silent
+                // (the reader then waits for nothing, so it must not be the one that decides).
+                do {
+                    try await group.next()
                 } catch let error as SignalClientError {
-                    let code: UInt16 = switch error {
-                    case .deadPeer: SignalCloseCode.deadPeer
-                    case .rateLimited: SignalCloseCode.rateLimited
-                    default: 1008
-                    }
-                    try? await outboundWriter.close(.init(codeNumber: Int(code)), reason: "\(error)")
+                    try? await outboundWriter.close(.init(codeNumber: Int(Self.closeCode(for: error))), reason: "\(error)")
+                    group.cancelAll()
                     throw error
                 }
+                group.cancelAll()
             }
         }
         var outcome = ConnectOutcome.backoff(reachedWelcome: false)
@@ -243,19 +282,46 @@ public actor SignalClient: Service {
             let close = try await withTaskCancellationHandler {
                 try await client.run()
             } onCancel: { outContinuation.finish() }
-            let code = close.map { "\(WebSocketErrorCode.number($0.closeCode))" } ?? "none"
-            logger.warning("signaling connection closed", metadata: ["code": "\(code)", "reason": "\(close?.reason ?? "")"])
+            let code = close.map { WebSocketErrorCode.number($0.closeCode) }
+            logger.warning("signaling connection closed", metadata: ["code": "\(code.map(String.init) ?? "none")", "reason": "\(close?.reason ?? "")"])
+            record(SignalDisconnect(closeCode: code, byWall: false, reason: close?.reason ?? "closed without a close frame"))
             outcome = .backoff(reachedWelcome: welcomed)
-        } catch SignalClientError.sequenceGap(let e, let g) {
-            logger.warning("\(SignalClientError.sequenceGap(expected: e, got: g))")
-            outcome = .resumeNow
+        } catch let error as SignalClientError {
+            logger.warning("\(error)")
+            record(SignalDisconnect(closeCode: Self.closeCode(for: error), byWall: true, reason: error.description))
+            if case .sequenceGap = error { outcome = .resumeNow } else { outcome = .backoff(reachedWelcome: welcomed) }
         } catch {
-            logger.warning("signaling connection failed: \(error)")
+            let reason = describeConnectionFailure(error)
+            logger.warning("signaling connection failed: \(reason)")
+            record(SignalDisconnect(closeCode: nil, byWall: false, reason: reason))
             outcome = .backoff(reachedWelcome: welcomed)
         }
         outContinuation.finish()
         outbound = nil
         return outcome
+    }
+
+    static func closeCode(for error: SignalClientError) -> UInt16 {
+        switch error {
+        case .deadPeer: SignalCloseCode.deadPeer
+        case .rateLimited: SignalCloseCode.rateLimited
+        default: 1008
+        }
+    }
+
+    private func record(_ d: SignalDisconnect) {
+        disconnects.append(d)
+        if disconnects.count > 16 { disconnects.removeFirst() }
+    }
+
+    /// A failed connect in words; a TLS refusal says what the wall checks, so a missing `caFile` or
+    /// a certificate for another name is plain from the log line.
+    private func describeConnectionFailure(_ error: any Error) -> String {
+        let isTLS = error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError
+        guard isTLS else { return "\(error)" }
+        let host = URLComponents(string: configuration.url)?.host ?? "?"
+        let roots = configuration.caFile.map { "the CA in \($0)" } ?? "the system's trusted roots (set caFile for a private CA)"
+        return "TLS refused the backend's certificate: \(error); it must chain to \(roots) and name \(host)"
     }
 
     /// Closes the connection when the backend has been silent for `deadAfterHeartbeats` heartbeats
@@ -357,7 +423,7 @@ public actor SignalClient: Service {
             logger.warning("roster entry refused", metadata: ["participant": "\(r.participant)", "reason": "\(r.reason)"])
             send(.error(SignalError(code: r.code, message: r.reason, participant: r.participant)))
         }
-        updatesContinuation.yield(update)
+        updateQueue.push(update)
     }
 
     // MARK: Sending
@@ -381,6 +447,11 @@ public actor SignalClient: Service {
         guard let c = URLComponents(string: url), let scheme = c.scheme?.lowercased(), scheme == "ws" || scheme == "wss",
               let host = c.host, !host.isEmpty, c.user == nil, c.password == nil, c.query == nil
         else { throw .invalidURL(url) }
+        // TLS needs a name to check the certificate against (and to send as SNI): the WebSocket
+        // client cannot verify a certificate for an IP address.
+        if scheme == "wss", host.contains(":") || host.split(separator: ".").count == 4 && host.split(separator: ".").allSatisfy({ UInt8($0) != nil }) {
+            throw .invalidURL(url)
+        }
     }
 
     private func makeTLSConfiguration() throws -> TLSConfiguration? {
