@@ -83,6 +83,19 @@ func participantRecord(_ n: Int, version: Int = 1, url: String? = nil) -> Partic
 
 @Suite(.timeLimit(.minutes(2)))
 struct BoundedUpdatesTests {
+    @Test func aCancelledConsumerStopsWaiting() async throws {
+        let client = SignalClient(configuration: .init(url: "ws://127.0.0.1:1/signal", room: "r", wallID: "w", token: .value(wallToken)),
+                                  logger: testLogger("test.cancel"))
+        let consumer = Task {
+            var n = 0
+            for await _ in client.updates { n += 1 }
+            return n
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        consumer.cancel()
+        #expect(await consumer.value == 0)
+    }
+
     /// A consumer that does not read while 120 events arrive finds at most `maxPendingUpdates`
     /// waiting, and applying them leaves it with exactly the backend's streams.
     @Test func aStalledConsumerGetsFewMergedUpdatesAndLosesNothing() async throws {
