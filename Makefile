@@ -9,7 +9,7 @@ OUT ?= out
 APT_PACKAGES := pkg-config \
 	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
 	libdrm-dev libgbm-dev libegl-dev libgles-dev libinput-dev libxkbcommon-dev libudev-dev \
-	libfreetype-dev fonts-dejavu-core glslang-tools \
+	libfreetype-dev fonts-dejavu-core glslang-tools openssl \
 	libegl-mesa0 libgl1-mesa-dri libgbm1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
