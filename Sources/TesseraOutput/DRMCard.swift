@@ -22,9 +22,17 @@ public struct DRMConnector: Sendable, Hashable {
     public var name: String
     public var connected: Bool
     public var modes: [DRMMode]
+    /// Bit i set: a CRTC with index i can drive this connector (the union over its encoders).
+    public var possibleCRTCs: UInt32 = .max
     public init(id: UInt32, name: String, connected: Bool, modes: [DRMMode]) {
         self.id = id; self.name = name; self.connected = connected; self.modes = modes
     }
+    public init(id: UInt32, name: String, connected: Bool, modes: [DRMMode], possibleCRTCs: UInt32) {
+        self.init(id: id, name: name, connected: connected, modes: modes)
+        self.possibleCRTCs = possibleCRTCs
+    }
+    /// The mode the display prefers (its EDID's first detailed timing), if it says.
+    public var preferredMode: DRMMode? { modes.first { $0.preferred } }
 }
 
 /// An open DRM card node (primary node), closed in deinit. Enumeration needs no master.
@@ -40,14 +48,23 @@ public final class DRMCard {
 
     deinit { close(fd) }
 
-    /// Every connector with its modes, in the kernel's order.
-    public func connectors() throws(OutputError) -> [DRMConnector] {
+    /// Every connector with its modes, in the kernel's order. `probe` false reads the kernel's
+    /// last known state (drmModeGetConnectorCurrent) without asking the display again: cheap enough
+    /// to poll for hot-plug where no udev is.
+    public func connectors(probe: Bool = true) throws(OutputError) -> [DRMConnector] {
         guard let res = drmModeGetResources(fd) else { throw .drm(operation: "drmModeGetResources", device: path, errno: errno) }
         defer { drmModeFreeResources(res) }
         var out: [DRMConnector] = []
         for i in 0..<Int(res.pointee.count_connectors) {
-            guard let c = drmModeGetConnector(fd, res.pointee.connectors[i]) else { continue }
+            let got = probe ? drmModeGetConnector(fd, res.pointee.connectors[i]) : drmModeGetConnectorCurrent(fd, res.pointee.connectors[i])
+            guard let c = got else { continue }
             defer { drmModeFreeConnector(c) }
+            var possible: UInt32 = 0
+            for e in 0..<Int(c.pointee.count_encoders) {
+                guard let enc = drmModeGetEncoder(fd, c.pointee.encoders[e]) else { continue }
+                possible |= enc.pointee.possible_crtcs
+                drmModeFreeEncoder(enc)
+            }
             let type = String(cString: drmModeGetConnectorTypeName(c.pointee.connector_type))
             let modes = (0..<Int(c.pointee.count_modes)).map { m -> DRMMode in
                 let mode = c.pointee.modes[m]
@@ -57,7 +74,8 @@ public final class DRMCard {
                                preferred: mode.type & UInt32(DRM_MODE_TYPE_PREFERRED) != 0)
             }
             out.append(DRMConnector(id: c.pointee.connector_id, name: "\(type)-\(c.pointee.connector_type_id)",
-                                    connected: c.pointee.connection == DRM_MODE_CONNECTED, modes: modes))
+                                    connected: c.pointee.connection == DRM_MODE_CONNECTED, modes: modes,
+                                    possibleCRTCs: possible))
         }
         return out
     }
