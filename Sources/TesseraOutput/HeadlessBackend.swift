@@ -53,6 +53,8 @@ public final class HeadlessOutput: Output {
     private var deadline: ContinuousClock.Instant?
     private var renderer: (any Renderer)?
     public private(set) var framesPresented = 0
+    /// The recording in progress (`startRecording`), if any.
+    public private(set) var recorder: VideoRecorder?
 
     init(spec: HeadlessBackend.OutputSpec, target: any RenderTarget, interval: Duration?) {
         id = spec.id; panelSize = spec.panelSize; rotation = spec.rotation
@@ -76,7 +78,26 @@ public final class HeadlessOutput: Output {
         let stats = try renderer.draw(scene, sources: sources, into: target)
         self.renderer = renderer
         framesPresented += 1
+        if let recorder { try recorder.append(try renderer.readPixels(of: target).unrotated(rotation)) }
         return stats
+    }
+
+    /// Records every presented frame, as a viewer sees it (rotation undone), to `path` (.mp4, .mkv:
+    /// the container from the name) at `fps`, with the first of `codecs` FFmpeg has, until
+    /// `stopRecording`. Called on the render thread.
+    public func startRecording(to path: String, fps: Int = 30, codecs: [String] = ["libx264", "mpeg4"]) throws {
+        try stopRecording()
+        let logical = rotation.swapsAxes ? Size(width: panelSize.height, height: panelSize.width) : panelSize
+        recorder = try VideoRecorder(path: path, size: logical, fps: fps, codecs: codecs)
+    }
+
+    /// Finishes the recording (encoder flushed, trailer written); returns how many frames it has.
+    @discardableResult
+    public func stopRecording() throws -> Int {
+        guard let r = recorder else { return 0 }
+        recorder = nil
+        try r.finish()
+        return r.framesWritten
     }
 
     /// The current picture as a viewer sees it (rotation undone). Called on the render thread.

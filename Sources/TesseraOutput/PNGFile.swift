@@ -25,7 +25,7 @@ public enum OutputError: Error, CustomStringConvertible {
 func ffmpegErrorText(_ code: Int32) -> String {
     var buffer = [CChar](repeating: 0, count: Int(tessera_av_error_max_string_size()))
     _ = av_make_error_string(&buffer, buffer.count, code)
-    return String(cString: buffer) + " (\(code))"
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + " (\(code))"
 }
 
 /// An AVCodecContext freed in deinit.
