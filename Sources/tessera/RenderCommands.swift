@@ -91,8 +91,14 @@ struct Preview: ParsableCommand {
 
 struct Outputs: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List DRM connectors, their modes, and which layout output each would drive.")
+        abstract: "List DRM connectors: status, modes, preferred mode, and which layout output each would drive.",
+        discussion: """
+            With --layout, each output is planned as `tessera run --backend drm` would light it: the connector \
+            (by name, else the next connected one), the layout's exact mode, a CRTC and a primary plane. \
+            Needs no DRM master: it works beside a running compositor.
+            """)
     @Option(help: "A layout file, to show which output each connector would drive.") var layout: String?
+    @Flag(help: "List every mode (default: the first 12 per connector).") var allModes = false
 
     func run() throws {
         let cards = DRMDevices.cards()
@@ -102,26 +108,35 @@ struct Outputs: ParsableCommand {
             return
         }
         let layout = try self.layout.map { try loadOrExplain($0) }
+        let specs = (layout?.outputs ?? []).map {
+            DRMOutputSpec(id: $0.id, connector: $0.connector, width: $0.mode.width, height: $0.mode.height,
+                          refresh: $0.mode.refresh, rotation: $0.rotation)
+        }
         for path in cards {
-            let connectors: [DRMConnector]
-            do { connectors = try DRMCard(path: path).connectors() } catch {
+            let card: DRMCard
+            let resources: DRMResources
+            do {
+                card = try DRMCard(path: path)
+                resources = try card.resources()
+            } catch {
                 printError("\(path): \(error)")
                 continue
             }
-            print("\(path): \(plural(connectors.count, "connector"))")
-            let wanted = (layout?.outputs ?? []).map {
-                ConnectorMatch.Wanted(outputID: $0.id, connector: $0.connector, width: $0.mode.width, height: $0.mode.height, refresh: $0.mode.refresh)
+            print("\(path) (\(card.driverName)): \(plural(resources.connectors.count, "connector")), "
+                  + "\(plural(resources.crtcs.count, "CRTC")), \(plural(resources.planes.filter { $0.kind == .primary }.count, "primary plane"))")
+            let plan = DRMOutputPlan.make(specs, resources: resources, format: DRMDevices.xrgb8888)
+            for c in resources.connectors {
+                let drives = plan.placements.filter { $0.connectorID == c.id }
+                    .map { " → output \($0.outputID) at \($0.mode) (CRTC \($0.crtcID), plane \($0.planeID))" }.joined()
+                let preferred = c.preferredMode.map { ", prefers \($0.width)x\($0.height)@\(String(format: "%.2f", $0.refresh))" } ?? ""
+                print("  \(c.name) [\(c.connected ? "connected" : "disconnected")]\(c.connected ? ", \(plural(c.modes.count, "mode"))" : "")\(preferred)\(drives)")
+                let shown = allModes ? c.modes[...] : c.modes.prefix(12)
+                for m in shown { print("    \(m)") }
+                if shown.count < c.modes.count { print("    … \(c.modes.count - shown.count) more (--all-modes)") }
             }
-            let assignments = ConnectorMatch.assign(wanted, to: connectors)
-            for c in connectors {
-                let drives = assignments.filter { $0.connector == c.name }
-                    .map { a in " → output \(a.outputID)" + (a.mode.map { " at \($0)" } ?? "") + (a.problem.map { " (\($0))" } ?? "") }
-                    .joined()
-                print("  \(c.name) [\(c.connected ? "connected" : "disconnected")]\(drives)")
-                for m in c.modes.prefix(12) { print("    \(m)") }
-                if c.modes.count > 12 { print("    … \(c.modes.count - 12) more") }
+            for s in specs where plan.problems[s.id] != nil {
+                print("  output \(s.id) (\(s.connector), \(s.width)x\(s.height)): dark — \(plan.problems[s.id]!)")
             }
-            for a in assignments where a.connector == nil { print("  output \(a.outputID): \(a.problem ?? "unassigned")") }
         }
     }
 }
