@@ -127,13 +127,13 @@ public final class DRMBackend: OutputBackend {
     }
 
     public func stop() {
-        // Outputs first (their framebuffers and surfaces), then the GBM device, then the card.
+        // Outputs first (EGL surfaces, framebuffers, GBM surfaces), then master and the VT. The GBM
+        // device and the card stay open until the backend goes: a GLES renderer made on them may
+        // still hold its EGL display (release the renderer before the backend).
         for o in lit { o.close(turnOff: false) }
         lit.removeAll()
         if started { card?.dropMaster() }
         vt = nil; udev = nil; properties = nil; renderer = nil
-        gbm = nil
-        card = nil
         started = false
     }
 
@@ -145,7 +145,7 @@ public final class DRMBackend: OutputBackend {
         if let requestedDevice { path = requestedDevice } else {
             let cards = DRMDevices.cards()
             guard !cards.isEmpty else { throw OutputError.noDevice("no DRM device: /dev/dri has no card* node (no GPU or display driver here); use the headless backend") }
-            path = cards.first { p in (try? DRMCard(path: p).connectors(probe: false).contains { $0.connected }) == true } ?? cards[0]
+            path = cards.first { p in (try? DRMCard(path: p).connectors().contains { $0.connected }) == true } ?? cards[0]
         }
         let c = try DRMCard(path: path)
         card = c
@@ -204,7 +204,7 @@ public final class DRMOutput: Output {
     /// Page flips whose event came back.
     public var flipsCompleted: Int { flip.flips }
 
-    private unowned let backend: DRMBackend
+    private weak var backend: DRMBackend?
     private let card: DRMCard
     private let mode: drmModeModeInfo
     private var modeBlob: UInt32 = 0
@@ -238,6 +238,7 @@ public final class DRMOutput: Output {
     deinit { close(turnOff: false) }
 
     public func waitForFrame() throws {
+        guard let backend, !closed else { throw OutputError.config("output \(id) is closed") }
         guard backend.active else {
             // Switched away: nothing to show on; do not spin the render loop.
             Thread.sleep(forTimeInterval: 0.1)
@@ -258,9 +259,9 @@ public final class DRMOutput: Output {
         guard scene.rotation == rotation else {
             throw OutputError.config("output \(id) is rotated \(rotation.rawValue)°, the scene \(scene.rotation.rawValue)°")
         }
+        guard let backend, !closed else { throw OutputError.config("output \(id) is closed") }
         guard backend.active else { return RenderStats() }
         guard flip.canQueue else { throw OutputError.config("output \(id): present before waitForFrame (a flip is still in flight)") }
-        guard !closed else { throw OutputError.config("output \(id) is closed") }
         let stats: RenderStats
         if let surface, let target = surfaceTarget {
             guard let surfaceRenderer = renderer as? any SurfaceRenderer else {
@@ -278,7 +279,7 @@ public final class DRMOutput: Output {
                     return try card.addFramebuffer(width: size.width, height: size.height, handle: d.handle, pitch: d.stride,
                                                    offset: d.offset, format: tessera_drm_format_xrgb8888(), call: call)
                 }
-                try show(framebuffer: fb, buffer: bo)
+                try show(framebuffer: fb, buffer: bo, backend: backend)
             } catch {
                 surface.release(bo)
                 throw error
@@ -288,14 +289,14 @@ public final class DRMOutput: Output {
                 throw OutputError.config("output \(id): no free dumb buffer")
             }
             stats = try renderer.draw(scene, sources: sources, into: dumb[Int(back)])
-            try show(framebuffer: dumb[Int(back)].framebuffer, buffer: back)
+            try show(framebuffer: dumb[Int(back)].framebuffer, buffer: back, backend: backend)
         }
         framesPresented += 1
         return stats
     }
 
     /// Queues `framebuffer` (buffer `buffer`): a tested modeset the first time, a flip after.
-    private func show(framebuffer fb: UInt32, buffer: UInt) throws {
+    private func show(framebuffer fb: UInt32, buffer: UInt, backend: DRMBackend) throws {
         if backend.usesAtomic {
             guard let properties = backend.propertyTable else { throw OutputError.config("no DRM property table (\(card.path))") }
             if flip.needsModeset {
@@ -332,7 +333,9 @@ public final class DRMOutput: Output {
     func close(turnOff: Bool) {
         if closed { return }
         closed = true
-        if turnOff && backend.active {
+        if turnOff, let backend, backend.active {
+            // A disable commit while this CRTC's flip is in flight fails with EBUSY: let it land.
+            if !flip.canQueue, let events = try? card.readFlips(timeoutMS: 500) { backend.dispatch(events) }
             if backend.usesAtomic, let properties = backend.propertyTable {
                 try? card.commit(.disable(placement), properties: properties, flags: [.allowModeset], userData: 0)
             } else {

@@ -315,9 +315,11 @@ public final class DumbBuffer: CPUBuffer {
 /// A GBM device on the card (what EGL's GBM platform opens), destroyed in deinit.
 final class GBMDevice {
     let pointer: OpaquePointer
+    /// Held so the card's fd outlives the device made on it.
+    private let card: DRMCard
     init(card: DRMCard) throws(OutputError) {
         guard let d = gbm_create_device(card.fd) else { throw .drm(operation: "gbm_create_device", device: card.path, errno: errno) }
-        pointer = d
+        pointer = d; self.card = card
     }
     deinit { gbm_device_destroy(pointer) }
     var address: UInt { UInt(bitPattern: UnsafeRawPointer(pointer)) }
