@@ -61,13 +61,7 @@ struct Preview: ParsableCommand {
             throw ExitCode(1)
         }
         let offlineIDs = Set(offline.split(separator: ",").map { ParticipantID(String($0)) })
-        var table: [StreamKey: any FrameSource] = [:]
-        for (n, person) in room.participants.enumerated() where scene.participants.contains(person.id) {
-            let frame = Placeholder.participant(number: n + 1, text: text)
-            let source = StillFrameSource(frame, state: offlineIDs.contains(person.id) ? .offline : .playing)
-            table[StreamKey(person.id, .camera)] = source
-            table[StreamKey(person.id, .screen)] = source
-        }
+        let table = placeholderSources(room: room, scene: scene, text: text, offline: offlineIDs)
         let backend = HeadlessBackend(outputs: layout.outputs.map {
             HeadlessBackend.OutputSpec(id: $0.id, panelSize: Size(width: $0.mode.width, height: $0.mode.height), rotation: $0.rotation)
         }, refresh: nil)
@@ -76,7 +70,7 @@ struct Preview: ParsableCommand {
             try backend.start(renderer: drawer)
             defer { backend.stop() }
             for (output, outputScene) in zip(backend.headlessOutputs, scene.outputs) {
-                try output.present(outputScene, renderer: drawer, sources: FrameSourceTable(table))
+                try output.present(outputScene, renderer: drawer, sources: table)
                 let path = (out as NSString).appendingPathComponent("\(output.id).png")
                 try output.writeSnapshot(to: path)
                 print("\(path): \(outputScene.size.width)x\(outputScene.size.height), \(plural(outputScene.tiles.count, "tile"))"
@@ -89,6 +83,18 @@ struct Preview: ParsableCommand {
     }
 }
 
+/// Numbered placeholder pictures for everyone the scene shows (camera and screen streams alike).
+func placeholderSources(room: Room, scene: Scene, text: TextCache, offline: Set<ParticipantID> = []) -> FrameSourceTable {
+    var table: [StreamKey: any FrameSource] = [:]
+    for (n, person) in room.participants.enumerated() where scene.participants.contains(person.id) {
+        let frame = Placeholder.participant(number: n + 1, text: text)
+        let source = StillFrameSource(frame, state: offline.contains(person.id) ? .offline : .playing)
+        table[StreamKey(person.id, .camera)] = source
+        table[StreamKey(person.id, .screen)] = source
+    }
+    return FrameSourceTable(table)
+}
+
 struct Outputs: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List DRM connectors: status, modes, preferred mode, and which layout output each would drive.",
@@ -99,8 +105,24 @@ struct Outputs: ParsableCommand {
             """)
     @Option(help: "A layout file, to show which output each connector would drive.") var layout: String?
     @Flag(help: "List every mode (default: the first 12 per connector).") var allModes = false
+    @Option(help: ArgumentHelp("Light the layout on the displays for N frames with numbered placeholders, then exit.",
+                               discussion: "Needs DRM master: run it on a VT, or with no compositor running."))
+    var frames: Int?
+    @Option(help: "The renderer for --frames: cpu (dumb buffers) or gles (GBM surfaces).") var renderer: RendererKind = .cpu
+    @Option(help: "The DRM card for --frames (default: the first with a connected display).") var device: String?
+
+    func validate() throws {
+        if let frames {
+            guard frames > 0 && frames <= 100_000 else { throw ValidationError("--frames must be between 1 and 100000") }
+            guard layout != nil else { throw ValidationError("--frames needs --layout") }
+        }
+    }
 
     func run() throws {
+        if let frames, let path = layout {
+            try light(layout: try loadOrExplain(path), frames: frames)
+            return
+        }
         let cards = DRMDevices.cards()
         guard !cards.isEmpty else {
             print("no DRM device: /dev/dri has no card* node (no GPU or display driver on this machine); "
@@ -137,6 +159,54 @@ struct Outputs: ParsableCommand {
             for s in specs where plan.problems[s.id] != nil {
                 print("  output \(s.id) (\(s.connector), \(s.width)x\(s.height)): dark — \(plan.problems[s.id]!)")
             }
+        }
+    }
+
+    /// `--frames`: what `tessera run --backend drm` does with the displays, without media or signaling.
+    private func light(layout: Layout, frames: Int) throws {
+        let specs = layout.outputs.map {
+            DRMOutputSpec(id: $0.id, connector: $0.connector, width: $0.mode.width, height: $0.mode.height,
+                          refresh: $0.mode.refresh, rotation: $0.rotation)
+        }
+        let state = ViewState(layout: layout)
+        let room = PlanRoom.make(count: 16, layout: layout, preset: state.preset, teacher: nil)
+        let wall = SceneBuilder(layout: layout).build(room: room, state: state)
+        let backend = DRMBackend(outputs: specs, device: device)
+        backend.onEvent = { print("drm: \($0)") }
+        do {
+            let drawer: any Renderer
+            let text: TextCache
+            switch renderer {
+            case .cpu:
+                let cpu = try CPURenderer(); drawer = cpu; text = cpu.text
+            case .gles:
+                let gles = try GLESRenderer(platform: .gbm(device: try backend.gbmDevice())); drawer = gles; text = gles.text
+                print("gles: \(gles.rendererName), \(gles.versionName)")
+            }
+            let sources = placeholderSources(room: room, scene: wall, text: text)
+            try backend.start(renderer: drawer)
+            defer { backend.stop() }
+            print("\(backend.devicePath ?? "?"): \(backend.usesAtomic ? "atomic" : "legacy") modesetting, \(plural(backend.outputs.count, "output")) lit")
+            for (id, why) in backend.problems.sorted(by: { $0.key < $1.key }) { print("  output \(id): dark — \(why)") }
+            let clock = ContinuousClock()
+            let began = clock.now
+            for _ in 0..<frames {
+                if try backend.handleEvents() { print("drm: outputs now \(backend.drmOutputs.map { "\($0.id)@\($0.connectorName)" })") }
+                for output in backend.drmOutputs {
+                    guard let scene = wall.outputs.first(where: { $0.id == output.id }) else { continue }
+                    try output.waitForFrame()
+                    try output.present(scene, renderer: drawer, sources: sources)
+                }
+            }
+            for output in backend.drmOutputs { try output.waitForFrame() }
+            let seconds = Double((clock.now - began).components.seconds) + Double((clock.now - began).components.attoseconds) / 1e18
+            for o in backend.drmOutputs {
+                print("  output \(o.id) on \(o.connectorName) at \(o.placement.mode), CRTC \(o.placement.crtcID): "
+                      + "\(o.framesPresented) frames, \(o.flipsCompleted) flips, \(String(format: "%.1f", Double(o.framesPresented) / max(seconds, 0.001))) fps")
+            }
+        } catch {
+            printError("outputs --frames: \(error)")
+            throw ExitCode(1)
         }
     }
 }
