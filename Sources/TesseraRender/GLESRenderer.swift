@@ -79,6 +79,10 @@ public final class GLESRenderer: SurfaceRenderer {
         guard eglSwapBuffers(egl.display, t.surface) == EGL_TRUE else { throw RenderError.egl(operation: "eglSwapBuffers", code: eglGetError()) }
     }
 
+    /// Waits until the GPU has carried out every command issued so far (glFinish): benchmarks time
+    /// a frame with it. Called on the render thread.
+    public func finish() { glFinish() }
+
     public func readPixels(of target: any RenderTarget) throws -> MemoryBuffer {
         try bind(target)
         let w = target.size.width, h = target.size.height

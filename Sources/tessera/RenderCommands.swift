@@ -210,3 +210,65 @@ struct Outputs: ParsableCommand {
         }
     }
 }
+
+/// `tessera bench render`: the renderers on the worst case of a big wall — every one of N tiles
+/// gets a new frame each time — as the RenderBenchmark test measures it, in whatever build this is.
+struct RenderBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "render",
+        abstract: "Time one frame of N 320x180 placeholder streams on a 3840x2160 output, every tile with a new frame.")
+
+    @Option(help: "Tiles (participants).") var tiles: Int = 250
+    @Option(help: "Frames to time per renderer.") var frames: Int = 20
+    @Option(parsing: .upToNextOption, help: "Renderers to time (cpu, gles).") var renderer: [RendererKind] = [.cpu, .gles]
+
+    func validate() throws {
+        guard (1...1024).contains(tiles) else { throw ValidationError("--tiles must be between 1 and 1024") }
+        guard (1...1000).contains(frames) else { throw ValidationError("--frames must be between 1 and 1000") }
+    }
+
+    func run() throws {
+        let size = Size(width: 3840, height: 2160)
+        let columns = Int(Double(tiles).squareRoot().rounded(.up))
+        let rows = (tiles + columns - 1) / columns
+        let cellW = size.width / columns, cellH = size.height / rows
+        let fonts = try FontStack()
+        let text = TextCache(fonts: fonts)
+        let pictures = (0..<tiles).map { Placeholder.participant(number: $0 + 1, text: text) }
+        let sources = pictures.map { StillFrameSource($0) }
+        let scene = OutputScene(id: "wall", size: size, rotation: .none, background: Color(red: 16, green: 20, blue: 24), tiles: (0..<tiles).map { i in
+            Tile(participant: ParticipantID("p\(i)"), zone: "grid",
+                 rect: Rect(x: (i % columns) * cellW, y: (i / columns) * cellH, width: cellW - 8, height: cellH - 8), fit: .cover,
+                 background: Color(red: 32, green: 40, blue: 48), label: Label(text: "Participant \(i + 1)", position: .bottomLeft, size: 14))
+        })
+        let table = FrameSourceTable(Dictionary(uniqueKeysWithValues: sources.enumerated().map { (StreamKey(ParticipantID("p\($0)")), $1 as any FrameSource) }))
+        let copies = pictures.map { f in (0..<3).map { p in f.withPlane(p) { span in span.withUnsafeBytes { Array($0) } } } }
+        func deliverAll(_ n: Int) {
+            for (i, s) in sources.enumerated() { s.deliver(PlanarFrame(size: pictures[i].size, format: .yuv420p, planes: copies[(i + n) % tiles])) }
+        }
+        func ms(_ d: Duration) -> Double { Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1000 }
+        print("\(tiles) tiles of 320x180 yuv420p → \(cellW - 8)x\(cellH - 8) on 3840x2160, every tile with a new frame, \(frames) frames")
+        for kind in renderer {
+            let drawer: any Renderer
+            var finish: () -> Void = {}
+            var name = ""
+            switch kind {
+            case .cpu:
+                let cpu = try CPURenderer(fonts: fonts); drawer = cpu; name = "cpu, \(cpu.workers) workers"
+            case .gles:
+                let gles = try GLESRenderer(fonts: fonts); drawer = gles; finish = gles.finish; name = "gles, \(gles.rendererName)"
+            }
+            let target = try drawer.makeOffscreenTarget(size: size)
+            _ = try drawer.draw(scene, sources: table, into: target); finish()
+            let clock = ContinuousClock()
+            var samples: [Double] = []
+            for n in 0..<frames {
+                deliverAll(n + 1)
+                samples.append(ms(try clock.measure { _ = try drawer.draw(scene, sources: table, into: target); finish() }))
+            }
+            samples.sort()
+            let idle = ms(try clock.measure { _ = try drawer.draw(scene, sources: table, into: target); finish() })
+            print("  \(name): median \(String(format: "%.1f", samples[samples.count / 2])) ms, min \(String(format: "%.1f", samples[0])) ms; "
+                  + "no new frame: \(String(format: "%.1f", idle)) ms")
+        }
+    }
+}
