@@ -46,16 +46,13 @@ test: build
 	$(BIN) validate Layouts/*.json
 	$(SWIFT) test
 
-## demo: for now, validate the lecture theatre and print where 250 participants go
+## demo: the lecture-theatre wall, headless, with 250 synthetic participants, their publishers and the
+## reference backend in one process; PNG snapshots and a stats summary in $(OUT)/demo/
 demo: build
 	@mkdir -p $(OUT)/demo
 	$(BIN) validate Layouts/lecture-theatre.json
 	$(BIN) plan Layouts/lecture-theatre.json --participants 250 > $(OUT)/demo/lecture-theatre-plan.txt
-	$(BIN) plan Layouts/lecture-theatre.json --participants 250 --json > $(OUT)/demo/lecture-theatre-plan.json
-	@head -n 12 $(OUT)/demo/lecture-theatre-plan.txt
-	@echo "…"
-	@echo "make demo: the full plan is in $(OUT)/demo/lecture-theatre-plan.txt (and .json); try other presets with"
-	@echo "  $(BIN) plan Layouts/lecture-theatre.json --participants 250 --preset gallery"
+	$(BIN) demo --layout Layouts/lecture-theatre.json --participants 250 --out $(OUT)/demo
 
 ## bench: scene building, preset switching and media decoding (release build), beside ffmpeg's decode floor
 BENCH_PACKAGES := ffmpeg

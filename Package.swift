@@ -73,7 +73,11 @@ let package = Package(
         ]),
         .executableTarget(name: "tessera", dependencies: [
             "TesseraKiosk", "TesseraLayout", "TesseraCore", "TesseraMedia", "TesseraRender", "TesseraOutput",
+            // Kiosk: `run` reads keys and talks to a backend; `demo` runs the reference backend in-process.
+            "TesseraInput", "TesseraSignal", "TesseraSignalServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "tessera-signal", dependencies: [
             "TesseraSignalServer", "TesseraSignal", "TesseraCore",
@@ -101,6 +105,9 @@ let package = Package(
         ]),
         .testTarget(name: "TesseraKioskTests", dependencies: [
             "TesseraKiosk", "TesseraCore", "TesseraLayout", "TesseraMedia", "TesseraSignal", "TesseraSignalServer",
+            "TesseraInput", "TesseraOutput",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "TesseraSystemTests", dependencies: [
             "TesseraMedia", "TesseraRender", "TesseraOutput", "TesseraInput", "TesseraKiosk",

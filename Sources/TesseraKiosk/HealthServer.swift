@@ -1,0 +1,81 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import TesseraCore
+import TesseraMedia
+
+/// `/healthz` and Prometheus `/metrics` on a local address, for an operator's monitoring.
+enum HealthServer {
+    static func make(host: String, port: Int, kiosk: Kiosk, logger: Logger,
+                     onListening: @escaping @Sendable (Int) async -> Void) -> some Service {
+        let router = Router()
+        router.get("/healthz") { _, _ -> Response in
+            let problems = kiosk.healthProblems()
+            let body = problems.isEmpty ? "ok\n" : problems.map { $0 + "\n" }.joined()
+            return Response(status: problems.isEmpty ? .ok : .serviceUnavailable,
+                            headers: [.contentType: "text/plain; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
+        router.get("/metrics") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(string: PrometheusText.render(kiosk: kiosk))))
+        }
+        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: nil),
+                           onServerRunning: { channel in
+                               let bound = channel.localAddress?.port ?? port
+                               logger.info("health and metrics listening", metadata: ["address": "\(host):\(bound)"])
+                               await onListening(bound)
+                           }, logger: logger)
+    }
+}
+
+/// The Prometheus text exposition format (version 0.0.4).
+public enum PrometheusText {
+    public static func render(kiosk: Kiosk) -> String {
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: [(String, String)], value: Double)]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for s in samples {
+                let labels = s.labels.isEmpty ? "" : "{" + s.labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
+                out += "\(name)\(labels) \(number(s.value))\n"
+            }
+        }
+        let streams = kiosk.media.stats.streams
+        family("tessera_stream_up", "gauge", "1 for the stream's current state (connecting, playing, stalled, offline).",
+               streams.flatMap { s in StreamState.allCases.map { st in ([("stream", s.id), ("state", st.rawValue)], s.state == st ? 1.0 : 0) } })
+        family("tessera_stream_fps", "gauge", "Frames decoded per second, per stream.", streams.map { ([("stream", $0.id)], $0.fps) })
+        family("tessera_stream_kbps", "gauge", "Input bit rate per stream.", streams.map { ([("stream", $0.id)], $0.kbps) })
+        family("tessera_stream_reconnects_total", "counter", "Reconnects per stream.", streams.map { ([("stream", $0.id)], Double($0.reconnects)) })
+        family("tessera_stream_frames_decoded_total", "counter", "Frames decoded per stream.",
+               streams.map { ([("stream", $0.id)], Double($0.framesDecoded)) })
+        family("tessera_streams", "gauge", "Open streams by state.",
+               StreamState.allCases.map { st in ([("state", st.rawValue)], Double(streams.filter { $0.state == st }.count)) })
+        let outputs = kiosk.metrics.outputFigures
+        family("tessera_output_frames_total", "counter", "Frames presented per output.", outputs.map { ([("output", $0.id)], Double($0.framesPresented)) })
+        family("tessera_output_dropped_frames_total", "counter", "Refresh ticks passed without a new picture (drawing took too long).",
+               outputs.map { ([("output", $0.id)], Double($0.framesDropped)) })
+        family("tessera_output_render_errors_total", "counter", "Failed draws per output.", outputs.map { ([("output", $0.id)], Double($0.renderErrors)) })
+        out += "# HELP tessera_render_frame_seconds Time to draw and present one frame.\n# TYPE tessera_render_frame_seconds summary\n"
+        for o in outputs {
+            out += "tessera_render_frame_seconds_sum{output=\"\(escape(o.id))\"} \(number(o.frameSecondsSum))\n"
+            out += "tessera_render_frame_seconds_count{output=\"\(escape(o.id))\"} \(o.framesPresented)\n"
+        }
+        family("tessera_render_frame_seconds_max", "gauge", "Slowest frame so far per output.", outputs.map { ([("output", $0.id)], $0.frameSecondsMax) })
+        let counts = kiosk.metrics.counts
+        family("tessera_events_total", "counter", "Kiosk events: keys, presets, layout reloads (applied and rejected).",
+               counts.keys.sorted().map { ([("event", $0)], Double(counts[$0]!)) })
+        family("tessera_participants", "gauge", "Participants in the room.", [([], Double(kiosk.wall.currentRoom.participants.count))])
+        family("tessera_uptime_seconds", "gauge", "Seconds since the kiosk started.", [([], kiosk.metrics.uptime)])
+        return out
+    }
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+
+    static func number(_ v: Double) -> String {
+        v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
+    }
+}

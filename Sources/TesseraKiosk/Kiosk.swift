@@ -1,0 +1,378 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import TesseraCore
+import TesseraInput
+import TesseraLayout
+import TesseraMedia
+import TesseraOutput
+import TesseraRender
+import TesseraSignal
+
+/// Why the kiosk cannot start, each with what to do about it.
+public enum KioskError: Error, CustomStringConvertible {
+    /// The layout file is invalid: its problems, as `tessera validate` prints them.
+    case layout(path: String, lines: [String])
+    case unavailable(String)
+    case output(id: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .layout(let path, let lines):
+            (lines + ["\(path) is not a valid layout; fix the lines above (`tessera validate \(path)` checks it again)"]).joined(separator: "\n")
+        case .unavailable(let s): s
+        case .output(let id, let reason): "output \(id) could not start: \(reason)"
+        }
+    }
+}
+
+/// The composition root: signal → room → scene → media → render → output, plus the keyboard,
+/// the layout file watcher, health and metrics. `run()` returns after a graceful shutdown
+/// (SIGTERM/SIGINT, `shutdown()`, or `exitAfter`), with every thread it started ended.
+public final class Kiosk: Sendable {
+    public let configuration: KioskConfiguration
+    public let wall: Wall
+    public let media: MediaEngine
+    public let metrics: KioskMetrics
+    /// The outputs the kiosk lit, fixed for its lifetime (a reload that changes them is refused).
+    public let outputs: [OutputConfig]
+    private let logger: Logger
+    private let group = Mutex<ServiceGroup?>(nil)
+    private let stopRequested = Atomic<Bool>(false)
+    private let boundHealthPort = Mutex<Int?>(nil)
+    private let keyboards = Mutex<[any KeyboardSource]>([])
+    private let renderThreads = Mutex<[OutputThread]>([])
+    private let snapshotWriter: SnapshotWriter?
+
+    public init(configuration: KioskConfiguration, logger: Logger = Logger(label: "tessera.kiosk")) throws(KioskError) {
+        self.configuration = configuration
+        self.logger = logger
+        let layout: Layout
+        switch LayoutFiles.load(configuration.layoutPath) {
+        case .success(let l): layout = l
+        case .failure(let e): throw .layout(path: configuration.layoutPath, lines: e.lines)
+        }
+        if configuration.backend == .drm {
+            throw .unavailable("the DRM/KMS output backend is not part of this build yet; run with --backend headless "
+                               + "(and --snapshot-dir DIR to see the pictures)")
+        }
+        outputs = layout.outputs
+        metrics = KioskMetrics(outputIDs: layout.outputs.map(\.id))
+        let mediaLogger = Logger(label: "tessera.media")
+        media = MediaEngine(configuration: configuration.media, log: MediaLog(minimum: .info) { level, message in
+            switch level {
+            case .debug: mediaLogger.debug("\(message)")
+            case .info: mediaLogger.info("\(message)")
+            case .warning: mediaLogger.warning("\(message)")
+            case .error: mediaLogger.error("\(message)")
+            }
+        })
+        let room: Room, origin: StreamOrigin
+        switch configuration.room {
+        case .local(let r): room = r; origin = .localConfig
+        case .signal: room = Room(); origin = .network
+        }
+        wall = Wall(layout: layout, room: room, media: media, origin: origin, logger: Logger(label: "tessera.kiosk.wall"))
+        if let dir = configuration.snapshotDirectory {
+            do { snapshotWriter = try SnapshotWriter(directory: dir, metrics: metrics, logger: logger) } catch {
+                throw .unavailable("cannot create the snapshot directory \(dir): \(error.localizedDescription)")
+            }
+        } else {
+            snapshotWriter = nil
+        }
+    }
+
+    /// The port /healthz and /metrics listen on, once they do.
+    public var healthPort: Int? { boundHealthPort.withLock { $0 } }
+
+    /// Where output `id`'s snapshot is written, when snapshots are on.
+    public func snapshotPath(for id: String) -> String? { snapshotWriter?.path(for: id) }
+
+    /// A key press from any keyboard: the layout's shortcut for it, if any, is applied.
+    @discardableResult
+    public func press(_ key: KeyPress) -> Action? {
+        var mods = Set<Modifier>()
+        if key.ctrl { mods.insert(.ctrl) }
+        if key.alt { mods.insert(.alt) }
+        if key.shift { mods.insert(.shift) }
+        if key.logo { mods.insert(.superKey) }
+        metrics.count("keys")
+        return wall.handleKey(KeyCombo(modifiers: mods, key: key.keysym))
+    }
+
+    /// Starts a graceful shutdown; `run()` returns when it is done.
+    public func shutdown() async {
+        stopRequested.store(true, ordering: .relaxed)
+        if let g = group.withLock({ $0 }) { await g.triggerGracefulShutdown() }
+    }
+
+    /// Runs until shutdown. Throws when an output cannot start.
+    public func run() async throws {
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        var client: SignalClient?
+        if case .signal(let config) = configuration.room {
+            let c = SignalClient(configuration: config, logger: Logger(label: "tessera.signal.client"))
+            client = c
+            services.append(.init(service: c))
+        }
+        if let address = configuration.healthAddress {
+            guard let (host, port) = Self.parse(address: address) else {
+                throw KioskError.unavailable("health address must be HOST:PORT such as 127.0.0.1:9110, got \(address)")
+            }
+            services.append(.init(service: HealthServer.make(host: host, port: port, kiosk: self,
+                                                             logger: Logger(label: "tessera.kiosk.health")) { [self] p in
+                boundHealthPort.withLock { $0 = p }
+            }))
+        }
+        // The core is last, so it is the first to shut down: outputs stop before Signal closes.
+        services.append(.init(service: CoreService(kiosk: self, client: client), successTerminationBehavior: .gracefullyShutdownGroup))
+        let g = ServiceGroup(configuration: .init(
+            services: services,
+            gracefulShutdownSignals: configuration.handleSignals ? [.sigterm, .sigint] : [],
+            logger: logger))
+        group.withLock { $0 = g }
+        if stopRequested.load(ordering: .relaxed) { return }
+        try await g.run()
+    }
+
+    static func parse(address: String) -> (String, Int)? {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+              (0...65535).contains(port) else { return nil }
+        let host = String(address[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        return host.isEmpty ? nil : (host, port)
+    }
+
+    /// What is wrong now, for /healthz; empty when healthy.
+    public func healthProblems() -> [String] {
+        var problems: [String] = []
+        let now = metrics.uptime
+        for o in metrics.outputFigures {
+            if let at = o.lastPresentAt {
+                if now - at > 5 { problems.append("output \(o.id): no frame presented for \(Int(now - at)) s") }
+            } else if now > 10 {
+                problems.append("output \(o.id): nothing presented since start")
+            }
+        }
+        let streams = media.stats.streams
+        let offline = streams.filter { $0.state == .offline }.count
+        if !streams.isEmpty && offline == streams.count { problems.append("all \(streams.count) streams are offline") }
+        return problems
+    }
+
+    /// One line of where things stand, for progress output.
+    public func statusLine() -> String {
+        let scene = wall.currentScene
+        let stats = media.stats
+        let playing = stats.streams(in: .playing)
+        let outputs = metrics.outputFigures.map { o in
+            "\(o.id) \(o.framesPresented) frames (\(String(format: "%.1f", o.meanFrameMs)) ms avg)"
+        }.joined(separator: ", ")
+        return "preset \(scene.preset) page \(scene.page + 1)/\(scene.pageCount), \(wall.currentRoom.participants.count) participants, "
+            + "\(stats.streams.count) streams (\(playing) playing, \(stats.streams(in: .connecting)) connecting, "
+            + "\(stats.streams(in: .stalled)) stalled, \(stats.streams(in: .offline)) offline), "
+            + String(format: "%.0f", stats.fps) + " decoded fps; " + outputs
+    }
+
+    // MARK: Core
+
+    /// Render threads, keyboard, file watcher, the feeds between Signal and the wall; owns the
+    /// order of shutting them down.
+    struct CoreService: Service {
+        let kiosk: Kiosk
+        let client: SignalClient?
+
+        func run() async throws {
+            try kiosk.startOutputs()
+            kiosk.startKeyboard()
+            let notify = SystemdNotify()
+            notify.send("READY=1")
+            try await withThrowingDiscardingTaskGroup { tasks in
+                if let client {
+                    tasks.addTask { for await update in client.updates { kiosk.wall.apply(update) } }
+                    tasks.addTask { await kiosk.forwardReports(to: client) }
+                    tasks.addTask { await kiosk.reportHealth(to: client) }
+                } else {
+                    tasks.addTask { for await _ in kiosk.wall.reports {} }
+                }
+                tasks.addTask { await kiosk.watchLayout() }
+                if let interval = notify.watchdogInterval {
+                    tasks.addTask { await kiosk.feedWatchdog(notify, every: interval) }
+                }
+                if let after = kiosk.configuration.exitAfter {
+                    tasks.addTask {
+                        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: after) }
+                        if !Task.isShuttingDownGracefully { await kiosk.shutdown() }
+                    }
+                }
+                try? await gracefulShutdown()
+                notify.send("STOPPING=1")
+                kiosk.stopAll()
+                kiosk.wall.finishReports()
+                tasks.cancelAll()
+            }
+        }
+    }
+
+    func startOutputs() throws {
+        let workers = configuration.workersPerOutput
+            ?? max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, outputs.count))
+        var threads: [OutputThread] = []
+        for o in outputs {
+            let spec = HeadlessBackend.OutputSpec(id: o.id, panelSize: Size(width: o.mode.width, height: o.mode.height), rotation: o.rotation)
+            let refresh = configuration.headlessFPS ?? o.mode.refresh ?? 60
+            let kind = configuration.renderer
+            let thread = OutputThread(
+                id: o.id,
+                setup: {
+                    let renderer: any Renderer = switch kind {
+                    case .cpu: try CPURenderer(workers: workers)
+                    case .gles: try GLESRenderer()
+                    }
+                    // One headless backend per output, so each is paced by its own refresh.
+                    let backend = HeadlessBackend(outputs: [spec], refresh: refresh)
+                    try backend.start(renderer: renderer)
+                    return OutputThread.Lit(backend: backend, renderer: renderer, output: backend.headlessOutputs[0])
+                },
+                wall: wall, sources: MediaSources(media: media), metrics: metrics, snapshots: snapshotWriter,
+                snapshotInterval: configuration.snapshotInterval, refresh: refresh, logger: logger)
+            do { try thread.start() } catch {
+                threads.forEach { $0.stop() }
+                threads.forEach { $0.join() }
+                throw KioskError.output(id: o.id, reason: "\(error)")
+            }
+            threads.append(thread)
+        }
+        snapshotWriter?.start()
+        renderThreads.withLock { $0 = threads }
+        logger.info("outputs lit", metadata: ["outputs": "\(outputs.map(\.id).joined(separator: ","))",
+                                              "renderer": "\(configuration.renderer.rawValue)", "backend": "\(configuration.backend.rawValue)"])
+    }
+
+    func startKeyboard() {
+        var sources: [any KeyboardSource] = []
+        switch configuration.keyboard {
+        case .none: break
+        case .libinput: sources = [LibinputKeyboard()]
+        case .terminal: sources = [TerminalKeyboard()]
+        case .auto:
+            if !LibinputKeyboard.readableEventDevices().isEmpty { sources = [LibinputKeyboard()] }
+            else if isatty(STDIN_FILENO) == 1 { sources = [TerminalKeyboard()] }
+            else { logger.info("no keyboard: no readable /dev/input device and standard input is not a terminal") }
+        }
+        addKeyboards(sources)
+    }
+
+    /// Starts reading keys from `sources` (tests add a pipe-backed terminal keyboard this way).
+    public func addKeyboards(_ sources: [any KeyboardSource]) {
+        for source in sources {
+            do {
+                try source.start { [self] key in press(key) }
+                keyboards.withLock { $0.append(source) }
+                logger.info("reading keys", metadata: ["from": "\(source.name)"])
+            } catch {
+                logger.warning("keyboard unavailable", metadata: ["from": "\(source.name)", "reason": "\(error)"])
+                if source is LibinputKeyboard, configuration.keyboard == .auto, isatty(STDIN_FILENO) == 1 {
+                    addKeyboards([TerminalKeyboard()])
+                }
+            }
+        }
+    }
+
+    func stopAll() {
+        keyboards.withLock { ks in ks.forEach { $0.stop() }; ks.removeAll() }
+        let threads = renderThreads.withLock { ts in defer { ts.removeAll() }; return ts }
+        threads.forEach { $0.stop() }
+        for t in threads where !t.join(timeout: 30) {
+            logger.error("render thread did not end in 30 s", metadata: ["output": "\(t.id)"])
+        }
+        snapshotWriter?.finish()
+        media.shutdown()
+        logger.info("stopped")
+    }
+
+    func forwardReports(to client: SignalClient) async {
+        for await report in wall.reports {
+            switch report {
+            case .layoutChanged(let change): await client.layoutChanged(change)
+            case .subscriptions(let subs): await client.subscribe(subs)
+            }
+        }
+    }
+
+    func reportHealth(to client: SignalClient) async {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let health = media.openStreams.compactMap { id -> StreamHealth? in
+                guard let s = media.mailbox(for: id)?.snapshot else { return nil }
+                let state = StreamHealth.State(rawValue: s.state.rawValue) ?? .connecting
+                return StreamHealth(participant: id.participant, kind: id.kind, state: state, fps: s.fps, kbps: s.kbps,
+                                    lastFrameAgeMs: s.lastFrameAgeMs.map { Int($0) }, reconnects: s.reconnects)
+            }
+            await client.report(health: health)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(2)) }
+        }
+    }
+
+    /// Pings systemd's watchdog only while every output keeps presenting: a hung render thread
+    /// gets the service restarted.
+    func feedWatchdog(_ notify: SystemdNotify, every interval: Duration) async {
+        while !Task.isShuttingDownGracefully {
+            let now = metrics.uptime
+            let alive = metrics.outputFigures.allSatisfy { o in o.lastPresentAt.map { now - $0 < 10 } ?? (now < 30) }
+            if alive { notify.send("WATCHDOG=1") } else { logger.error("an output stopped presenting; not feeding the watchdog") }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+
+    // MARK: Layout hot reload
+
+    struct FileStamp: Equatable { var inode: UInt64; var mtimeNs: Int64; var size: Int64 }
+
+    static func stamp(_ path: String) -> FileStamp? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return FileStamp(inode: UInt64(st.st_ino), mtimeNs: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+                         size: Int64(st.st_size))
+    }
+
+    /// Polls the layout file's inode, mtime and size (an editor's rename-over and an in-place write
+    /// both show); applies a valid edit, logs an invalid one and keeps the last good layout.
+    func watchLayout() async {
+        let path = configuration.layoutPath
+        var last = Self.stamp(path)
+        while !Task.isShuttingDownGracefully {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.configuration.reloadInterval) }
+            if Task.isShuttingDownGracefully { return }
+            let now = Self.stamp(path)
+            guard now != last else { continue }
+            last = now
+            if now == nil { logger.warning("layout file is gone; keeping the last good layout", metadata: ["path": "\(path)"]); continue }
+            reloadLayout()
+        }
+    }
+
+    /// Loads the layout file again now. Returns whether the new layout is on the wall.
+    @discardableResult
+    public func reloadLayout() -> Bool {
+        let path = configuration.layoutPath
+        switch LayoutFiles.load(path) {
+        case .failure(let error):
+            metrics.count("layout_reload_rejected")
+            for line in error.lines { logger.error("\(line)") }
+            logger.error("layout edit rejected: \(error.diagnostics.count) problem(s); the last good layout stays on screen (`tessera validate \(path)` shows them again)")
+            return false
+        case .success(let layout):
+            let running = outputs.map { [$0.id, "\($0.mode.width)x\($0.mode.height)", "\($0.rotation.rawValue)"] }
+            let wanted = layout.outputs.map { [$0.id, "\($0.mode.width)x\($0.mode.height)", "\($0.rotation.rawValue)"] }
+            guard running == wanted else {
+                metrics.count("layout_reload_rejected")
+                logger.error("layout edit changes the outputs (ids, modes or rotation); restart tessera to apply it (systemctl restart tessera); the last good layout stays on screen")
+                return false
+            }
+            wall.setLayout(layout)
+            metrics.count("layout_reloads")
+            logger.info("layout reloaded", metadata: ["path": "\(path)", "presets": "\(layout.presets.count)"])
+            return true
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import TesseraCore
+import TesseraLayout
+import TesseraMedia
+import TesseraSignal
+@testable import TesseraKiosk
+import Testing
+
+/// The repository root, for the example layouts.
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+func exampleLayout(_ name: String) throws -> Layout {
+    try LayoutFiles.load("\(repoRoot)/Layouts/\(name)").get()
+}
+
+/// A room whose participants have two camera layers (180p and 720p) on unreachable documentation
+/// addresses; nothing here opens them.
+func layeredRoom(_ n: Int) -> Room {
+    Room(participants: (1...n).map { i in
+        Participant(id: ParticipantID("p\(i)"), name: "Participant \(i)", joinOrder: i, streams: [
+            ParticipantStream(kind: .camera, layers: [
+                StreamLayer(width: 320, height: 180, url: "rtsp://192.0.2.1/p\(i)/180"),
+                StreamLayer(width: 1280, height: 720, url: "rtsp://192.0.2.1/p\(i)/720"),
+            ])])
+    })
+}
+
+@Suite struct WallTests {
+    @Test func visibleTilesAskForTheLayerThatFitsAndTheNextPageIsWarm() throws {
+        let layout = try exampleLayout("single-1080p.json")
+        let room = layeredRoom(10)
+        var view = ViewState(layout: layout)
+        view.preset = "speaker"
+        view.spotlight = "p1"
+        let builder = SceneBuilder(layout: layout)
+        let scene = builder.build(room: room, state: view)
+        var next = view; next.page = 1
+        let requests = Wall.streamRequests(visible: scene, warm: builder.build(room: room, state: next), room: room, origin: .network)
+        let byID = Dictionary(uniqueKeysWithValues: requests.map { ($0.id.participant.rawValue, $0) })
+        // The spotlight (1080 px high) takes the 720p layer; strip tiles (< 180 px) the 180p one.
+        #expect(byID["p1"]?.url == "rtsp://192.0.2.1/p1/720")
+        #expect(byID["p1"]?.priority == .visible)
+        #expect(byID["p2"]?.url == "rtsp://192.0.2.1/p2/180")
+        // Six in the strip; the other three are on the next page and kept warm.
+        #expect(requests.filter { $0.priority == .visible }.count == 7)
+        #expect(requests.filter { $0.priority == .warm }.map(\.id.participant.rawValue).sorted() == ["p10", "p8", "p9"])
+    }
+
+    @Test func presetChangesAreReportedWithTheirSource() async throws {
+        let layout = try exampleLayout("single-1080p.json")
+        let media = MediaEngine()
+        defer { media.shutdown() }
+        let wall = Wall(layout: layout, room: Room.synthetic(count: 4), media: media)
+        #expect(wall.handleKey(KeyCombo("2")!) == .selectPreset("speaker"))
+        wall.selectPreset("content", rev: 7, source: .backend)
+        wall.selectPreset("nonexistent", rev: 8, source: .backend)
+        #expect(wall.currentView.preset == "content")
+        wall.finishReports()
+        var changes: [LayoutChanged] = []
+        for await r in wall.reports { if case .layoutChanged(let c) = r { changes.append(c) } }
+        #expect(changes == [LayoutChanged(preset: "speaker", rev: 0, source: .keyboard),
+                            LayoutChanged(preset: "content", rev: 7, source: .backend)])
+    }
+
+    @Test func pagesWrapAndAReloadKeepsThePreset() throws {
+        var layout = try exampleLayout("single-1080p.json")
+        let media = MediaEngine()
+        defer { media.shutdown() }
+        let wall = Wall(layout: layout, room: Room.synthetic(count: 20), media: media)
+        wall.apply(.selectPreset("speaker"))
+        let pages = wall.currentScene.pageCount
+        #expect(pages > 1)
+        wall.apply(.pagePrevious)
+        #expect(wall.currentScene.page == pages - 1)
+        layout.style.gap = 20
+        wall.setLayout(layout)
+        #expect(wall.currentView.preset == "speaker")
+        #expect(wall.currentLayout.style.gap == 20)
+        // A layout without the current preset falls back to its default.
+        layout.presets.removeAll { $0.name == "speaker" }
+        layout.shortcuts.removeAll { if case .selectPreset("speaker") = $0.action { true } else { false } }
+        wall.setLayout(layout)
+        #expect(wall.currentView.preset == layout.defaultPreset)
+    }
+}
