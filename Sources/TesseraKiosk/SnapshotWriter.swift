@@ -12,6 +12,9 @@ public final class SnapshotWriter: @unchecked Sendable {
     private var pending: [String: (MemoryBuffer, Rotation)] = [:]
     private var stopping = false
     private var busy = false
+    /// When each output was last written: the one waiting longest goes next, so a slow encode of
+    /// one output never starves another.
+    private var written: [String: ContinuousClock.Instant] = [:]
     private var thread: Thread?
     private let metrics: KioskMetrics
     private let logger: Logger
@@ -48,8 +51,10 @@ public final class SnapshotWriter: @unchecked Sendable {
             wake.lock()
             while pending.isEmpty && !stopping { wake.wait() }
             if pending.isEmpty && stopping { wake.broadcast(); wake.unlock(); return }
-            let (id, item) = pending.first!
-            pending[id] = nil
+            let never = ContinuousClock.Instant.now - .seconds(1_000_000)
+            let id = pending.keys.min { (written[$0] ?? never, $0) < (written[$1] ?? never, $1) }!
+            let item = pending.removeValue(forKey: id)!
+            written[id] = .now
             busy = true
             wake.unlock()
             do {

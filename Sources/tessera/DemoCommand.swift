@@ -27,7 +27,9 @@ struct Demo: ParsableCommand {
     @Option(help: "Output backend: headless, or drm where the machine has a display.") var backend: KioskConfiguration.Backend = .headless
     @Option(help: "Renderer: cpu or gles.") var renderer: RendererKind = .cpu
     @Option(help: "Frames per second of each headless output.") var fps: Double = 10
-    @Option(help: "Frames per second of each publisher.") var publisherFps: Int = 15
+    // 250 libx264 encoders at 15 fps need about 2.6 cores by themselves (0.7 ms a 320x180 frame,
+    // measured here), more than a 2-core machine has beside decoding and drawing the wall.
+    @Option(help: "Frames per second of each publisher (15 needs about 2.6 cores for 250 encoders alone).") var publisherFps: Int = 5
     @Option(help: "Seconds each step of the teacher's script is held.") var hold: Double = 6
     @Option(help: "Longest wait for the streams to start playing, in seconds.") var startTimeout: Double = 40
 
@@ -126,7 +128,7 @@ struct Demo: ParsableCommand {
         func holdFor(_ seconds: Double) async throws {
             let end = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
             while ContinuousClock.now < end {
-                try await Task.sleep(for: .milliseconds(min(2000, Int64((end - ContinuousClock.now).components.seconds * 1000 + 1))))
+                try await Task.sleep(for: min(.seconds(2), end - ContinuousClock.now))
                 say("\(t())   \(kiosk.statusLine())")
             }
         }
@@ -212,19 +214,25 @@ struct Demo: ParsableCommand {
     }
 }
 
-/// Loopback UDP ports nobody is bound to now (checked by binding each briefly).
+/// Loopback UDP ports nobody is bound to now (checked by binding each briefly), below the
+/// kernel's ephemeral range: the publishers' own sending sockets get ephemeral ports, and one of
+/// those must not take a port a stream is received on.
 enum FreeUDPPorts {
     static func take(_ count: Int) throws -> [Int] {
+        let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
+            .split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) } ?? []
+        let top = max(2048 + count * 2, min(range.first ?? 32768, 65536)) - 1
+        let bottom = max(1024, top - 20000)
         var found: [Int] = []
-        var port = 20000 + Int.random(in: 0..<20000)
+        var port = Int.random(in: bottom...top)
         var tried = 0
         while found.count < count {
             tried += 1
-            if tried > count * 4 + 1000 { throw KioskError.unavailable("could not find \(count) free UDP ports on 127.0.0.1") }
-            port = port >= 60000 ? 20000 : port + 1
+            if tried > top - bottom { throw KioskError.unavailable("could not find \(count) free UDP ports on 127.0.0.1 in \(bottom)…\(top)") }
+            port = port >= top ? bottom : port + 1
             if isFree(port) { found.append(port) }
         }
-        return found
+        return found.sorted()
     }
 
     static func isFree(_ port: Int) -> Bool {

@@ -206,9 +206,10 @@ func get(_ url: String) async throws -> (String, Int) {
     return (String(decoding: data, as: UTF8.self), (response as? HTTPURLResponse)?.statusCode ?? 0)
 }
 
-/// Loopback UDP ports for one run: a random base, so parallel runs rarely meet.
+/// Loopback UDP ports for one run: a random base, so parallel runs rarely meet, below the kernel's
+/// ephemeral range (32768…), where the publishers' own sending sockets could take one.
 enum Ports {
-    static let base = 30000 + Int.random(in: 0..<2000) * 10
+    static let base = 12000 + Int.random(in: 0..<1800) * 10
 }
 
 /// A live publisher of participant `n`'s test pattern on a loopback UDP port.
