@@ -142,7 +142,7 @@ import Testing
 /// Reads the snapshot until every participant tile of `preset` (as the plan gives it for a room of
 /// p1…pN) shows that participant's colour, or the slate for `offline` ones.
 func expectPicture(_ path: String, layout: Layout, preset: String, offline: Set<Int> = [],
-                   timeout: Duration = .seconds(60)) async throws {
+                   timeout: Duration = .seconds(20)) async throws {
     var view = ViewState(layout: layout)
     view.preset = preset
     let scene = SceneBuilder(layout: layout).build(room: Room.synthetic(count: EndToEndTests.count), state: view)
