@@ -165,7 +165,9 @@ struct Demo: ParsableCommand {
                 try await store.setSpeaker(ParticipantID(participants >= 42 ? "p42" : "p2"), in: "demo")
                 kiosk.press(KeyPress(keysym: "4"))
             }),
-            ("5-spotlight", "teacher presses s (spotlight the next participant)", { kiosk.press(KeyPress(keysym: "s")) }),
+            ("5-spotlight", "teacher presses s twice (spotlight: the teacher, then the next participant)", {
+                kiosk.press(KeyPress(keysym: "s")); kiosk.press(KeyPress(keysym: "s"))
+            }),
             ("6-lecture", "the backend sends layout.set lecture (as a teacher's tablet would)", {
                 _ = try await store.setLayout(preset: "lecture", in: "demo")
             }),
