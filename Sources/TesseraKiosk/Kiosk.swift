@@ -53,10 +53,6 @@ public final class Kiosk: Sendable {
         case .success(let l): layout = l
         case .failure(let e): throw .layout(path: configuration.layoutPath, lines: e.lines)
         }
-        if configuration.backend == .drm {
-            throw .unavailable("the DRM/KMS output backend is not part of this build yet; run with --backend headless "
-                               + "(and --snapshot-dir DIR to see the pictures)")
-        }
         outputs = layout.outputs
         metrics = KioskMetrics(outputIDs: layout.outputs.map(\.id))
         let mediaLogger = Logger(label: "tessera.media")
@@ -215,33 +211,65 @@ public final class Kiosk: Sendable {
     }
 
     func startOutputs() throws {
-        let workers = configuration.workersPerOutput
-            ?? max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, outputs.count))
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let kind = configuration.renderer
+        let refresh = Dictionary(uniqueKeysWithValues: outputs.map { ($0.id, $0.mode.refresh ?? 60) })
         var threads: [OutputThread] = []
-        for o in outputs {
-            let spec = HeadlessBackend.OutputSpec(id: o.id, panelSize: Size(width: o.mode.width, height: o.mode.height), rotation: o.rotation)
-            let refresh = configuration.headlessFPS ?? o.mode.refresh ?? 60
-            let kind = configuration.renderer
-            let thread = OutputThread(
-                id: o.id,
-                setup: {
+        func launch(_ id: String, refresh: [String: Double], setup: @escaping @Sendable () throws -> OutputThread.Lit) throws {
+            let thread = OutputThread(id: id, setup: setup, wall: wall, sources: MediaSources(media: media), metrics: metrics,
+                                      snapshots: snapshotWriter, snapshotInterval: configuration.snapshotInterval,
+                                      refresh: refresh, logger: logger)
+            do { try thread.start() } catch {
+                threads.forEach { $0.stop() }
+                threads.forEach { $0.join() }
+                throw KioskError.output(id: id, reason: "\(error)")
+            }
+            threads.append(thread)
+        }
+        switch configuration.backend {
+        case .headless:
+            let workers = configuration.workersPerOutput ?? max(1, cores / max(1, outputs.count))
+            for o in outputs {
+                let spec = HeadlessBackend.OutputSpec(id: o.id, panelSize: Size(width: o.mode.width, height: o.mode.height), rotation: o.rotation)
+                let fps = configuration.headlessFPS ?? refresh[o.id]!
+                // One headless backend per output, so each is paced by its own refresh.
+                try launch(o.id, refresh: [o.id: fps]) {
                     let renderer: any Renderer = switch kind {
                     case .cpu: try CPURenderer(workers: workers)
                     case .gles: try GLESRenderer()
                     }
-                    // One headless backend per output, so each is paced by its own refresh.
-                    let backend = HeadlessBackend(outputs: [spec], refresh: refresh)
+                    let backend = HeadlessBackend(outputs: [spec], refresh: fps)
                     try backend.start(renderer: renderer)
-                    return OutputThread.Lit(backend: backend, renderer: renderer, output: backend.headlessOutputs[0])
-                },
-                wall: wall, sources: MediaSources(media: media), metrics: metrics, snapshots: snapshotWriter,
-                snapshotInterval: configuration.snapshotInterval, refresh: refresh, logger: logger)
-            do { try thread.start() } catch {
-                threads.forEach { $0.stop() }
-                threads.forEach { $0.join() }
-                throw KioskError.output(id: o.id, reason: "\(error)")
+                    return OutputThread.Lit(backend: backend, renderer: renderer)
+                }
             }
-            threads.append(thread)
+        case .drm:
+            let specs = outputs.map {
+                DRMOutputSpec(id: $0.id, connector: $0.connector, width: $0.mode.width, height: $0.mode.height,
+                              refresh: $0.mode.refresh, rotation: $0.rotation)
+            }
+            let logger = self.logger
+            let workers = configuration.workersPerOutput ?? cores
+            // One device, one GPU context: its outputs share a render thread, each waiting for its own flip.
+            try launch("drm", refresh: refresh) {
+                let backend = DRMBackend(outputs: specs)
+                backend.onEvent = { logger.info("drm: \($0)") }
+                let renderer: any Renderer = switch kind {
+                case .cpu: try CPURenderer(workers: workers)
+                case .gles: try GLESRenderer(platform: .gbm(device: try backend.gbmDevice()))
+                }
+                try backend.start(renderer: renderer)
+                for (id, why) in backend.problems.sorted(by: { $0.key < $1.key }) {
+                    logger.error("output stays dark; `tessera outputs --layout FILE` shows what this machine has",
+                                 metadata: ["output": "\(id)", "reason": "\(why)"])
+                }
+                if backend.outputs.isEmpty {
+                    backend.stop()
+                    throw KioskError.unavailable("no layout output could be lit on \(backend.devicePath ?? "the DRM device"); "
+                                                 + "run `tessera doctor --layout FILE`")
+                }
+                return OutputThread.Lit(backend: backend, renderer: renderer)
+            }
         }
         snapshotWriter?.start()
         renderThreads.withLock { $0 = threads }

@@ -4,18 +4,21 @@ import Synchronization
 import TesseraCore
 import TesseraOutput
 
-/// One output's render thread: waits for the output's next refresh, draws the wall's current scene
-/// for it with the newest frame of each stream, and shows it. It reads the scene and the frames
+/// A render thread: for each of its outputs, waits for the output's next refresh (a clock tick
+/// headless, the page flip on DRM), draws the wall's current scene for it with the newest frame of
+/// each stream, and shows it. Headless outputs get a thread each; a DRM device's outputs share
+/// one (one GPU context). It reads the scene and the frames
 /// with a pointer swap each; it never waits for Signal, Media or the snapshot writer.
 final class OutputThread: @unchecked Sendable {
     // Unchecked: the output, renderer and backend are made and used only on the thread this class
     // starts (EGL contexts are bound to one thread); `setupError` is guarded by `done`.
-    /// What the render thread draws with, made on that thread.
+    /// What the render thread draws with, made on that thread: one backend and renderer, and
+    /// the backend's outputs (one headless output, or every display of a DRM device).
     struct Lit {
         var backend: any OutputBackend
         var renderer: any Renderer
-        var output: any Output
     }
+    /// For logs and the thread's name.
     let id: String
     private let setup: @Sendable () throws -> Lit
     private var setupDone = false
@@ -25,17 +28,17 @@ final class OutputThread: @unchecked Sendable {
     private let metrics: KioskMetrics
     private let snapshots: SnapshotWriter?
     private let snapshotInterval: Duration
-    private let refreshInterval: Duration?
+    private let refreshIntervals: [String: Duration]
     private let logger: Logger
     private let stopFlag = Atomic<Bool>(false)
     private let done = NSCondition()
     private var finished = false
 
     init(id: String, setup: @escaping @Sendable () throws -> Lit, wall: Wall, sources: any FrameSourceLookup, metrics: KioskMetrics,
-         snapshots: SnapshotWriter?, snapshotInterval: Duration, refresh: Double?, logger: Logger) {
+         snapshots: SnapshotWriter?, snapshotInterval: Duration, refresh: [String: Double], logger: Logger) {
         self.id = id; self.setup = setup; self.wall = wall; self.sources = sources; self.metrics = metrics
         self.snapshots = snapshots; self.snapshotInterval = snapshotInterval
-        self.refreshInterval = refresh.map { .seconds(1 / $0) }
+        self.refreshIntervals = refresh.mapValues { .seconds(1 / $0) }
         var logger = logger
         logger[metadataKey: "output"] = .string(id)
         self.logger = logger
@@ -73,51 +76,58 @@ final class OutputThread: @unchecked Sendable {
     }
 
     private func run(_ lit: Lit) {
-        let output = lit.output, renderer = lit.renderer
-        var lastTick: ContinuousClock.Instant?
-        var lastSnapshot: ContinuousClock.Instant?
+        var lastTick: [String: ContinuousClock.Instant] = [:]
+        var lastSnapshot: [String: ContinuousClock.Instant] = [:]
         var failures = 0
         while !stopFlag.load(ordering: .relaxed) {
             do {
-                try output.waitForFrame()
-                let tick = ContinuousClock.now
-                if let lastTick, let interval = refreshInterval {
-                    let ticks = Int(((tick - lastTick) / interval).rounded())
-                    if ticks > 1 { metrics.update(output: id) { $0.framesDropped += ticks - 1 } }
+                // DRM: hot-plug re-enumeration between frames.
+                if try lit.backend.handleEvents() {
+                    logger.notice("outputs changed", metadata: ["lit": "\(lit.backend.outputs.map(\.id).joined(separator: ","))"])
                 }
-                lastTick = tick
-                guard let scene = wall.outputScene(id) else { continue }
-                let stats = try output.present(scene, renderer: renderer, sources: sources)
-                let took = (ContinuousClock.now - tick).seconds
-                let at = (ContinuousClock.now - metrics.started).seconds
-                metrics.update(output: id) {
-                    $0.framesPresented += 1; $0.tilesDrawn += stats.tilesDrawn
-                    $0.frameSecondsSum += took; $0.frameSecondsMax = max($0.frameSecondsMax, took)
-                    $0.lastFrameSeconds = took; $0.lastPresentAt = at
+                let outputs = lit.backend.outputs
+                if outputs.isEmpty { Thread.sleep(forTimeInterval: 0.1); continue }
+                for output in outputs {
+                    try output.waitForFrame()
+                    let tick = ContinuousClock.now
+                    if let last = lastTick[output.id], let interval = refreshIntervals[output.id] {
+                        let ticks = Int(((tick - last) / interval).rounded())
+                        if ticks > 1 { metrics.update(output: output.id) { $0.framesDropped += ticks - 1 } }
+                    }
+                    lastTick[output.id] = tick
+                    guard let scene = wall.outputScene(output.id) else { continue }
+                    let stats = try output.present(scene, renderer: lit.renderer, sources: sources)
+                    let took = (ContinuousClock.now - tick).seconds
+                    let at = (ContinuousClock.now - metrics.started).seconds
+                    metrics.update(output: output.id) {
+                        $0.framesPresented += 1; $0.tilesDrawn += stats.tilesDrawn
+                        $0.frameSecondsSum += took; $0.frameSecondsMax = max($0.frameSecondsMax, took)
+                        $0.lastFrameSeconds = took; $0.lastPresentAt = at
+                    }
+                    if snapshots != nil, lastSnapshot[output.id].map({ ContinuousClock.now - $0 >= snapshotInterval }) ?? true {
+                        lastSnapshot[output.id] = .now
+                        captureSnapshot(output, renderer: lit.renderer)
+                    }
                 }
                 failures = 0
-                if snapshots != nil, lastSnapshot.map({ ContinuousClock.now - $0 >= snapshotInterval }) ?? true {
-                    lastSnapshot = .now
-                    captureSnapshot(lit)
-                }
             } catch {
                 failures += 1
-                metrics.update(output: id) { $0.renderErrors += 1 }
+                for o in lit.backend.outputs { metrics.update(output: o.id) { $0.renderErrors += 1 } }
                 // Logged once per run of failures; the loop keeps trying at a calm pace.
-                if failures == 1 { logger.error("drawing the output failed; retrying", metadata: ["error": "\(error)"]) }
+                if failures == 1 { logger.error("drawing failed; retrying", metadata: ["error": "\(error)"]) }
                 Thread.sleep(forTimeInterval: 0.1)
             }
         }
-        if snapshots != nil { captureSnapshot(lit) }
+        if snapshots != nil { for o in lit.backend.outputs { captureSnapshot(o, renderer: lit.renderer) } }
     }
 
     /// Copies the picture now on the output for the snapshot writer (on this thread: the next draw
     /// would change it under a reader).
-    private func captureSnapshot(_ lit: Lit) {
-        guard let snapshots, let headless = lit.output as? HeadlessOutput, headless.framesPresented > 0 else { return }
+    private func captureSnapshot(_ output: any Output, renderer: any Renderer) {
+        guard let snapshots, let headless = output as? HeadlessOutput, headless.framesPresented > 0 else { return }
         do {
-            let picture = try lit.renderer.readPixels(of: headless.target)
-            snapshots.submit(output: id, picture: picture, rotation: headless.rotation)
+            let picture = try renderer.readPixels(of: headless.target)
+            snapshots.submit(output: output.id, picture: picture, rotation: headless.rotation)
         } catch {
             logger.warning("cannot read the output back for a snapshot", metadata: ["error": "\(error)"])
         }

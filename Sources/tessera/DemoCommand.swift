@@ -24,7 +24,7 @@ struct Demo: ParsableCommand {
     @Option(help: "The layout file.") var layout: String = "Layouts/lecture-theatre.json"
     @Option(help: "Synthetic participants (p1 is the teacher and shares slides).") var participants: Int = 250
     @Option(help: "Directory for snapshots and the summary.") var out: String = "out/demo"
-    @Option(help: "Output backend: headless, or drm where the machine has a display.") var backend: KioskConfiguration.Backend = .headless
+    @Option(help: "Output backend: drm, headless, or auto (drm when /dev/dri has a card, else headless).") var backend: String = "auto"
     @Option(help: "Renderer: cpu or gles.") var renderer: RendererKind = .cpu
     @Option(help: "Frames per second of each headless output.") var fps: Double = 10
     // 250 libx264 encoders at 15 fps need about 2.6 cores by themselves (0.7 ms a 320x180 frame,
@@ -34,6 +34,7 @@ struct Demo: ParsableCommand {
     @Option(help: "Longest wait for the streams to start playing, in seconds.") var startTimeout: Double = 40
 
     func validate() throws {
+        guard ["auto", "drm", "headless"].contains(backend) else { throw ValidationError("--backend must be auto, drm or headless") }
         guard (1...1000).contains(participants) else { throw ValidationError("--participants must be 1…1000") }
         guard fps > 0, publisherFps > 0, hold > 0 else { throw ValidationError("--fps, --publisher-fps and --hold must be positive") }
     }
@@ -110,7 +111,9 @@ struct Demo: ParsableCommand {
         StreamGateOptions.apply(schemes: ["udp"], hosts: ["127.0.0.1"], to: &signalPolicy, media: &mediaConfig.policy)
         var config = KioskConfiguration(layoutPath: layout, room: .signal(SignalClientConfiguration(
             url: "ws://127.0.0.1:\(signalPort)/signal", room: "demo", wallID: "demo-wall", token: .value(wallToken), urlPolicy: signalPolicy)))
-        config.backend = backend
+        let chosen: KioskConfiguration.Backend = backend == "auto" ? (DRMDevices.cards().isEmpty ? .headless : .drm)
+            : KioskConfiguration.Backend(rawValue: backend)!
+        config.backend = chosen
         config.renderer = renderer
         config.snapshotDirectory = out
         config.headlessFPS = fps
@@ -121,8 +124,9 @@ struct Demo: ParsableCommand {
         let kiosk = try Kiosk(configuration: config)
         let kioskTask = Task { try await kiosk.run() }
         let outputs = kiosk.outputs.map(\.id)
-        say("\(t()) wall: \(outputs.count) outputs (\(outputs.joined(separator: ", "))) headless at \(Int(fps)) fps, CPU renderer; "
-            + "snapshots in \(out)/")
+        say("\(t()) wall: \(outputs.count) outputs (\(outputs.joined(separator: ", "))), "
+            + (chosen == .headless ? "headless at \(Int(fps)) fps, snapshots in \(out)/" : "on the displays (DRM/KMS), no snapshots")
+            + ", \(renderer.rawValue) renderer")
 
         var timeline: [String] = []
         func holdFor(_ seconds: Double) async throws {
