@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import TesseraCore
 import TesseraLayout
 import TesseraMedia
@@ -39,6 +40,9 @@ public final class Wall: @unchecked Sendable {
     private let logger: Logger
     private let reportsContinuation: AsyncStream<WallReport>.Continuation
     private var changes = 0
+    /// The scene as the render threads read it: swapped in whole after each rebuild, behind its own
+    /// lock, so a render thread never waits for a rebuild or for Media's bookkeeping.
+    private let published: Mutex<Scene>
 
     /// Reports in the order they happened; one consumer (the Kiosk forwards them to Signal).
     public let reports: AsyncStream<WallReport>
@@ -53,6 +57,7 @@ public final class Wall: @unchecked Sendable {
         self.room = room
         self.view = ViewState(layout: layout)
         self.scene = builder.build(room: room, state: view)
+        self.published = Mutex(scene)
         self.media = media
         self.origin = origin
         self.logger = logger
@@ -64,7 +69,7 @@ public final class Wall: @unchecked Sendable {
 
     // MARK: Reading (render threads, health, tests)
 
-    public var currentScene: Scene { lock.lock(); defer { lock.unlock() }; return scene }
+    public var currentScene: Scene { published.withLock { $0 } }
     public var currentLayout: Layout { lock.lock(); defer { lock.unlock() }; return layout }
     public var currentView: ViewState { lock.lock(); defer { lock.unlock() }; return view }
     public var currentRoom: Room { lock.lock(); defer { lock.unlock() }; return room }
@@ -73,10 +78,10 @@ public final class Wall: @unchecked Sendable {
     /// The streams Media was last asked for.
     public var desiredStreams: [StreamRequest] { lock.lock(); defer { lock.unlock() }; return lastRequests }
 
-    /// The scene of one output; nil if the layout has no such output (any longer).
+    /// The scene of one output; nil if the layout has no such output (any longer). Called by the
+    /// render threads at every refresh.
     public func outputScene(_ id: String) -> OutputScene? {
-        lock.lock(); defer { lock.unlock() }
-        return scene.outputs.first { $0.id == id }
+        published.withLock { $0.outputs.first { $0.id == id } }
     }
 
     // MARK: Changes
@@ -173,6 +178,8 @@ public final class Wall: @unchecked Sendable {
 
     private func rebuild() {
         scene = builder.build(room: room, state: view)
+        let built = scene
+        published.withLock { $0 = built }
         changes += 1
         refreshStreams()
     }

@@ -1,0 +1,32 @@
+import Foundation
+@testable import TesseraKiosk
+import Testing
+
+@Suite struct SystemdNotifyTests {
+    @Test func sendsDatagramsToTheNotifySocketAndHalvesTheWatchdog() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("notify-\(UUID().uuidString.prefix(8))").path
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        #expect(fd >= 0)
+        defer { close(fd); unlink(path) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
+        let bound = withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+
+        let notify = SystemdNotify(environment: ["NOTIFY_SOCKET": path, "WATCHDOG_USEC": "15000000", "WATCHDOG_PID": "\(getpid())"])
+        #expect(notify.watchdogInterval == .milliseconds(7500))
+        #expect(notify.send("READY=1"))
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = recv(fd, &buffer, buffer.count, 0)
+        #expect(String(decoding: buffer.prefix(max(0, n)), as: UTF8.self) == "READY=1")
+
+        // Not under systemd: nothing is sent and nothing fails.
+        let none = SystemdNotify(environment: [:])
+        #expect(!none.isActive && none.watchdogInterval == nil && !none.send("READY=1"))
+        // The watchdog belongs to another process: not ours to feed.
+        #expect(SystemdNotify(environment: ["WATCHDOG_USEC": "1000", "WATCHDOG_PID": "1"]).watchdogInterval == nil)
+    }
+}
