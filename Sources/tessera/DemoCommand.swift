@@ -122,7 +122,14 @@ struct Demo: ParsableCommand {
         config.handleSignals = true
         config.media = mediaConfig
         let kiosk = try Kiosk(configuration: config)
-        let kioskTask = Task { try await kiosk.run() }
+        // Ctrl+C / SIGTERM stop the wall (its service group handles them); the script then ends
+        // early and still cleans up and summarises.
+        let wallStopped = StopFlag()
+        let kioskTask = Task {
+            defer { wallStopped.set() }
+            try await kiosk.run()
+        }
+        struct Interrupted: Error {}
         let outputs = kiosk.outputs.map(\.id)
         say("\(t()) wall: \(outputs.count) outputs (\(outputs.joined(separator: ", "))), "
             + (chosen == .headless ? "headless at \(Int(fps)) fps, snapshots in \(out)/" : "on the displays (DRM/KMS), no snapshots")
@@ -133,6 +140,7 @@ struct Demo: ParsableCommand {
             let end = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
             while ContinuousClock.now < end {
                 try await Task.sleep(for: min(.seconds(2), end - ContinuousClock.now))
+                if wallStopped.isSet { throw Interrupted() }
                 say("\(t())   \(kiosk.statusLine())")
             }
         }
@@ -146,10 +154,12 @@ struct Demo: ParsableCommand {
             timeline.append("\(step): \(kiosk.statusLine())")
         }
 
+        do {
         // Wait for the streams.
         let deadline = ContinuousClock.now + .milliseconds(Int64(startTimeout * 1000))
         while ContinuousClock.now < deadline {
             try await Task.sleep(for: .seconds(2))
+            if wallStopped.isSet { throw Interrupted() }
             let s = kiosk.media.stats
             say("\(t())   \(kiosk.statusLine())")
             if s.streams.count >= participants && s.streams(in: .playing) >= s.streams.count * 95 / 100 { break }
@@ -181,6 +191,9 @@ struct Demo: ParsableCommand {
             try await action()
             try await holdFor(hold)
             try keep(name)
+        }
+        } catch is Interrupted {
+            say("\(t()) the wall was stopped (signal); ending the demo early")
         }
 
         // Stop and summarise.
@@ -218,6 +231,12 @@ struct Demo: ParsableCommand {
         say("snapshots: \(outputs.map { "\(out)/\($0).png" }.joined(separator: " ")) and \(out)/<step>-<output>.png per step; "
             + "summary: \(out)/summary.txt; Prometheus metrics at the end: \(out)/metrics.txt")
     }
+}
+
+final class StopFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func set() { flag.store(true, ordering: .relaxed) }
+    var isSet: Bool { flag.load(ordering: .relaxed) }
 }
 
 /// Loopback UDP ports nobody is bound to now (checked by binding each briefly), below the
