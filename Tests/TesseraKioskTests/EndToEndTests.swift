@@ -18,7 +18,7 @@ import Testing
 /// MPEG-TS), the kiosk with the headless backend and CPU renderer, and its snapshots read back.
 /// Generous timeouts (a shared 2-core machine); nothing here asserts speed.
 @Suite(.serialized) struct EndToEndTests {
-    static let count = 32
+    static let count = 64
 
     @Test func wallFollowsBackendKeysFileAndPublishers() async throws {
         LoggingSystem.bootstrapForTests()
