@@ -8,6 +8,8 @@ set -x
 id tessera >/dev/null 2>&1 || useradd --system --home-dir /var/lib/tessera --shell /usr/sbin/nologin tessera
 usermod -aG video,render,input tessera
 install -m 0755 .build/release/tessera /usr/local/bin/tessera
+install -d -m 0755 /usr/local/share/doc/tessera
+install -m 0644 docs/kiosk.md docs/layouts.md Layouts/layout.schema.json /usr/local/share/doc/tessera/
 install -d -m 0755 /etc/tessera
 [ -f /etc/tessera/layout.json ] || install -m 0644 Layouts/lecture-theatre.json /etc/tessera/layout.json
 [ -f /etc/tessera/tessera.env ] || install -m 0644 deploy/tessera.env /etc/tessera/tessera.env
