@@ -122,4 +122,15 @@ static inline void tessera_log_install(tessera_log_sink_fn sink, int level) {
 static inline int tessera_sws_scale_frame(struct SwsContext *sws, AVFrame *dst, const AVFrame *src) {
     return sws_scale(sws, (const uint8_t *const *)src->data, src->linesize, 0, src->height, dst->data, dst->linesize);
 }
+/// glibc's malloc tuning (malloc.h is not in Swift's Glibc module). Media limits the number of
+/// malloc arenas: with one decode thread per stream, glibc would give up to 8 × cores arenas,
+/// each keeping its own free memory, which doubled the resident memory per stream.
+#include <malloc.h>
+static inline int tessera_malloc_set_arena_max(int n) { return mallopt(M_ARENA_MAX, n); }
+/// Bytes malloc has handed out and not had back (all arenas, mmapped chunks included).
+static inline size_t tessera_malloc_in_use(void) {
+    struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+}
+static inline int tessera_malloc_trim(void) { return malloc_trim(0); }
 #endif

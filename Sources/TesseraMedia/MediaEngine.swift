@@ -1,3 +1,4 @@
+internal import CFFmpeg
 import Foundation
 import TesseraCore
 
@@ -29,6 +30,7 @@ public final class MediaEngine: @unchecked Sendable {
         self.configuration = configuration
         self.log = log
         FFmpegLog.install(log)
+        if let n = configuration.mallocArenaLimit { Malloc.limitArenas(n) }
         if configuration.hardwareDecode == .auto, let node = HardwareDevice.renderNode() {
             hardware = HardwareDevice.open(node: node, log: log)
         } else {
@@ -161,4 +163,29 @@ public final class MediaEngine: @unchecked Sendable {
             for w in expired { w.stop() }
         }
     }
+}
+
+/// glibc malloc controls and figures (see `MediaConfiguration.mallocArenaLimit`).
+public enum Malloc {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var arenaLimit: Int?
+
+    /// Limits malloc arenas for the rest of the process; the first call wins.
+    static func limitArenas(_ n: Int) {
+        lock.lock(); defer { lock.unlock() }
+        guard arenaLimit == nil, n > 0 else { return }
+        arenaLimit = n
+        _ = tessera_malloc_set_arena_max(Int32(n))
+    }
+
+    /// The arena limit Media set, if any.
+    public static var arenaLimitSet: Int? { lock.lock(); defer { lock.unlock() }; return arenaLimit }
+
+    /// Bytes the process has allocated through malloc and not freed (`mallinfo2`: all arenas and
+    /// mmapped chunks) — what the program holds, as opposed to resident memory, which also counts
+    /// freed memory malloc keeps for reuse.
+    public static var bytesInUse: Int { Int(tessera_malloc_in_use()) }
+
+    /// Returns free memory at the top of every arena to the system (`malloc_trim(0)`).
+    public static func trim() { _ = tessera_malloc_trim() }
 }
