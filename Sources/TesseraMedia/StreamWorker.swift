@@ -73,6 +73,7 @@ final class StreamWorker: @unchecked Sendable {
         var useHardware = hardware != nil
         while !stopping {
             var reachedPicture = false
+            let sessionStart = clock.now
             do {
                 try session(useHardware: &useHardware, reachedPicture: &reachedPicture)
                 // A file ended: loop it at once, or stop for good.
@@ -87,7 +88,12 @@ final class StreamWorker: @unchecked Sendable {
             if reachedPicture { failures = 0 }
             failures += 1
             mailbox.setPhase(.offline, clearFrame: true)
-            guard sleep(Self.backoff(attempt: failures, config: config)) else { break }
+            // The backoff spaces out attempts that fail fast (a refused connection). A session
+            // that already waited that long — a UDP open listening for data until its timeout, a
+            // stream that went silent — opens again at once: the new open is itself the wait,
+            // and it returns as soon as the publisher is back.
+            let wait = Self.backoff(attempt: failures, config: config) - (clock.now - sessionStart)
+            if wait > .zero { guard sleep(wait) else { break } }
             mailbox.update { $0.reconnects += 1 }
         }
         mailbox.setPhase(.offline, clearFrame: true)
