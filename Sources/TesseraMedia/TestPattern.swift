@@ -54,15 +54,41 @@ public enum TestPattern {
 
     /// Draws frame `frame` of participant `participant` into planes of a picture of `size`.
     /// `y`, `cb`, `cr` are the planes' base addresses with their strides.
-    static func draw(size: Size, participant: Int, frame: Int64,
+    /// With `moving`, the background is a diagonal luma ramp scrolling 3 pixels a frame, chroma
+    /// ramps drifting the other way, and per-pixel grain that changes every frame (about ±5 in
+    /// Y, as a camera's sensor noise): no macroblock can be skipped or copied unchanged.
+    static func draw(size: Size, participant: Int, frame: Int64, moving: Bool = false,
                      y: UnsafeMutablePointer<UInt8>, yStride: Int,
                      cb: UnsafeMutablePointer<UInt8>, cr: UnsafeMutablePointer<UInt8>, cStride: Int) {
         let (Y, Cb, Cr) = color(participant: participant)
         let w = size.width, h = size.height, cw = (w + 1) / 2, ch = (h + 1) / 2
-        for row in 0..<h { (y + row * yStride).update(repeating: Y, count: w) }
-        for row in 0..<ch {
-            (cb + row * cStride).update(repeating: Cb, count: cw)
-            (cr + row * cStride).update(repeating: Cr, count: cw)
+        if moving {
+            let shift = Int(frame % 1024) * 3
+            var seed = UInt32(truncatingIfNeeded: frame &* 2_654_435_761) | 1
+            for row in 0..<h {
+                let line = y + row * yStride
+                for x in 0..<w {
+                    seed ^= seed << 13; seed ^= seed >> 17; seed ^= seed << 5 // xorshift32
+                    let ramp = (x + row + shift) & 127
+                    let ramped = Int(Y) - 32 + (ramp < 64 ? ramp : 127 - ramp) + Int(seed & 15) - 8
+                    line[x] = UInt8(clamping: min(235, max(16, ramped)))
+                }
+            }
+            for row in 0..<ch {
+                let b = cb + row * cStride, r = cr + row * cStride
+                for x in 0..<cw {
+                    let ramp = (x * 2 - row + 4096 - shift / 2) & 63
+                    let d = (ramp < 32 ? ramp : 63 - ramp) - 16
+                    b[x] = UInt8(clamping: Int(Cb) + d)
+                    r[x] = UInt8(clamping: Int(Cr) - d)
+                }
+            }
+        } else {
+            for row in 0..<h { (y + row * yStride).update(repeating: Y, count: w) }
+            for row in 0..<ch {
+                (cb + row * cStride).update(repeating: Cb, count: cw)
+                (cr + row * cStride).update(repeating: Cr, count: cw)
+            }
         }
         func fillY(_ x0: Int, _ y0: Int, _ bw: Int, _ bh: Int, _ value: UInt8) {
             let xs = max(0, x0), xe = min(w, x0 + bw), ys = max(0, y0), ye = min(h, y0 + bh)

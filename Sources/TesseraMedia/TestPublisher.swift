@@ -14,6 +14,10 @@ public struct TestSourceOptions: Sendable {
     public var bitrateKbps: Int? = nil
     /// Send frames at their frame rate (live URLs), or as fast as they encode (files).
     public var realTime: Bool? = nil
+    /// A background that scrolls and carries grain, so every macroblock changes every frame and
+    /// the decoder does a camera's work (benchmarks). Off by default: flat backgrounds encode and
+    /// decode fastest, which keeps tests with dozens of streams light.
+    public var moving: Bool = false
     public init() {}
 }
 
@@ -106,11 +110,12 @@ private final class Encoder {
     let frame: UnsafeMutablePointer<AVFrame>
     let packet: UnsafeMutablePointer<AVPacket>
     let size: Size
+    let moving: Bool
     var globalHeader = false
     private let url: String
 
     init(options o: TestSourceOptions, url: String) throws(MediaError) {
-        self.url = url; size = o.size
+        self.url = url; size = o.size; moving = o.moving
         guard let codec = avcodec_find_encoder_by_name("libx264") else {
             throw .noVideo(url: url, detail: "this libavcodec has no libx264 encoder")
         }
@@ -157,7 +162,7 @@ private final class Encoder {
     func encode(frame n: Int64, participant: Int, _ write: (UnsafeMutablePointer<AVPacket>) throws(MediaError) -> Void) throws(MediaError) {
         var rc = av_frame_make_writable(frame)
         if rc < 0 { throw .av("av_frame_make_writable", url, rc) }
-        TestPattern.draw(size: size, participant: participant, frame: n,
+        TestPattern.draw(size: size, participant: participant, frame: n, moving: moving,
                          y: tessera_frame_plane_mut(frame, 0), yStride: Int(tessera_frame_linesize(frame, 0)),
                          cb: tessera_frame_plane_mut(frame, 1), cr: tessera_frame_plane_mut(frame, 2),
                          cStride: Int(tessera_frame_linesize(frame, 1)))

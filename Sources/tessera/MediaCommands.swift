@@ -45,6 +45,7 @@ struct TestSrc: ParsableCommand {
     @Option(help: "Stop after this many seconds (default: run until interrupted; 10 for files).") var seconds: Double?
     @Option(help: "Frames between keyframes (default: one second).") var gop: Int?
     @Option(help: "Bitrate in kbit/s (default: by size).") var kbps: Int?
+    @Flag(help: "Scrolling, grainy background: every macroblock changes every frame, as with a camera.") var moving = false
 
     func validate() throws {
         _ = try parseSize(size)
@@ -55,7 +56,7 @@ struct TestSrc: ParsableCommand {
 
     func run() throws {
         var o = TestSourceOptions()
-        o.participant = participant; o.size = try parseSize(size); o.fps = fps; o.gop = gop; o.bitrateKbps = kbps
+        o.participant = participant; o.size = try parseSize(size); o.fps = fps; o.gop = gop; o.bitrateKbps = kbps; o.moving = moving
         let isFile = !to.contains("://") || to.hasPrefix("file:")
         o.seconds = seconds ?? (isFile ? 10 : nil)
         if isFile {
@@ -150,20 +151,30 @@ struct MediaBench: ParsableCommand {
     @Option(help: "Where generated clips are kept between runs.") var cache: String = "out/bench"
     @Option(help: "Live UDP streams for the latency measurement (0 to skip).") var latencyStreams: Int = 64
     @Option(help: "Seconds of live streaming for the latency measurement.") var latencySeconds: Double = 6
+    @Option(help: "Clip content: moving (scrolling, grainy: a camera's decode work) or static (flat background).")
+    var pattern: String = "moving"
+    @Option(help: "malloc arenas (MediaConfiguration.mallocArenaLimit); 0: glibc's default.") var mallocArenas: Int = 2
+    @Option(help: .hidden) var memoryChild: Int?
+    @Option(help: .hidden) var clip: String?
 
     func run() throws {
+        if let n = memoryChild, let clip { return try memoryRun(clip: clip, streams: n) }
         let counts = streams.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 && $0 <= 1000 }) else { throw ValidationError("--streams: e.g. 16,64,250") }
+        guard pattern == "moving" || pattern == "static" else { throw ValidationError("--pattern: moving or static") }
         try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
-        let clip = (cache as NSString).appendingPathComponent("clip-320x180-30fps-\(Int(seconds))s.ts")
+        let clip = (cache as NSString).appendingPathComponent("clip-320x180-30fps-\(Int(seconds))s-\(pattern).ts")
         if !FileManager.default.fileExists(atPath: clip) {
             var o = TestSourceOptions()
             o.size = Size(width: 320, height: 180); o.fps = 30; o.seconds = seconds; o.participant = 5
+            o.moving = pattern == "moving"
             try TestPublisher(url: clip, options: o).run()
         }
         let frames = Int((seconds * 30).rounded())
         let ffmpeg = ["/usr/bin/ffmpeg", "/usr/local/bin/ffmpeg"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        print("media decode, 320x180 H.264 (libx264 ultrafast, \(frames) frames), \(clip); \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        let kbps = (Double((try? FileManager.default.attributesOfItem(atPath: clip)[.size] as? Int) ?? 0) ?? 0) * 8 / 1000 / seconds
+        print("media decode, 320x180 H.264 (libx264 ultrafast, \(pattern), \(Int(kbps)) kbit/s, \(frames) frames), \(clip); " +
+              "\(ProcessInfo.processInfo.activeProcessorCount) cores; malloc arenas \(mallocArenas == 0 ? "glibc default" : String(mallocArenas))")
         print("| streams | engine frames/s | engine CPU µs/frame | ffmpeg frames/s | ffmpeg CPU µs/frame | engine/ffmpeg CPU | RSS MiB/stream |")
         print("|---:|---:|---:|---:|---:|---:|---:|")
         for n in counts {
@@ -179,10 +190,11 @@ struct MediaBench: ParsableCommand {
             } else {
                 row += "- | - | - | "
             }
-            row += String(format: "%.2f |", Double(e.rssGrowth) / Double(n) / 1048576)
+            row += memoryPerStream(clip: clip, streams: n).map { String(format: "%.2f |", $0 / 1048576) } ?? "- |"
             print(row)
             if e.frames != n * frames { print("  note: engine decoded \(e.frames) of \(n * frames) frames (errors \(e.errors))") }
         }
+        print("RSS/stream: a fresh process plays 1 stream, then N more (paced, looping); (RSS with N+1 − RSS with 1) / N, the highest of 8 samples over 2 s.")
         if ffmpeg == nil { print("ffmpeg columns skipped: no ffmpeg CLI in /usr/bin or /usr/local/bin (apt-get install ffmpeg)") }
         if latencyStreams > 0 { try latencyRun() }
     }
@@ -199,9 +211,54 @@ struct MediaBench: ParsableCommand {
         return (Int(l.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
     }
 
-    private func engineRun(clip: String, streams n: Int) throws -> (frames: Int, cpu: Double, wall: Double, rssGrowth: Int, errors: Int) {
+    private func configuration() -> MediaConfiguration {
         var config = MediaConfiguration()
-        config.loopFiles = false; config.paceFiles = false; config.hardwareDecode = .off
+        config.hardwareDecode = .off
+        config.mallocArenaLimit = mallocArenas > 0 ? mallocArenas : nil
+        return config
+    }
+
+    /// Runs this command again as `--memory-child N` and reads its answer: bytes per stream.
+    private func memoryPerStream(clip: String, streams n: Int) -> Double? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        p.arguments = ["bench", "media", "--memory-child", String(n), "--clip", clip, "--malloc-arenas", String(mallocArenas)]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        do { try p.run() } catch { return nil }
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return out.split(separator: "\n").last.flatMap { Double($0) }
+    }
+
+    /// In a fresh process: the resident memory each open, playing stream adds at steady state.
+    private func memoryRun(clip: String, streams n: Int) throws {
+        let engine = MediaEngine(configuration: configuration())
+        defer { engine.shutdown() }
+        func request(_ i: Int) -> StreamRequest { StreamRequest(id: StreamID(ParticipantID("m\(i)")), url: clip, origin: .localConfig) }
+        func settle(_ count: Int) -> Int {
+            _ = wait(seconds: 60) { engine.stats.streams(in: .playing) + engine.stats.streams(in: .stalled) >= count }
+            Thread.sleep(forTimeInterval: 1)
+            var peak = 0
+            for _ in 0..<8 { peak = max(peak, rss()); Thread.sleep(forTimeInterval: 0.25) }
+            return peak
+        }
+        engine.update(desired: [request(0)])
+        let one = settle(1)
+        engine.update(desired: (0...n).map(request))
+        let all = settle(n + 1)
+        print(Double(all - one) / Double(n))
+    }
+
+    private func wait(seconds: Double, _ condition: () -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end { if condition() { return true }; Thread.sleep(forTimeInterval: 0.05) }
+        return condition()
+    }
+
+    private func engineRun(clip: String, streams n: Int) throws -> (frames: Int, cpu: Double, wall: Double, rssGrowth: Int, errors: Int) {
+        var config = configuration()
+        config.loopFiles = false; config.paceFiles = false
         let engine = MediaEngine(configuration: config)
         let baseline = rss()
         let cpu0 = cpuSeconds(RUSAGE_SELF)
@@ -241,14 +298,12 @@ struct MediaBench: ParsableCommand {
         var requests: [StreamRequest] = []
         for i in 0..<latencyStreams {
             var o = TestSourceOptions()
-            o.participant = i + 1; o.size = Size(width: 320, height: 180); o.fps = 30
+            o.participant = i + 1; o.size = Size(width: 320, height: 180); o.fps = 30 // static: 64 moving encoders would take both cores
             let p = TestPublisher(url: "udp://127.0.0.1:\(base + i)", options: o)
             publishers.append(p)
             requests.append(StreamRequest(id: StreamID(ParticipantID("l\(i)")), url: "udp://127.0.0.1:\(base + i)", origin: .network))
         }
-        var config = MediaConfiguration()
-        config.hardwareDecode = .off
-        let engine = MediaEngine(configuration: config)
+        let engine = MediaEngine(configuration: configuration())
         defer { engine.shutdown(); for p in publishers { p.stop() }; for p in publishers { p.join() } }
         engine.update(desired: requests)
         for p in publishers { p.start() }
