@@ -30,6 +30,9 @@ struct LiveTests {
         #expect(stats.streams.allSatisfy { $0.codec == "h264" && $0.timeToFirstFrameMs != nil })
     }
 
+    /// The issue's recovery targets: a killed publisher's tile is offline within the offline
+    /// timeout (plus the ≤ 100 ms the UDP protocol takes to notice the interrupt deadline), and a
+    /// publisher back on the same address plays again within 2 s. Figures are printed.
     @Test func killedPublisherGoesOfflineAndComesBack() throws {
         var config = testConfiguration()
         config.backoffMax = .milliseconds(500)
@@ -41,29 +44,70 @@ struct LiveTests {
         engine.update(desired: [victim.request, bystander.request])
         let box = try #require(engine.mailbox(for: victim.id))
         #expect(wait(upTo: .seconds(30)) { box.state == .playing && engine.mailbox(for: bystander.id)?.state == .playing })
+        try checkRecovery(box: box, config: config, label: "udp",
+                          kill: { victim.publisher.stop(); victim.publisher.join() },
+                          restart: { victim.restart().publisher },
+                          bystander: engine.mailbox(for: bystander.id))
+        #expect(box.latestDecodedFrame()?.stamp?.participant == 1)
+    }
 
-        victim.publisher.stop(); victim.publisher.join()
+    /// SRT on loopback: the publisher listens (`mode=listener`), the wall calls, as a contribution
+    /// encoder and a wall would. Same recovery targets as UDP.
+    @Test func srtStreamPlaysAndRecovers() throws {
+        let config = testConfiguration()
+        let engine = MediaEngine(configuration: config)
+        defer { engine.shutdown() }
+        let port = Ports.take()
+        func publish() -> TestPublisher {
+            var o = TestSourceOptions()
+            o.participant = 3; o.size = Size(width: 160, height: 90); o.fps = 15; o.gop = 7
+            let p = TestPublisher(url: "srt://127.0.0.1:\(port)?mode=listener", options: o)
+            p.start()
+            return p
+        }
+        var publisher = publish()
+        defer { publisher.stop(); publisher.join() }
+        let id = StreamID("p3")
+        #expect(engine.update(desired: [StreamRequest(id: id, url: "srt://127.0.0.1:\(port)", origin: .network)]).isEmpty)
+        let box = try #require(engine.mailbox(for: id))
+        #expect(wait(upTo: .seconds(30)) { box.state == .playing }, "\(box.snapshot)")
+        #expect(box.latestDecodedFrame()?.stamp?.participant == 3)
+        print("srt: first picture after \(box.snapshot.timeToFirstFrameMs.map { "\(Int($0)) ms" } ?? "-")")
+        try checkRecovery(box: box, config: config, label: "srt",
+                          kill: { publisher.stop(); publisher.join() },
+                          restart: { publisher = publish(); return publisher }, bystander: nil)
+        #expect(box.latestDecodedFrame()?.stamp?.participant == 3)
+    }
+
+    /// Kill → stalled → offline (timed) → publisher back → playing (timed); prints the figures.
+    private func checkRecovery(box: StreamMailbox, config: MediaConfiguration, label: String,
+                               kill: () -> Void, restart: () -> TestPublisher, bystander: StreamMailbox?) throws {
+        kill()
         let killedAt = ContinuousClock.now
         #expect(wait(upTo: .seconds(10)) { box.state == .stalled || box.state == .offline }, "stalled after stallAfter")
         #expect(wait(upTo: .seconds(10)) { box.state == .offline })
-        let offlineAfter = ContinuousClock.now - killedAt
-        // offlineAfter (1.5 s) plus generous slack for a loaded machine.
-        #expect(offlineAfter < .seconds(5), "offline after \(offlineAfter)")
+        let offline = ContinuousClock.now - killedAt
+        // offlineAfter (1.5 s) + the protocol's 100 ms interrupt polling + 1 s for a loaded machine.
+        #expect(offline < config.offlineAfter + .seconds(1), "\(label): offline after \(offline)")
         #expect(box.latestFrame() == nil, "offline tiles show the slate, not a frozen frame")
-        #expect(engine.mailbox(for: bystander.id)?.state == .playing, "a dead stream never affects another")
+        if let bystander { #expect(bystander.state == .playing, "a dead stream never affects another") }
 
         Thread.sleep(forTimeInterval: 1) // a few reconnect attempts against nothing
-        let back = victim.restart()
-        defer { back.publisher.stop(); back.publisher.join() }
+        let reconnectsBefore = box.snapshot.reconnects
+        _ = restart()
         let restartedAt = ContinuousClock.now
         #expect(wait(upTo: .seconds(10)) { box.state == .playing })
         let recovery = ContinuousClock.now - restartedAt
-        // The issue's target is 2 s (backoff ≤ 0.5 s + a GOP of 0.5 s); allow for a loaded CI box.
-        #expect(recovery < .seconds(4), "playing again after \(recovery)")
+        print("\(label): killed → offline \(ms(offline)) (offlineAfter \(ms(config.offlineAfter))); " +
+              "publisher back → playing \(ms(recovery)); first picture \(box.snapshot.timeToFirstFrameMs.map { "\(Int($0)) ms after its open" } ?? "-")")
+        // The issue's bound. Measured 0.1–0.4 s here (see docs/media.md): the reopen waits for data
+        // instead of sleeping a backoff, and a restarted publisher opens with PAT/PMT and an IDR.
+        #expect(recovery < .seconds(2), "\(label): playing again after \(recovery)")
         let s = box.snapshot
-        #expect(s.reconnects >= 1 && s.errors >= 1)
-        #expect(box.latestDecodedFrame()?.stamp?.participant == 1)
+        #expect(s.reconnects >= max(1, reconnectsBefore) && s.errors >= 1)
     }
+
+    private func ms(_ d: Duration) -> String { "\(Int(d.microseconds / 1000)) ms" }
 
     @Test func garbageIsSurvivedAndCounted() throws {
         let engine = MediaEngine(configuration: testConfiguration())
@@ -151,30 +195,44 @@ struct LiveTests {
         #expect(wait(upTo: .seconds(5)) { engine.retiringCount == 0 }, "its thread ended")
     }
 
+    /// 20 cycles of opening 64 live streams and closing them all. What Media holds is measured as
+    /// the bytes malloc has handed out and not had back (`mallinfo2`, all arenas): it must be flat.
+    /// Resident memory (after malloc_trim) is printed and checked too; it also counts freed memory
+    /// glibc keeps, so it is the looser of the two (and a recorded known issue).
     @Test func noMemoryGrowthOverOpenCloseCycles() throws {
         let streams = (1...64).map { LiveStream.start(participant: $0) }
         defer { for s in streams { s.publisher.stop() }; for s in streams { s.publisher.join() } }
         let engine = MediaEngine(configuration: testConfiguration())
         defer { engine.shutdown() }
-        var rss: [Int] = []
+        var rss: [Int] = [], inUse: [Int] = []
         for cycle in 1...20 {
             engine.update(desired: streams.map(\.request))
             #expect(wait(upTo: .seconds(30)) { engine.stats.framesDecoded >= 64 * 3 && engine.stats.streams(in: .playing) >= 60 },
                     "cycle \(cycle): \(engine.stats.count)")
             engine.update(desired: [])
             #expect(wait(upTo: .seconds(15)) { engine.openStreams.isEmpty && engine.retiringCount == 0 })
-            _ = malloc_trim(0) // hand freed arena memory back, so what remains is what is held
+            Malloc.trim() // hand freed arena memory back, so RSS shows what is held
             rss.append(residentBytes())
+            inUse.append(Malloc.bytesInUse)
         }
-        // After cycles for allocator arenas and codec tables to settle, RSS is flat: over the last
-        // ten cycles (640 opens) less than 8 MiB, where one leaked 160x90 frame per open would be 14.
-        let settled = rss[9], end = rss[19]
-        // Known issue (not yet diagnosed): after malloc_trim, RSS still creeps ~0.5 MiB per cycle
-        // (~8 KiB per stream open); without the trim it flattens. Recorded, not hidden.
-        withKnownIssue("RSS creeps ~8 KiB per stream open; under investigation", isIntermittent: true) {
-            #expect(end - settled < 8 << 20, "RSS MiB by cycle: \(rss.map { $0 >> 20 })")
+        let kib = { (v: [Int]) in v.map { String($0 >> 10) }.joined(separator: " ") }
+        print("open/close cycles of 64 streams, KiB after each — malloc in use: \(kib(inUse)); RSS: \(kib(rss))")
+        // Cycles 1–10 let codec tables, thread caches and the publishers settle. Over the last ten
+        // (640 opens and closes) the bytes in use drift by about 1.2 KiB per open, shrinking cycle
+        // by cycle, and heaptrack finds nothing of Media's or FFmpeg's left allocated at exit
+        // (docs/media.md, "Memory"): settling, not a leak. The bound is 2 KiB per open, where one
+        // leaked 160x90 frame per open would be 22 KiB and one decoder context over 300 KiB.
+        let grownInUse = inUse[19] - inUse[9]
+        #expect(grownInUse < 640 * 2048, "malloc bytes in use grew \(grownInUse >> 10) KiB over 640 opens: \(kib(inUse))")
+        // Known issue, narrowed but not closed: resident memory after malloc_trim still creeps
+        // ~0.45 MiB a cycle (measured 4.2–4.6 MiB over cycles 10–20 with the arena limit, as
+        // before it), more than the ~80 KiB a cycle of bytes in use explains. Not ours by heaptrack
+        // (no Media or FFmpeg allocation outlives the run); likely freed memory glibc cannot
+        // trim (fragmented heap pages under live chunks). Recorded, not hidden.
+        withKnownIssue("RSS creeps ~0.45 MiB per 64-stream cycle while malloc bytes in use stay within 2 KiB/open", isIntermittent: true) {
+            #expect(rss[19] - rss[9] < 4 << 20, "resident memory flat: \(kib(rss))")
         }
-        #expect(end - settled < 32 << 20, "no gross leak (a frame per open would be 14 MiB per 10 cycles): \(rss.map { $0 >> 20 })")
+        #expect(rss[19] - rss[9] < 32 << 20, "no gross growth of resident memory (a frame per open would be 14 MiB): \(kib(rss))")
     }
 }
 
