@@ -122,11 +122,12 @@ static inline void tessera_log_install(tessera_log_sink_fn sink, int level) {
 static inline int tessera_sws_scale_frame(struct SwsContext *sws, AVFrame *dst, const AVFrame *src) {
     return sws_scale(sws, (const uint8_t *const *)src->data, src->linesize, 0, src->height, dst->data, dst->linesize);
 }
-/// glibc's malloc tuning (malloc.h is not in Swift's Glibc module). Media limits the number of
-/// malloc arenas: with one decode thread per stream, glibc would give up to 8 × cores arenas,
-/// each keeping its own free memory, which doubled the resident memory per stream.
+/// glibc's malloc tuning (malloc.h is not in Swift's Glibc module). Media fixes the mmap
+/// threshold: glibc raises it each time a large mmapped block is freed, after which the large,
+/// mostly unwritten buffers of every stream (200 KiB MPEG-TS PES buffers, codec contexts) come
+/// from the heap, where pages written by earlier users stay resident.
 #include <malloc.h>
-static inline int tessera_malloc_set_arena_max(int n) { return mallopt(M_ARENA_MAX, n); }
+static inline int tessera_malloc_set_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
 /// Bytes malloc has handed out and not had back (all arenas, mmapped chunks included).
 static inline size_t tessera_malloc_in_use(void) {
     struct mallinfo2 m = mallinfo2();

@@ -30,7 +30,7 @@ public final class MediaEngine: @unchecked Sendable {
         self.configuration = configuration
         self.log = log
         FFmpegLog.install(log)
-        if let n = configuration.mallocArenaLimit { Malloc.limitArenas(n) }
+        if let n = configuration.mallocMmapThreshold { Malloc.fixMmapThreshold(n) }
         if configuration.hardwareDecode == .auto, let node = HardwareDevice.renderNode() {
             hardware = HardwareDevice.open(node: node, log: log)
         } else {
@@ -165,21 +165,21 @@ public final class MediaEngine: @unchecked Sendable {
     }
 }
 
-/// glibc malloc controls and figures (see `MediaConfiguration.mallocArenaLimit`).
+/// glibc malloc controls and figures (see `MediaConfiguration.mallocMmapThreshold`).
 public enum Malloc {
     private static let lock = NSLock()
-    nonisolated(unsafe) private static var arenaLimit: Int?
+    nonisolated(unsafe) private static var threshold: Int?
 
-    /// Limits malloc arenas for the rest of the process; the first call wins.
-    static func limitArenas(_ n: Int) {
+    /// Fixes the mmap threshold for the rest of the process; the first call wins.
+    static func fixMmapThreshold(_ bytes: Int) {
         lock.lock(); defer { lock.unlock() }
-        guard arenaLimit == nil, n > 0 else { return }
-        arenaLimit = n
-        _ = tessera_malloc_set_arena_max(Int32(n))
+        guard threshold == nil, bytes > 0 else { return }
+        threshold = bytes
+        _ = tessera_malloc_set_mmap_threshold(Int32(clamping: bytes))
     }
 
-    /// The arena limit Media set, if any.
-    public static var arenaLimitSet: Int? { lock.lock(); defer { lock.unlock() }; return arenaLimit }
+    /// The mmap threshold Media set, if any.
+    public static var mmapThresholdSet: Int? { lock.lock(); defer { lock.unlock() }; return threshold }
 
     /// Bytes the process has allocated through malloc and not freed (`mallinfo2`: all arenas and
     /// mmapped chunks) — what the program holds, as opposed to resident memory, which also counts

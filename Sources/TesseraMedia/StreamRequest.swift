@@ -68,12 +68,13 @@ public struct MediaConfiguration: Sendable {
     public var paceFiles: Bool = true
     /// Stack of each stream thread (address space; only the pages touched, about 30 KiB, are resident).
     public var threadStackBytes: Int = 1 << 20
-    /// The most malloc arenas glibc may create in this process (`mallopt(M_ARENA_MAX)`), set when
-    /// the first engine starts; nil leaves glibc's default (8 × cores). Process-wide on purpose:
-    /// every stream decodes on its own thread, and with an arena per thread each arena's free
-    /// memory is lost to the others — 2.1 MiB resident per 320x180 stream at 250 streams with
-    /// glibc's default, 1.1 MiB with 2 arenas (docs/media.md, "Memory").
-    public var mallocArenaLimit: Int? = 2
+    /// Allocations of at least this many bytes get their own mmap, always
+    /// (`mallopt(M_MMAP_THRESHOLD)`, set when the first engine starts; nil leaves glibc's
+    /// sliding threshold). Process-wide on purpose: glibc raises the threshold whenever a large
+    /// mmapped block is freed, after which each stream's large, mostly unwritten buffers (two
+    /// 200 KiB MPEG-TS PES buffers, codec contexts) come from the heap, where pages written by
+    /// earlier users stay resident: 2.14 → 1.93 MiB per live 320x180 stream (docs/media.md, "Memory").
+    public var mallocMmapThreshold: Int? = 128 << 10
 
     public init() {}
 }

@@ -153,12 +153,14 @@ struct MediaBench: ParsableCommand {
     @Option(help: "Seconds of live streaming for the latency measurement.") var latencySeconds: Double = 6
     @Option(help: "Clip content: moving (scrolling, grainy: a camera's decode work) or static (flat background).")
     var pattern: String = "moving"
-    @Option(help: "malloc arenas (MediaConfiguration.mallocArenaLimit); 0: glibc's default.") var mallocArenas: Int = 2
+    @Option(help: "malloc mmap threshold in bytes (MediaConfiguration.mallocMmapThreshold); 0: glibc's sliding default.")
+    var mallocMmapThreshold: Int = 128 << 10
     @Option(help: .hidden) var memoryChild: Int?
     @Option(help: .hidden) var clip: String?
+    @Option(help: .hidden) var memoryFanout: String?
 
     func run() throws {
-        if let n = memoryChild, let clip { return try memoryRun(clip: clip, streams: n) }
+        if let n = memoryChild, let clip { return try memoryRun(clip: clip, streams: n, fanout: memoryFanout) }
         let counts = streams.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 && $0 <= 1000 }) else { throw ValidationError("--streams: e.g. 16,64,250") }
         guard pattern == "moving" || pattern == "static" else { throw ValidationError("--pattern: moving or static") }
@@ -174,9 +176,9 @@ struct MediaBench: ParsableCommand {
         let ffmpeg = ["/usr/bin/ffmpeg", "/usr/local/bin/ffmpeg"].first { FileManager.default.isExecutableFile(atPath: $0) }
         let kbps = (Double((try? FileManager.default.attributesOfItem(atPath: clip)[.size] as? Int) ?? 0) ?? 0) * 8 / 1000 / seconds
         print("media decode, 320x180 H.264 (libx264 ultrafast, \(pattern), \(Int(kbps)) kbit/s, \(frames) frames), \(clip); " +
-              "\(ProcessInfo.processInfo.activeProcessorCount) cores; malloc arenas \(mallocArenas == 0 ? "glibc default" : String(mallocArenas))")
-        print("| streams | engine frames/s | engine CPU µs/frame | ffmpeg frames/s | ffmpeg CPU µs/frame | engine/ffmpeg CPU | RSS MiB/stream |")
-        print("|---:|---:|---:|---:|---:|---:|---:|")
+              "\(ProcessInfo.processInfo.activeProcessorCount) cores; malloc mmap threshold \(mallocMmapThreshold == 0 ? "glibc's sliding default" : "\(mallocMmapThreshold >> 10) KiB")")
+        print("| streams | engine frames/s | engine CPU µs/frame | ffmpeg frames/s | ffmpeg CPU µs/frame | engine/ffmpeg CPU | RSS MiB/stream, UDP | RSS MiB/stream, file |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
         for n in counts {
             let e = try engineRun(clip: clip, streams: n)
             let f = ffmpeg.map { ffmpegRun($0, clip: clip, streams: n) } ?? nil
@@ -190,11 +192,14 @@ struct MediaBench: ParsableCommand {
             } else {
                 row += "- | - | - | "
             }
-            row += memoryPerStream(clip: clip, streams: n).map { String(format: "%.2f |", $0 / 1048576) } ?? "- |"
+            row += memoryPerStream(clip: clip, streams: n, fanout: ffmpeg).map { String(format: "%.2f | ", $0 / 1048576) } ?? "- | "
+            row += memoryPerStream(clip: clip, streams: n, fanout: nil).map { String(format: "%.2f |", $0 / 1048576) } ?? "- |"
             print(row)
             if e.frames != n * frames { print("  note: engine decoded \(e.frames) of \(n * frames) frames (errors \(e.errors))") }
         }
-        print("RSS/stream: a fresh process plays 1 stream, then N more (paced, looping); (RSS with N+1 − RSS with 1) / N, the highest of 8 samples over 2 s.")
+        print("RSS/stream: a fresh process plays 1 stream, then N more; (RSS with N+1 − RSS with 1) / N, the highest of 8 samples over 2 s. " +
+              "UDP: the clip looped by one `ffmpeg -re -c copy -f tee` process to N+1 loopback MPEG-TS streams (the live path: no parser); " +
+              "file: N+1 paced, looping file streams (libavformat's H.264 parser on).")
         if ffmpeg == nil { print("ffmpeg columns skipped: no ffmpeg CLI in /usr/bin or /usr/local/bin (apt-get install ffmpeg)") }
         if latencyStreams > 0 { try latencyRun() }
     }
@@ -214,15 +219,16 @@ struct MediaBench: ParsableCommand {
     private func configuration() -> MediaConfiguration {
         var config = MediaConfiguration()
         config.hardwareDecode = .off
-        config.mallocArenaLimit = mallocArenas > 0 ? mallocArenas : nil
+        config.mallocMmapThreshold = mallocMmapThreshold > 0 ? mallocMmapThreshold : nil
         return config
     }
 
     /// Runs this command again as `--memory-child N` and reads its answer: bytes per stream.
-    private func memoryPerStream(clip: String, streams n: Int) -> Double? {
+    private func memoryPerStream(clip: String, streams n: Int, fanout: String?) -> Double? {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        p.arguments = ["bench", "media", "--memory-child", String(n), "--clip", clip, "--malloc-arenas", String(mallocArenas)]
+        p.arguments = ["bench", "media", "--memory-child", String(n), "--clip", clip, "--malloc-mmap-threshold", String(mallocMmapThreshold)]
+            + (fanout.map { ["--memory-fanout", $0] } ?? [])
         let pipe = Pipe()
         p.standardOutput = pipe
         do { try p.run() } catch { return nil }
@@ -232,10 +238,26 @@ struct MediaBench: ParsableCommand {
     }
 
     /// In a fresh process: the resident memory each open, playing stream adds at steady state.
-    private func memoryRun(clip: String, streams n: Int) throws {
+    private func memoryRun(clip: String, streams n: Int, fanout ffmpeg: String?) throws {
         let engine = MediaEngine(configuration: configuration())
         defer { engine.shutdown() }
-        func request(_ i: Int) -> StreamRequest { StreamRequest(id: StreamID(ParticipantID("m\(i)")), url: clip, origin: .localConfig) }
+        let base = Int.random(in: 20_000...50_000) & ~0x3ff
+        var sender: Process?
+        if let ffmpeg {
+            // One process sends the clip (looped, real time, no re-encode) to n+1 loopback ports.
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: ffmpeg)
+            let outs = (0...n).map { "[f=mpegts:onfail=ignore]udp://127.0.0.1:\(base + $0)?pkt_size=1316" }.joined(separator: "|")
+            p.arguments = ["-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1", "-i", clip,
+                           "-map", "0:v", "-c", "copy", "-f", "tee", outs]
+            try p.run()
+            sender = p
+        }
+        defer { if let sender { sender.terminate(); sender.waitUntilExit() } }
+        func request(_ i: Int) -> StreamRequest {
+            StreamRequest(id: StreamID(ParticipantID("m\(i)")), url: ffmpeg == nil ? clip : "udp://127.0.0.1:\(base + i)",
+                          origin: ffmpeg == nil ? .localConfig : .network)
+        }
         func settle(_ count: Int) -> Int {
             _ = wait(seconds: 60) { engine.stats.streams(in: .playing) + engine.stats.streams(in: .stalled) >= count }
             Thread.sleep(forTimeInterval: 1)

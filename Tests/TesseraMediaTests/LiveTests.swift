@@ -196,43 +196,51 @@ struct LiveTests {
     }
 
     /// 20 cycles of opening 64 live streams and closing them all. What Media holds is measured as
-    /// the bytes malloc has handed out and not had back (`mallinfo2`, all arenas): it must be flat.
-    /// Resident memory (after malloc_trim) is printed and checked too; it also counts freed memory
-    /// glibc keeps, so it is the looser of the two (and a recorded known issue).
+    /// the bytes malloc has handed out and not had back (`mallinfo2`, all arenas), and resident
+    /// memory after `malloc_trim`. The 64 in-process publishers' own memory drifts upward with
+    /// time whether or not anything is opened (x264 and muxer state settling: measured at the
+    /// same rate with the engine idle), so each measured cycle is paired with an idle window
+    /// of the same length: the bytes in use that the cycles add beyond the idle windows are Media's.
     @Test func noMemoryGrowthOverOpenCloseCycles() throws {
         let streams = (1...64).map { LiveStream.start(participant: $0) }
         defer { for s in streams { s.publisher.stop() }; for s in streams { s.publisher.join() } }
         let engine = MediaEngine(configuration: testConfiguration())
         defer { engine.shutdown() }
-        var rss: [Int] = [], inUse: [Int] = []
-        for cycle in 1...20 {
+        func sample() -> (inUse: Int, rss: Int) { Malloc.trim(); return (Malloc.bytesInUse, residentBytes()) }
+        func cycle(_ n: Int) {
             engine.update(desired: streams.map(\.request))
             #expect(wait(upTo: .seconds(30)) { engine.stats.framesDecoded >= 64 * 3 && engine.stats.streams(in: .playing) >= 60 },
-                    "cycle \(cycle): \(engine.stats.count)")
+                    "cycle \(n): \(engine.stats.count)")
             engine.update(desired: [])
             #expect(wait(upTo: .seconds(15)) { engine.openStreams.isEmpty && engine.retiringCount == 0 })
-            Malloc.trim() // hand freed arena memory back, so RSS shows what is held
-            rss.append(residentBytes())
-            inUse.append(Malloc.bytesInUse)
         }
-        let kib = { (v: [Int]) in v.map { String($0 >> 10) }.joined(separator: " ") }
-        print("open/close cycles of 64 streams, KiB after each — malloc in use: \(kib(inUse)); RSS: \(kib(rss))")
-        // Cycles 1–10 let codec tables, thread caches and the publishers settle. Over the last ten
-        // (640 opens and closes) the bytes in use drift by about 1.2 KiB per open, shrinking cycle
-        // by cycle, and heaptrack finds nothing of Media's or FFmpeg's left allocated at exit
-        // (docs/media.md, "Memory"): settling, not a leak. The bound is 2 KiB per open, where one
-        // leaked 160x90 frame per open would be 22 KiB and one decoder context over 300 KiB.
-        let grownInUse = inUse[19] - inUse[9]
-        #expect(grownInUse < 640 * 2048, "malloc bytes in use grew \(grownInUse >> 10) KiB over 640 opens: \(kib(inUse))")
-        // Known issue, narrowed but not closed: resident memory after malloc_trim still creeps
-        // ~0.45 MiB a cycle (measured 4.2–4.6 MiB over cycles 10–20 with the arena limit, as
-        // before it), more than the ~80 KiB a cycle of bytes in use explains. Not ours by heaptrack
-        // (no Media or FFmpeg allocation outlives the run); likely freed memory glibc cannot
-        // trim (fragmented heap pages under live chunks). Recorded, not hidden.
-        withKnownIssue("RSS creeps ~0.45 MiB per 64-stream cycle while malloc bytes in use stay within 2 KiB/open", isIntermittent: true) {
-            #expect(rss[19] - rss[9] < 4 << 20, "resident memory flat: \(kib(rss))")
+        // Cycles 1–10 let codec tables, thread caches and arenas settle.
+        for n in 1...10 { cycle(n) }
+        var cycles = (inUse: 0, rss: 0), idle = (inUse: 0, rss: 0)
+        for n in 11...20 {
+            let a = sample(), t0 = ContinuousClock.now
+            cycle(n)
+            let b = sample(), took = ContinuousClock.now - t0
+            Thread.sleep(forTimeInterval: took.seconds)
+            let c = sample()
+            cycles.inUse += b.inUse - a.inUse; cycles.rss += b.rss - a.rss
+            idle.inUse += c.inUse - b.inUse; idle.rss += c.rss - b.rss
         }
-        #expect(rss[19] - rss[9] < 32 << 20, "no gross growth of resident memory (a frame per open would be 14 MiB): \(kib(rss))")
+        print("cycles 11–20 of 64 streams (640 opens): malloc in use +\(cycles.inUse >> 10) KiB, RSS +\(cycles.rss >> 10) KiB; " +
+              "idle windows of the same length: in use +\(idle.inUse >> 10) KiB, RSS \(idle.rss >> 10) KiB")
+        // Beyond the publishers' drift, 640 opens and closes leave less than 1 KiB each in use,
+        // where one leaked 160x90 frame per open would be 22 KiB and one decoder context 765 KiB.
+        #expect(cycles.inUse - idle.inUse < 640 << 10, "in use: cycles +\(cycles.inUse >> 10) KiB, idle +\(idle.inUse >> 10) KiB")
+        // Known issue, narrowed: resident memory after malloc_trim still grows ~0.25 MiB a cycle
+        // net (cycles + idle windows: measured +2.5–3.1 MiB over 10 cycles; it was ~0.5 MiB a
+        // cycle before the fixed mmap threshold), while the bytes in use above stay flat and
+        // heaptrack finds no Media or FFmpeg allocation left at exit. So it is memory glibc (or
+        // the stack cache of ended threads) keeps, not memory Media holds. Recorded, not hidden.
+        let net = cycles.rss + idle.rss
+        withKnownIssue("RSS keeps ~0.25 MiB per 64-stream cycle that malloc no longer counts as in use", isIntermittent: true) {
+            #expect(net < 1 << 20, "RSS: cycles +\(cycles.rss >> 10) KiB, idle \(idle.rss >> 10) KiB")
+        }
+        #expect(net < 16 << 20, "no gross growth (a leaked frame per open would be 14 MiB): cycles +\(cycles.rss >> 10) KiB, idle \(idle.rss >> 10) KiB")
     }
 }
 
