@@ -231,16 +231,18 @@ struct LiveTests {
         // Beyond the publishers' drift, 640 opens and closes leave less than 1 KiB each in use,
         // where one leaked 160x90 frame per open would be 22 KiB and one decoder context 765 KiB.
         #expect(cycles.inUse - idle.inUse < 640 << 10, "in use: cycles +\(cycles.inUse >> 10) KiB, idle +\(idle.inUse >> 10) KiB")
-        // Known issue, narrowed: resident memory after malloc_trim still grows ~0.25 MiB a cycle
-        // net (cycles + idle windows: measured +2.5–3.1 MiB over 10 cycles; it was ~0.5 MiB a
-        // cycle before the fixed mmap threshold), while the bytes in use above stay flat and
-        // heaptrack finds no Media or FFmpeg allocation left at exit. So it is memory glibc (or
-        // the stack cache of ended threads) keeps, not memory Media holds. Recorded, not hidden.
-        let net = cycles.rss + idle.rss
-        withKnownIssue("RSS keeps ~0.25 MiB per 64-stream cycle that malloc no longer counts as in use", isIntermittent: true) {
-            #expect(net < 1 << 20, "RSS: cycles +\(cycles.rss >> 10) KiB, idle \(idle.rss >> 10) KiB")
+        // Known issue, narrowed: resident memory after malloc_trim grows +2.1–2.6 MiB net over
+        // cycles 11–20 (cycles + idle windows; ~0.5 MiB a cycle before the fixed mmap threshold),
+        // of which 1.4 MiB is the publishers' growth in bytes in use. The rest, 0.7–1.15 MiB over
+        // 640 opens (~1.5 KiB each), is memory no allocation holds — glibc fragmentation (the
+        // glibc stack cache was ruled out: the same with stack_cache_size=0) — while heaptrack
+        // finds no Media or FFmpeg allocation left at exit. Recorded, not hidden.
+        let net = cycles.rss + idle.rss, heldNet = cycles.inUse + idle.inUse
+        let detail = "RSS: cycles +\(cycles.rss >> 10) KiB, idle \(idle.rss >> 10) KiB; in use +\(heldNet >> 10) KiB"
+        withKnownIssue("RSS grows ~1.5 KiB per open beyond what malloc counts as in use", isIntermittent: true) {
+            #expect(net - heldNet < 256 << 10, "\(detail)")
         }
-        #expect(net < 16 << 20, "no gross growth (a leaked frame per open would be 14 MiB): cycles +\(cycles.rss >> 10) KiB, idle \(idle.rss >> 10) KiB")
+        #expect(net - heldNet < 8 << 20, "no gross growth (a leaked frame per open would be 14 MiB): \(detail)")
     }
 }
 
