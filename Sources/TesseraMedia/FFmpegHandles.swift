@@ -66,7 +66,9 @@ final class InputContext {
         options.set("protocol_whitelist", url.protocolWhitelist)
         options.set("format_whitelist", url.formatWhitelist)
         options.set("probesize", String(probeSize))
-        options.set("analyzeduration", url.isMPEGTS ? "0" : "500000")
+        // RTMP: FLV creates its streams at their first packets, so the stream info must be read;
+        // the AVC sequence header and the first keyframe come first, and 0.1 s is enough for them.
+        options.set("analyzeduration", url.isMPEGTS ? "0" : url.scheme == "rtmp" ? "100000" : "500000")
         options.set("fpsprobesize", "0")
         let us = String(Int(ioTimeout.microseconds))
         options.set("rw_timeout", us)

@@ -211,8 +211,16 @@ private final class Muxer {
         if live, url.hasPrefix("udp://"), !url.contains("pkt_size=") {
             target += (url.contains("?") ? "&" : "?") + "pkt_size=1316"
         }
+        // RTMP carries FLV; `rtmp://host:port/app/stream?listen=1` makes the publisher the server
+        // (libavformat's `listen` option, which the rtmp protocol takes only as an option).
+        let rtmp = url.hasPrefix("rtmp://")
+        var ioOptions = AVOptions()
+        if rtmp, let q = target.firstIndex(of: "?") {
+            if target[q...].contains("listen=1") { ioOptions.set("listen", "1") }
+            target = String(target[..<q])
+        }
         var ptr: UnsafeMutablePointer<AVFormatContext>? = nil
-        let rc = avformat_alloc_output_context2(&ptr, nil, live ? "mpegts" : nil, target)
+        let rc = avformat_alloc_output_context2(&ptr, nil, live ? (rtmp ? "flv" : "mpegts") : nil, target)
         guard rc >= 0, let oc = ptr else { throw .av("avformat_alloc_output_context2", url, rc) }
         self.oc = oc
         stream = avformat_new_stream(oc, nil)!
@@ -227,7 +235,7 @@ private final class Muxer {
         }
         if oc.pointee.oformat.pointee.flags & tessera_avfmt_nofile() == 0 {
             var cb = tessera_interrupt_cb(interrupt.state)
-            r = avio_open2(&oc.pointee.pb, target, 2 /* AVIO_FLAG_WRITE */, &cb, nil)
+            r = ioOptions.with { d in avio_open2(&oc.pointee.pb, target, 2 /* AVIO_FLAG_WRITE */, &cb, &d) }
             if r < 0 { throw .av("avio_open2", url, r) }
         }
         var opts = AVOptions()

@@ -130,7 +130,7 @@ public struct URLPolicy: Hashable, Sendable {
         "udp": Plan(protocols: "udp", formats: "mpegts", forced: "mpegts"),
         "tcp": Plan(protocols: "tcp", formats: "mpegts", forced: "mpegts"),
         "rtp": Plan(protocols: "rtp,udp", formats: "rtp", forced: "rtp"),
-        "rtmp": Plan(protocols: "rtmp,tcp", formats: "flv,live_flv", forced: nil),
+        "rtmp": Plan(protocols: "rtmp,tcp", formats: "flv,live_flv", forced: "live_flv"),
     ]
 }
 

@@ -79,6 +79,33 @@ struct LiveTests {
         #expect(box.latestDecodedFrame()?.stamp?.participant == 3)
     }
 
+    /// RTMP on loopback: the publisher is the server (`listen=1`, FLV), the wall plays as a client.
+    @Test func rtmpStreamPlaysAndRecovers() throws {
+        let config = testConfiguration()
+        let engine = MediaEngine(configuration: config)
+        defer { engine.shutdown() }
+        let port = Ports.take()
+        func publish() -> TestPublisher {
+            var o = TestSourceOptions()
+            o.participant = 4; o.size = Size(width: 160, height: 90); o.fps = 15; o.gop = 7
+            let p = TestPublisher(url: "rtmp://127.0.0.1:\(port)/live/p4?listen=1", options: o)
+            p.start()
+            return p
+        }
+        var publisher = publish()
+        defer { publisher.stop(); publisher.join() }
+        let id = StreamID("p4")
+        #expect(engine.update(desired: [StreamRequest(id: id, url: "rtmp://127.0.0.1:\(port)/live/p4", origin: .network)]).isEmpty)
+        let box = try #require(engine.mailbox(for: id))
+        #expect(wait(upTo: .seconds(30)) { box.state == .playing }, "\(box.snapshot)")
+        #expect(box.latestDecodedFrame()?.stamp?.participant == 4)
+        print("rtmp: first picture after \(box.snapshot.timeToFirstFrameMs.map { "\(Int($0)) ms" } ?? "-")")
+        try checkRecovery(box: box, config: config, label: "rtmp",
+                          kill: { publisher.stop(); publisher.join() },
+                          restart: { publisher = publish(); return publisher }, bystander: nil)
+        #expect(box.latestDecodedFrame()?.stamp?.participant == 4)
+    }
+
     /// Kill → stalled → offline (timed) → publisher back → playing (timed); prints the figures.
     private func checkRecovery(box: StreamMailbox, config: MediaConfiguration, label: String,
                                kill: () -> Void, restart: () -> TestPublisher, bystander: StreamMailbox?) throws {
