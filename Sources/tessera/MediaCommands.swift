@@ -174,7 +174,7 @@ struct MediaBench: ParsableCommand {
         }
         let frames = Int((seconds * 30).rounded())
         let ffmpeg = ["/usr/bin/ffmpeg", "/usr/local/bin/ffmpeg"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        let kbps = (Double((try? FileManager.default.attributesOfItem(atPath: clip)[.size] as? Int) ?? 0) ?? 0) * 8 / 1000 / seconds
+        let kbps = Double(((try? FileManager.default.attributesOfItem(atPath: clip)[.size]) as? Int) ?? 0) * 8 / 1000 / seconds
         print("media decode, 320x180 H.264 (libx264 ultrafast, \(pattern), \(Int(kbps)) kbit/s, \(frames) frames), \(clip); " +
               "\(ProcessInfo.processInfo.activeProcessorCount) cores; malloc mmap threshold \(mallocMmapThreshold == 0 ? "glibc's sliding default" : "\(mallocMmapThreshold >> 10) KiB")")
         print("| streams | engine frames/s | engine CPU µs/frame | ffmpeg frames/s | ffmpeg CPU µs/frame | engine/ffmpeg CPU | RSS MiB/stream, UDP | RSS MiB/stream, file |")
