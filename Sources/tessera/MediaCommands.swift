@@ -164,6 +164,7 @@ struct MediaBench: ParsableCommand {
         let counts = streams.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 && $0 <= 1000 }) else { throw ValidationError("--streams: e.g. 16,64,250") }
         guard pattern == "moving" || pattern == "static" else { throw ValidationError("--pattern: moving or static") }
+        guard (0...1000).contains(latencyStreams) else { throw ValidationError("--latency-streams: 0 to 1000") }
         try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
         let clip = (cache as NSString).appendingPathComponent("clip-320x180-30fps-\(Int(seconds))s-\(pattern).ts")
         if !FileManager.default.fileExists(atPath: clip) {
@@ -241,14 +242,15 @@ struct MediaBench: ParsableCommand {
     private func memoryRun(clip: String, streams n: Int, fanout ffmpeg: String?) throws {
         let engine = MediaEngine(configuration: configuration())
         defer { engine.shutdown() }
-        let base = Int.random(in: 20_000...50_000) & ~0x3ff
+        let base = Int.random(in: 10_000...30_000) & ~0x3ff // below the ephemeral ports (32768–)
         var sender: Process?
         if let ffmpeg {
             // One process sends the clip (looped, real time, no re-encode) to n+1 loopback ports.
             let p = Process()
             p.executableURL = URL(fileURLWithPath: ffmpeg)
             let outs = (0...n).map { "[f=mpegts:onfail=ignore]udp://127.0.0.1:\(base + $0)?pkt_size=1316" }.joined(separator: "|")
-            p.arguments = ["-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1", "-i", clip,
+            // -t: ends on its own even if this process is killed before it can stop it.
+            p.arguments = ["-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1", "-i", clip, "-t", "300",
                            "-map", "0:v", "-c", "copy", "-f", "tee", outs]
             try p.run()
             sender = p
@@ -315,7 +317,7 @@ struct MediaBench: ParsableCommand {
     /// Live 320x180@30 UDP streams from in-process publishers: read → mailbox beyond decode, and
     /// capture → mailbox (an upper bound on arrival → mailbox: it also holds encode and send).
     private func latencyRun() throws {
-        let base = Int.random(in: 30_000...50_000)
+        let base = Int.random(in: 10_000...(31_000 - latencyStreams)) // below the ephemeral ports (32768–)
         var publishers: [TestPublisher] = []
         var requests: [StreamRequest] = []
         for i in 0..<latencyStreams {

@@ -2,9 +2,11 @@ import Foundation
 import TesseraCore
 @testable import TesseraMedia
 
-/// Loopback UDP ports for one test run: a random base, so parallel runs on one machine rarely meet.
+/// Loopback UDP ports for one test run: a random base, so parallel runs on one machine rarely meet,
+/// below Linux's ephemeral range (32768–60999): any process's outgoing socket may hold a port
+/// there, and a wall binding it then fails with "Address already in use" (seen once).
 enum Ports {
-    nonisolated(unsafe) private static var next = Int.random(in: 20_000...50_000) & ~0xff
+    nonisolated(unsafe) private static var next = Int.random(in: 10_000...31_000) & ~0xff
     private static let lock = NSLock()
     static func take(_ n: Int = 1) -> Int {
         lock.lock(); defer { lock.unlock() }
