@@ -10,8 +10,9 @@ import Glibc
 let mediaCommands: [any ParsableCommand.Type] = [TestSrc.self, Probe.self]
 
 /// Writes Media's log lines to standard error.
-private func stderrLog(verbose: Bool) -> MediaLog {
-    MediaLog(minimum: verbose ? .debug : .warning) { level, line in
+/// `quietMinimum`: what still shows without --verbose (probe prints its own report, so only errors).
+private func stderrLog(verbose: Bool, quietMinimum: MediaLog.Level = .warning) -> MediaLog {
+    MediaLog(minimum: verbose ? .debug : quietMinimum) { level, line in
         FileHandle.standardError.write(Data("\(level): \(line)\n".utf8))
     }
 }
@@ -93,12 +94,12 @@ struct Probe: ParsableCommand {
     func run() throws {
         var config = MediaConfiguration()
         if !allowHosts.isEmpty { config.policy.allowedHosts = Set(allowHosts) }
-        let engine = MediaEngine(configuration: config, log: stderrLog(verbose: verbose))
+        let engine = MediaEngine(configuration: config, log: stderrLog(verbose: verbose, quietMinimum: .error))
         defer { engine.shutdown() }
         let id = StreamID("probe")
         let refused = engine.update(desired: [StreamRequest(id: id, url: url, origin: local ? .localConfig : .network)])
         if let error = refused[id] {
-            if json { print(#"{"state":"refused","error":\#(jsonString(error.description))}"#) } else { print("refused: \(error)") }
+            if json { print(#"{"state":"refused","error":\#(jsonString(error.description))}"#) } else { print(error.description) }
             throw ExitCode(2)
         }
         let box = engine.mailbox(for: id)!
