@@ -1,5 +1,9 @@
 /// Decoded pictures and where the renderer finds them: the meeting point of Media and Render.
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Pixel layouts that decoders hand over and renderers draw.
 public enum PixelFormat: String, Hashable, Sendable, CaseIterable {
     /// Three planes Y, U, V; chroma at half width and half height.
@@ -62,6 +66,18 @@ public protocol VideoFrame: AnyObject, Sendable {
     /// Calls `body` with the bytes of plane `index` (rows of `stride(ofPlane:)` bytes). Called on
     /// the render thread; the bytes must not be kept beyond the call.
     func withPlane<R>(_ index: Int, _ body: (RawSpan) throws -> R) rethrows -> R
+    /// The picture as a dma-buf, when it lives in device memory (VAAPI decode exported as
+    /// DRM-PRIME); nil for pictures in CPU memory (the default). Read on the render thread. The
+    /// descriptors belong to the frame and stay open, unchanged, for as long as anyone holds it.
+    var dmaBuf: DMABufDescription? { get }
+    /// Whether `stride(ofPlane:)` and `withPlane` may be called (true by default). False for a
+    /// dma-buf frame with no CPU copy: a renderer that cannot import it shows the slate instead.
+    var hasCPUPlanes: Bool { get }
+}
+
+extension VideoFrame {
+    public var dmaBuf: DMABufDescription? { nil }
+    public var hasCPUPlanes: Bool { true }
 }
 
 /// A picture whose planes are Swift arrays: test patterns, slates, and tests of the renderers.
@@ -104,6 +120,97 @@ public final class PlanarFrame: VideoFrame {
 
     public func withPlane<R>(_ index: Int, _ body: (RawSpan) throws -> R) rethrows -> R {
         try planes[index].withUnsafeBytes { bytes in try body(RawSpan(_unsafeBytes: bytes)) }
+    }
+}
+
+// MARK: - dma-buf pictures
+
+/// One plane of a dma-buf picture: which buffer, where its first row starts, and the row pitch.
+public struct DMABufPlane: Hashable, Sendable {
+    /// The dma-buf's file descriptor. Owned by the frame that carries the description, not by this value.
+    public var fd: Int32
+    /// Bytes from the start of the buffer to the plane's first row.
+    public var offset: Int
+    /// Bytes from one row to the next.
+    public var pitch: Int
+    public init(fd: Int32, offset: Int, pitch: Int) { self.fd = fd; self.offset = offset; self.pitch = pitch }
+}
+
+/// A picture in device memory that a GPU imports without a copy (EGL_EXT_image_dma_buf_import):
+/// the values drm_fourcc.h and the EGL attribute list speak, with no C types.
+public struct DMABufDescription: Hashable, Sendable {
+    public var size: Size
+    /// DRM_FORMAT_* code of the whole picture (e.g. `DMABufDescription.nv12`).
+    public var fourcc: UInt32
+    /// DRM format modifier (tiling, compression); nil when the producer gave none
+    /// (DRM_FORMAT_MOD_INVALID: the driver's implicit layout).
+    public var modifier: UInt64?
+    /// In the order the fourcc defines (NV12: Y, then interleaved CbCr).
+    public var planes: [DMABufPlane]
+    public var matrix: ColorMatrix
+    public var range: ColorRange
+
+    public init(size: Size, fourcc: UInt32, modifier: UInt64?, planes: [DMABufPlane],
+                matrix: ColorMatrix = .bt709, range: ColorRange = .limited) {
+        self.size = size; self.fourcc = fourcc; self.modifier = modifier; self.planes = planes
+        self.matrix = matrix; self.range = range
+    }
+
+    /// fourcc_code(a, b, c, d) of drm_fourcc.h, from its four-character name ("NV12", "R8  ").
+    public static func fourcc(_ name: String) -> UInt32 {
+        let bytes = Array(name.utf8)
+        precondition(bytes.count == 4, "a fourcc has four characters")
+        return UInt32(bytes[0]) | UInt32(bytes[1]) << 8 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 24
+    }
+    /// DRM_FORMAT_NV12, _YUV420, _R8, _GR88, _ARGB8888, _XRGB8888.
+    public static let nv12 = fourcc("NV12"), yuv420 = fourcc("YU12"), r8 = fourcc("R8  "), gr88 = fourcc("GR88")
+    public static let argb8888 = fourcc("AR24"), xrgb8888 = fourcc("XR24")
+    /// DRM_FORMAT_MOD_LINEAR and DRM_FORMAT_MOD_INVALID.
+    public static let modifierLinear: UInt64 = 0, modifierInvalid: UInt64 = 0x00ff_ffff_ffff_ffff
+
+    /// The fourcc as its four characters, for messages.
+    public var fourccName: String {
+        String(decoding: (0..<4).map { UInt8(truncatingIfNeeded: fourcc >> (8 * $0)) }, as: UTF8.self)
+    }
+
+    /// Core's name for the layout, when it has one.
+    public var pixelFormat: PixelFormat? {
+        switch fourcc {
+        case Self.nv12: .nv12
+        case Self.yuv420: .yuv420p
+        case Self.argb8888, Self.xrgb8888: .bgra
+        default: nil
+        }
+    }
+}
+
+/// A picture known only by its dma-buf, with no CPU copy: it owns the descriptors and closes each
+/// once in deinit. For producers that hand over bare descriptors (and tests); Media's VAAPI
+/// frames instead keep the FFmpeg mapping that owns theirs.
+public final class DMABufFrame: VideoFrame {
+    public let buffer: DMABufDescription
+    public let decodedAt: ContinuousClock.Instant
+
+    /// Takes ownership of every descriptor in `buffer.planes`.
+    public init(taking buffer: DMABufDescription) {
+        self.buffer = buffer
+        decodedAt = .now
+    }
+
+    deinit {
+        for fd in Set(buffer.planes.map(\.fd)) where fd >= 0 { _ = close(fd) }
+    }
+
+    public var size: Size { buffer.size }
+    /// The fourcc's layout; nv12 when Core has no name for it (only importers read such a frame).
+    public var format: PixelFormat { buffer.pixelFormat ?? .nv12 }
+    public var matrix: ColorMatrix { buffer.matrix }
+    public var range: ColorRange { buffer.range }
+    public var dmaBuf: DMABufDescription? { buffer }
+    public var hasCPUPlanes: Bool { false }
+    public func stride(ofPlane index: Int) -> Int { buffer.planes[index].pitch }
+    public func withPlane<R>(_ index: Int, _ body: (RawSpan) throws -> R) rethrows -> R {
+        preconditionFailure("a DMABufFrame has no CPU mapping (hasCPUPlanes is false)")
     }
 }
 
