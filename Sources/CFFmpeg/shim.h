@@ -97,6 +97,16 @@ static inline void tessera_codec_use_vaapi(AVCodecContext *ctx, AVBufferRef *dev
     ctx->hw_device_ctx = av_buffer_ref(device);
     ctx->get_format = tessera_get_format_vaapi;
 }
+/// VAAPI surfaces exported as dma-bufs (DRM-PRIME): the descriptor's fixed arrays, which Swift
+/// sees as 4-tuples, by index, and AV_HWFRAME_MAP_READ.
+#include <libavutil/hwcontext_drm.h>
+static inline int tessera_av_drm_max_planes(void) { return AV_DRM_MAX_PLANES; }
+static inline int tessera_av_hwframe_map_read(void) { return AV_HWFRAME_MAP_READ; }
+static inline AVDRMObjectDescriptor *tessera_drm_object(AVDRMFrameDescriptor *d, int i) { return &d->objects[i]; }
+static inline AVDRMLayerDescriptor *tessera_drm_layer(AVDRMFrameDescriptor *d, int i) { return &d->layers[i]; }
+static inline AVDRMPlaneDescriptor *tessera_drm_plane(AVDRMLayerDescriptor *l, int i) { return &l->planes[i]; }
+/// The descriptor a DRM-PRIME frame carries in data[0].
+static inline AVDRMFrameDescriptor *tessera_frame_drm_descriptor(const AVFrame *f) { return (AVDRMFrameDescriptor *)f->data[0]; }
 
 /// FFmpeg's own log lines, routed to one Swift sink instead of standard error. The sink and the
 /// forwarder are static, so only one Swift file (FFmpegLog.swift) may call these.

@@ -16,15 +16,19 @@ public final class DecodedFrame: VideoFrame, @unchecked Sendable {
     public let isCorrupt: Bool
     /// The test publisher's stamp, when the stream carries one (see `TestStamp`).
     public let stamp: TestStamp?
+    /// The exported VAAPI surface when the frame is DRM-PRIME (see `DRMPrime`); its descriptors
+    /// live as long as this frame's AVFrame reference.
+    public let dmaBuf: DMABufDescription?
+    public var hasCPUPlanes: Bool { dmaBuf == nil }
 
     /// Takes ownership of `frame` (already holding its own reference).
-    init(taking frame: UnsafeMutablePointer<AVFrame>, decodedAt: ContinuousClock.Instant) {
+    init(taking frame: UnsafeMutablePointer<AVFrame>, decodedAt: ContinuousClock.Instant, dmaBuf: DMABufDescription? = nil) {
         self.frame = frame
         let f = frame.pointee
         size = Size(width: Int(f.width), height: Int(f.height))
-        format = Self.pixelFormat(f.format) ?? .yuv420p
-        matrix = (f.colorspace == AVCOL_SPC_BT709 || (f.colorspace == AVCOL_SPC_UNSPECIFIED && f.height > 576)) ? .bt709 : .bt601
-        range = (f.color_range == AVCOL_RANGE_JPEG || f.format == AV_PIX_FMT_YUVJ420P.rawValue) ? .full : .limited
+        format = dmaBuf?.pixelFormat ?? Self.pixelFormat(f.format) ?? .yuv420p
+        (matrix, range) = Self.color(of: frame)
+        self.dmaBuf = dmaBuf
         self.decodedAt = decodedAt
         isKey = f.key_frame != 0
         isCorrupt = f.flags & 1 /* AV_FRAME_FLAG_CORRUPT */ != 0 || f.decode_error_flags != 0
@@ -40,6 +44,13 @@ public final class DecodedFrame: VideoFrame, @unchecked Sendable {
         av_frame_free(&f)
     }
 
+    /// The matrix and range a frame's properties say (BT.709 for unspecified HD).
+    static func color(of frame: UnsafeMutablePointer<AVFrame>) -> (ColorMatrix, ColorRange) {
+        let f = frame.pointee
+        return ((f.colorspace == AVCOL_SPC_BT709 || (f.colorspace == AVCOL_SPC_UNSPECIFIED && f.height > 576)) ? .bt709 : .bt601,
+                (f.color_range == AVCOL_RANGE_JPEG || f.format == AV_PIX_FMT_YUVJ420P.rawValue) ? .full : .limited)
+    }
+
     /// The Core pixel format for an AVPixelFormat value, if Core has one.
     static func pixelFormat(_ raw: Int32) -> PixelFormat? {
         switch raw {
@@ -50,9 +61,12 @@ public final class DecodedFrame: VideoFrame, @unchecked Sendable {
         }
     }
 
-    public func stride(ofPlane index: Int) -> Int { Int(tessera_frame_linesize(frame, Int32(index))) }
+    public func stride(ofPlane index: Int) -> Int {
+        dmaBuf.map { $0.planes[index].pitch } ?? Int(tessera_frame_linesize(frame, Int32(index)))
+    }
 
     public func withPlane<R>(_ index: Int, _ body: (RawSpan) throws -> R) rethrows -> R {
+        precondition(dmaBuf == nil, "a DRM-PRIME frame has no CPU mapping (hasCPUPlanes is false)")
         precondition(index >= 0 && index < format.planeCount, "\(format) has \(format.planeCount) planes")
         let rows = format.planeSize(index, of: size).height
         let bytes = UnsafeRawBufferPointer(start: tessera_frame_plane(frame, Int32(index)), count: stride(ofPlane: index) * rows)

@@ -7,6 +7,10 @@ final class Decoder {
     let ctx: UnsafeMutablePointer<AVCodecContext>
     let codecName: String
     let hardware: Bool
+    private let url: String
+    private let device: HardwareDevice?
+    /// Export VAAPI surfaces as dma-bufs; turned off for good at the first failure.
+    private var exportDMABuf: Bool
     private let frame: UnsafeMutablePointer<AVFrame>
     private var converter: FormatConverter?
     /// Pictures that needed a copy into yuv420p.
@@ -30,6 +34,9 @@ final class Decoder {
         self.ctx = ctx
         self.frame = av_frame_alloc()!
         codecName = String(cString: codec.pointee.name)
+        self.url = url
+        device = hardwareDevice
+        exportDMABuf = hardwareDevice?.exportDMABuf ?? false
         var rc = avcodec_parameters_to_context(ctx, par)
         if rc < 0 { throw .av("avcodec_parameters_to_context", url, rc) }
         ctx.pointee.pkt_timebase = stream.pointee.time_base
@@ -69,7 +76,20 @@ final class Decoder {
         if rc < 0 { return .failed(rc) }
         var out = frame
         if hardware && frame.pointee.format == AV_PIX_FMT_VAAPI.rawValue {
-            // No Core type carries a DMA-BUF yet (see docs/media.md): download to NV12 for now.
+            if exportDMABuf {
+                do {
+                    let mapped = try DRMPrime.map(frame, url: url)
+                    if let out = DRMPrime.frame(taking: mapped, decodedAt: decodedAt) {
+                        av_frame_unref(frame)
+                        return .frame(out)
+                    }
+                    device?.log(.debug, "\(url): exported VAAPI surface has a layout Core does not describe (see DRMPrime.description); downloading to NV12")
+                } catch {
+                    device?.log(.debug, "\(url): \(error); downloading VAAPI frames to NV12")
+                }
+                exportDMABuf = false
+            }
+            // The renderer cannot import dma-bufs (or the export failed): download to NV12.
             let sw = av_frame_alloc()!
             let rc = av_hwframe_transfer_data(sw, frame, 0)
             av_frame_copy_props(sw, frame)
@@ -96,6 +116,9 @@ final class Decoder {
 final class HardwareDevice: @unchecked Sendable {
     let ref: UnsafeMutablePointer<AVBufferRef>
     let node: String
+    /// Decoders on this device export frames as dma-bufs (`MediaConfiguration.exportDMABuf`).
+    let exportDMABuf: Bool
+    let log: MediaLog
 
     /// The first render node, if the machine has one.
     static func renderNode() -> String? {
@@ -104,16 +127,18 @@ final class HardwareDevice: @unchecked Sendable {
     }
 
     /// Opens VAAPI on `node`; nil (logged at debug, as mpv does) when the node or driver cannot.
-    static func open(node: String, log: MediaLog) -> HardwareDevice? {
+    static func open(node: String, exportDMABuf: Bool = false, log: MediaLog) -> HardwareDevice? {
         var ref: UnsafeMutablePointer<AVBufferRef>? = nil
         let rc = av_hwdevice_ctx_create(&ref, AV_HWDEVICE_TYPE_VAAPI, node, nil, 0)
         guard rc >= 0, let ref else {
             log(.debug, "VAAPI unavailable on \(node): \(FFmpegLibraries.errorText(rc)); decoding in software")
             return nil
         }
-        return HardwareDevice(ref: ref, node: node)
+        return HardwareDevice(ref: ref, node: node, exportDMABuf: exportDMABuf, log: log)
     }
 
-    private init(ref: UnsafeMutablePointer<AVBufferRef>, node: String) { self.ref = ref; self.node = node }
+    private init(ref: UnsafeMutablePointer<AVBufferRef>, node: String, exportDMABuf: Bool, log: MediaLog) {
+        self.ref = ref; self.node = node; self.exportDMABuf = exportDMABuf; self.log = log
+    }
     deinit { var r: UnsafeMutablePointer<AVBufferRef>? = ref; av_buffer_unref(&r) }
 }

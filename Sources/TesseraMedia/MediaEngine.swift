@@ -32,7 +32,7 @@ public final class MediaEngine: @unchecked Sendable {
         FFmpegLog.install(log)
         if let n = configuration.mallocMmapThreshold { Malloc.fixMmapThreshold(n) }
         if configuration.hardwareDecode == .auto, let node = HardwareDevice.renderNode() {
-            hardware = HardwareDevice.open(node: node, log: log)
+            hardware = HardwareDevice.open(node: node, exportDMABuf: configuration.exportDMABuf, log: log)
         } else {
             hardware = nil
         }

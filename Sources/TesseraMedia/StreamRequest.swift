@@ -61,6 +61,10 @@ public struct MediaConfiguration: Sendable {
     public var closeGrace: Duration = .seconds(5)
     /// Try VAAPI when a render node exists (software decode otherwise, and on any failure).
     public var hardwareDecode: HardwareDecodePolicy = .auto
+    /// Hand VAAPI frames over as dma-bufs (DRM-PRIME, no copy) instead of downloading them to
+    /// NV12. Only for a renderer that imports them (`GLESRenderer.canImportDMABuf`); a frame whose
+    /// mapping fails is downloaded as before, and so is every later frame of that stream.
+    public var exportDMABuf: Bool = false
     /// Files (local configuration only) start again from the beginning when they end; `false`
     /// makes them end (`offline`) — what benchmarks want.
     public var loopFiles: Bool = true
