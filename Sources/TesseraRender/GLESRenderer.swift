@@ -24,6 +24,12 @@ public final class GLESRenderer: SurfaceRenderer {
     /// Whether dma-buf frames can be imported as EGLImages (EGL_EXT_image_dma_buf_import and
     /// GL_OES_EGL_image_external_essl3). False on llvmpipe.
     public let canImportDMABuf: Bool
+    /// Why dma-buf frames are not imported although `canImportDMABuf` said they could (the first
+    /// failed eglCreateImageKHR or entry-point lookup); nil while imports work or were never tried.
+    /// After it is set, such frames show their CPU copy, or the slate when they have none.
+    public private(set) var dmaBufImportProblem: RenderError?
+    /// Told once, with `dmaBufImportProblem`, when importing stops. Called on the render thread.
+    public var onImportProblem: ((RenderError) -> Void)?
     /// The shader sources from `Shaders/`, by file name, as built into the binary.
     public static var shaderSources: [String: String] { ShaderSources.files }
 
@@ -33,6 +39,9 @@ public final class GLESRenderer: SurfaceRenderer {
     private var vbo: GLuint = 0
     private var streams: [StreamKey: StreamTextures] = [:]
     private var textTextures: [Int: GLTexture] = [:]
+    private var importer: DMABufImporter?
+    /// Imported dma-bufs by plane-0 (fd, offset), each holding its frame; kept while shown.
+    private var images: [DMABufKey: ExternalImage] = [:]
 
     public init(platform: Platform = .surfaceless, fonts: FontStack? = nil) throws {
         text = TextCache(fonts: try fonts ?? FontStack())
@@ -43,6 +52,14 @@ public final class GLESRenderer: SurfaceRenderer {
         canImportDMABuf = egl.displayExtensions.contains("EGL_EXT_image_dma_buf_import")
             && glExtensions.contains("GL_OES_EGL_image_external_essl3")
         programs = try Programs(externalSupported: canImportDMABuf)
+        if canImportDMABuf {
+            do {
+                importer = try DMABufImporter(display: egl.display,
+                                              modifiers: egl.displayExtensions.contains("EGL_EXT_image_dma_buf_import_modifiers"))
+            } catch {
+                dmaBufImportProblem = error
+            }
+        }
         glGenVertexArrays(1, &vao)
         glGenBuffers(1, &vbo)
         glBindVertexArray(vao)
@@ -55,10 +72,17 @@ public final class GLESRenderer: SurfaceRenderer {
     }
 
     deinit {
+        images.removeAll()
         streams.removeAll()
         textTextures.removeAll()
         glDeleteBuffers(1, &vbo)
         glDeleteVertexArrays(1, &vao)
+    }
+
+    /// Tests: try imports although the display does not offer EGL_EXT_image_dma_buf_import, so
+    /// that llvmpipe drives the real eglCreateImageKHR failure path.
+    func forceDMABufImportForTesting() throws(RenderError) {
+        importer = try DMABufImporter(display: egl.display, modifiers: false)
     }
 
     /// The programs compiled and linked at start-up, by name (the run-time shader check).
@@ -144,10 +168,34 @@ public final class GLESRenderer: SurfaceRenderer {
         stats.fullRedraw = true
         var usedText = Set<Int>()
         var seen = Set<StreamKey>()
+        var shownImages = Set<DMABufKey>()
         for tile in output.tiles {
-            let plan = TilePlan.make(tile, sources: sources, text: text)
+            var plan = TilePlan.make(tile, sources: sources, text: text, importsDMABuf: importer != nil)
+            var external: ExternalImage?
+            if let importer, let frame = plan.frame, let d = frame.dmaBuf, let first = d.planes.first {
+                let key = DMABufKey(fd: first.fd, offset: first.offset)
+                if let cached = images[key], cached.frame === frame {
+                    external = cached
+                } else {
+                    do {
+                        external = try importer.importFrame(frame, d)
+                        images[key] = external
+                        stats.framesConverted += 1
+                    } catch {
+                        // Once, then never again: the frame's CPU copy, or the slate, from now on.
+                        self.importer = nil
+                        images.removeAll()
+                        dmaBufImportProblem = error
+                        onImportProblem?(error)
+                        plan = TilePlan.make(tile, sources: sources, text: text, importsDMABuf: false)
+                    }
+                }
+                if external != nil { shownImages.insert(key) }
+            }
             for op in plan.under { try execute(op, usedText: &usedText) }
-            if let frame = plan.frame, let placement = plan.placement, let participant = tile.participant {
+            if let external, let placement = plan.placement {
+                drawExternal(external, placement: placement)
+            } else if let frame = plan.frame, let placement = plan.placement, let participant = tile.participant {
                 let key = StreamKey(participant, tile.stream)
                 seen.insert(key)
                 let textures = streams[key] ?? StreamTextures()
@@ -158,8 +206,9 @@ public final class GLESRenderer: SurfaceRenderer {
             for op in plan.over { try execute(op, usedText: &usedText) }
             stats.tilesDrawn += 1
         }
-        // Streams no longer shown give their textures back.
+        // Streams no longer shown give their textures back; images no longer shown their frames.
         streams = streams.filter { seen.contains($0.key) }
+        images = images.filter { shownImages.contains($0.key) }
         if textTextures.count > 2 * usedText.count + 256 { textTextures = textTextures.filter { usedText.contains($0.key) } }
         try checkGL("draw output \(output.id)")
         return stats
@@ -224,6 +273,20 @@ public final class GLESRenderer: SurfaceRenderer {
             c.matrix.withUnsafeBufferPointer { glUniformMatrix3fv(program.uniform("u_matrix"), 1, GLboolean(GL_FALSE), $0.baseAddress) }
         }
         let w = Float(frame.size.width), h = Float(frame.size.height)
+        quad(placement.destination,
+             u0: Float(placement.sourceX) / w, v0: Float(placement.sourceY) / h,
+             u1: Float(placement.sourceX + placement.sourceWidth) / w, v1: Float(placement.sourceY + placement.sourceHeight) / h)
+    }
+
+    /// An imported dma-buf through the external-image program: the driver samples YUV as RGB.
+    private func drawExternal(_ image: ExternalImage, placement: TilePlacement) {
+        guard let program = programs.external else { return }
+        setBlend(false)
+        glUseProgram(program.id)
+        glActiveTexture(GLenum(GL_TEXTURE0))
+        glBindTexture(GLenum(GL_TEXTURE_EXTERNAL_OES), image.texture)
+        glUniform1i(program.uniform("u_external"), 0)
+        let w = Float(image.frame.size.width), h = Float(image.frame.size.height)
         quad(placement.destination,
              u0: Float(placement.sourceX) / w, v0: Float(placement.sourceY) / h,
              u1: Float(placement.sourceX + placement.sourceWidth) / w, v1: Float(placement.sourceY + placement.sourceHeight) / h)

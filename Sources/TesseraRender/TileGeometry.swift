@@ -45,17 +45,25 @@ enum TileContent {
 
     /// A participant's stream shows its picture while it plays; with no frame yet, or offline or
     /// stalled, the tile shows the name and state instead (a frozen picture would mislead the room).
-    static func decide(for tile: Tile, sources: any FrameSourceLookup, names: (Tile) -> String) -> TileContent {
+    /// A dma-buf frame with no CPU copy shows the slate unless the renderer `importsDMABuf`.
+    static func decide(for tile: Tile, sources: any FrameSourceLookup, importsDMABuf: Bool = false,
+                       names: (Tile) -> String) -> TileContent {
         guard let participant = tile.participant else { return .slate(title: tile.slate ?? "", detail: nil) }
         guard let source = sources.source(for: StreamKey(participant, tile.stream)) else {
             return .slate(title: names(tile), detail: "offline")
         }
         let state = source.state
         if state == .playing || state == .connecting, let frame = source.latestFrame() {
+            if !frame.hasCPUPlanes && !(importsDMABuf && frame.dmaBuf != nil) {
+                return .slate(title: names(tile), detail: Self.unimportable)
+            }
             return .picture(frame)
         }
         return .slate(title: names(tile), detail: state == .playing ? "connecting" : state.rawValue)
     }
+
+    /// The slate's detail line for a hardware frame this renderer cannot draw.
+    static let unimportable = "hardware frame"
 
     /// The name a tile's slate shows: the label's text, else the participant id.
     static func name(of tile: Tile) -> String {

@@ -19,8 +19,9 @@ struct TilePlan {
     /// What the tile looked like, to tell whether a target already holds this picture.
     var stamp: TileStamp
 
-    static func make(_ tile: Tile, sources: any FrameSourceLookup, text: TextCache) -> TilePlan {
-        let content = TileContent.decide(for: tile, sources: sources, names: TileContent.name(of:))
+    /// `importsDMABuf`: the renderer draws dma-buf frames itself (GLES with the import extension).
+    static func make(_ tile: Tile, sources: any FrameSourceLookup, text: TextCache, importsDMABuf: Bool = false) -> TilePlan {
+        let content = TileContent.decide(for: tile, sources: sources, importsDMABuf: importsDMABuf, names: TileContent.name(of:))
         var under: [DrawOp] = [], over: [DrawOp] = []
         var frame: (any VideoFrame)?
         var placement: TilePlacement?
