@@ -33,17 +33,8 @@ struct Preview: ParsableCommand {
     }
 
     func run() throws {
-        let layout = try loadOrExplain(self.layout)
-        var state = ViewState(layout: layout)
-        if let preset {
-            guard layout.preset(named: preset) != nil else {
-                throw ValidationError("unknown preset \"\(preset)\"; this layout has: \(layout.presets.map(\.name).joined(separator: ", "))")
-            }
-            state.preset = preset
-        }
-        state.page = page
-        let room = PlanRoom.make(count: participants, layout: layout, preset: state.preset, teacher: nil)
-        let scene = SceneBuilder(layout: layout).build(room: room, state: state)
+        let (layout, room, scene) = try PlanRoom.scene(layoutPath: self.layout, participants: participants,
+                                                       preset: preset, page: page, teacher: nil)
 
         let drawer: any Renderer
         let text: TextCache

@@ -64,17 +64,8 @@ struct Plan: ParsableCommand {
     }
 
     func run() throws {
-        let layout = try loadOrExplain(self.layout)
-        var state = ViewState(layout: layout)
-        if let preset {
-            guard layout.preset(named: preset) != nil else {
-                throw ValidationError("unknown preset \"\(preset)\"; this layout has: \(layout.presets.map(\.name).joined(separator: ", "))")
-            }
-            state.preset = preset
-        }
-        state.page = page
-        let room = PlanRoom.make(count: participants, layout: layout, preset: state.preset, teacher: teacher)
-        let scene = SceneBuilder(layout: layout).build(room: room, state: state)
+        let (layout, room, scene) = try PlanRoom.scene(layoutPath: self.layout, participants: participants,
+                                                       preset: preset, page: page, teacher: teacher)
         if json {
             print(try PlanJSON(layout: layout, room: room, scene: scene).encoded())
         } else {
@@ -102,6 +93,23 @@ struct Plan: ParsableCommand {
 /// The room `plan` and `bench` imagine: N students, with p1 as the teacher and p2 sharing a screen
 /// when the preset has such zones, so the plan shows what a real lesson would.
 enum PlanRoom {
+    /// The layout, its synthetic room and the scene for `preset` (default: the layout's) and `page`:
+    /// what `plan` prints and `preview` draws.
+    static func scene(layoutPath: String, participants: Int, preset: String?, page: Int,
+                      teacher: String?) throws -> (Layout, Room, Scene) {
+        let layout = try loadOrExplain(layoutPath)
+        var state = ViewState(layout: layout)
+        if let preset {
+            guard layout.preset(named: preset) != nil else {
+                throw ValidationError("unknown preset \"\(preset)\"; this layout has: \(layout.presets.map(\.name).joined(separator: ", "))")
+            }
+            state.preset = preset
+        }
+        state.page = page
+        let room = make(count: participants, layout: layout, preset: state.preset, teacher: teacher)
+        return (layout, room, SceneBuilder(layout: layout).build(room: room, state: state))
+    }
+
     static func make(count: Int, layout: Layout, preset: String, teacher: String?) -> Room {
         var people = Room.synthetic(count: count).participants
         let zones = layout.preset(named: preset)?.zones ?? []

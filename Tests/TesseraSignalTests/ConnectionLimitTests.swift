@@ -6,7 +6,7 @@ import Logging
 import NIOWebSocket
 import ServiceLifecycle
 import TesseraCore
-import TesseraSignal
+@testable import TesseraSignal
 import TesseraSignalServer
 import Testing
 import WSClient

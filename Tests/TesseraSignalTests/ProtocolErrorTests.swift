@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import NIOWebSocket
 import TesseraCore
-import TesseraSignal
+@testable import TesseraSignal
 import TesseraSignalServer
 import Testing
 import WSClient
@@ -47,22 +47,6 @@ func helloText(token: String = wallToken, versions: [Int] = [1], room: String = 
     SignalCodec.encode(.hello(Hello(versions: versions, wallId: "raw", nodeId: "n", room: room, token: token)))
 }
 
-extension WebSocketErrorCode {
-    static func number(_ code: WebSocketErrorCode) -> UInt16 {
-        switch code {
-        case .normalClosure: 1000
-        case .goingAway: 1001
-        case .protocolError: 1002
-        case .unacceptableData: 1003
-        case .dataInconsistentWithMessage: 1007
-        case .policyViolation: 1008
-        case .messageTooLarge: 1009
-        case .missingExtension: 1010
-        case .unexpectedServerError: 1011
-        case .unknown(let n): n
-        }
-    }
-}
 
 @Suite(.timeLimit(.minutes(2)))
 struct ProtocolErrorTests {
