@@ -47,14 +47,22 @@ final class OutputThread: @unchecked Sendable {
     /// Starts the thread and waits until it has lit its output; throws what setting up threw.
     func start() throws {
         let t = Thread { [self] in
-            let lit: Lit
+            var lit: Lit?
             do { lit = try setup() } catch {
                 done.lock(); setupError = error; setupDone = true; finished = true; done.broadcast(); done.unlock()
                 return
             }
             done.lock(); setupDone = true; done.broadcast(); done.unlock()
-            run(lit)
-            lit.backend.stop()
+            run(lit!)
+            lit!.backend.stop()
+            // The renderer goes before the backend: a GLES renderer's EGL display lives on the DRM
+            // backend's GBM device (the other way round, its teardown crashed at exit). Both go here,
+            // on their thread and before `finished`, so the process cannot exit in the middle of it.
+            do {
+                let backend = lit!.backend
+                lit = nil
+                withExtendedLifetime(backend) {}
+            }
             done.lock(); finished = true; done.broadcast(); done.unlock()
         }
         t.name = "render \(id)"
