@@ -13,7 +13,7 @@ APT_PACKAGES := pkg-config \
 	libegl-mesa0 libgl1-mesa-dri libgbm1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release test demo bench clean
+.PHONY: deps build release test demo bench e2e-kms clean
 
 # Installs the named Debian packages that are missing; apt-get update runs only when one is.
 define apt_install
@@ -62,6 +62,12 @@ bench: deps
 	.build/release/tessera bench scene --layout Layouts/lecture-theatre.json --participants 250
 	.build/release/tessera bench scene --layout Layouts/wall-2x2-4k.json --participants 250
 	.build/release/tessera bench media --streams 16,64,250
+
+## e2e-kms: the kiosk on a real DRM/KMS device in a QEMU VM (virtio-gpu, two heads, TCG: no root, no KVM);
+## both renderers, screendumps checked against `tessera plan`, a shortcut key, a clean stop. Installs
+## qemu-system-x86 and busybox-static, fetches Debian's kernel package; work files in .build-kms/
+e2e-kms: build
+	python3 tools/kms-vm/e2e/e2e_kms.py --tessera $(BIN)
 
 clean:
 	rm -rf .build $(OUT)
