@@ -105,9 +105,9 @@ def clips(tessera, work):
     d = os.path.join(work, "clips"); os.makedirs(d, exist_ok=True)
     for n in range(1, PARTICIPANTS + 1):
         f = os.path.join(d, f"p{n}.ts")
-        if not os.path.exists(f):
-            run([tessera, "testsrc", "--to", f + ".tmp.ts", "--participant", str(n), "--fps", "10", "--seconds", "4"], 120)
-            os.rename(f + ".tmp.ts", f)
+        # Made afresh each run (about a second): they must show this binary's test pattern.
+        run([tessera, "testsrc", "--to", f + ".tmp.ts", "--participant", str(n), "--fps", "10", "--seconds", "4"], 120)
+        os.rename(f + ".tmp.ts", f)
     return d
 
 
@@ -257,7 +257,7 @@ class VM:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise Fail(f"{self.renderer}: no {what} within {timeout:.0f} s (serial log: {self.serial_log.name})")
+                raise Fail(f"{self.renderer}: {what}: not seen within {timeout:.0f} s (serial log: {self.serial_log.name})")
             try:
                 line = self.lines.get(timeout=min(left, 1))
             except queue.Empty:
@@ -341,10 +341,10 @@ def run_renderer(tessera, work, vmlinux, image, renderer, plans):
         host_s = time.monotonic() - vm.started
         guest_s = guest_start + float(m.group(1))
         log(f"{renderer}: boot → first frame on both heads: {host_s:.1f} s (host clock, QEMU start → status line); "
-            f"{guest_s:.1f} s guest clock (kernel {guest_start:.1f} s + kiosk ≤{float(m.group(1)):.1f} s)")
+            f"{guest_s:.1f} s guest clock ({guest_start:.1f} s to the kiosk's start + ≤{float(m.group(1)):.1f} s to its first frame)")
         vm.wait_for(lambda l: (mm := STATUS.search(l)) and int(mm.group(3)) == PARTICIPANTS, 120, "all streams playing")
         n = check_screens(vm, plans["gallery"], "gallery", 120 if renderer == "gles" else 60)
-        log(f"{renderer}: preset gallery on screen: {n} tiles in their rectangles on 2 heads (modes 1024x768, 800x600)")
+        log(f"{renderer}: preset gallery on screen: {n} tiles in their rectangles on 2 heads (modes " + ", ".join(o["mode"] for o in plans["gallery"]) + ")")
         deadline = time.monotonic() + 60
         while vm.keyboard is None and time.monotonic() < deadline:
             time.sleep(0.5)
