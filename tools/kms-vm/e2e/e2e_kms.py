@@ -66,7 +66,15 @@ def kernel(work):
         pkg = re.search(r"Depends: (linux-image-[^\s]+)", depends).group(1)
         log(f"fetching {pkg}")
         debs = os.path.join(work, "debs"); os.makedirs(debs, exist_ok=True)
-        run(["apt-get", "download", pkg], 600, cwd=debs)
+        try:
+            run(["apt-get", "download", pkg], 600, cwd=debs)
+        except Fail:
+            # Stale package lists name a kernel the archive no longer has: refresh them once.
+            sudo = [] if os.geteuid() == 0 else ["sudo"]
+            run(sudo + ["apt-get", "update", "-qq"], 300)
+            depends = run(["apt-cache", "depends", "linux-image-amd64"], 60)
+            pkg = re.search(r"Depends: (linux-image-[^\s]+)", depends).group(1)
+            run(["apt-get", "download", pkg], 600, cwd=debs)
         deb = [f for f in os.listdir(debs) if f.startswith(pkg + "_")][0]
         shutil.rmtree(kdir, ignore_errors=True)
         run(["dpkg", "-x", os.path.join(debs, deb), kdir], 300)
@@ -394,8 +402,10 @@ def main():
             results[r] = run_renderer(tessera, work, km[0], image, r, plans)
         log("PASS: " + ", ".join(f"{r} boot → first frame {s:.1f} s" for r, s in results.items())
             + f"; {time.monotonic() - T0:.0f} s in all")
+        print(f"e2e-kms: {len(results)} passed, 0 failed", flush=True)
     except (Fail, subprocess.TimeoutExpired, OSError) as e:
         log(f"FAIL: {e}")
+        print("e2e-kms: 0 passed, 1 failed", flush=True)
         sys.exit(1)
 
 
