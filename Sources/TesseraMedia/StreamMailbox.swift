@@ -25,8 +25,12 @@ public final class StreamMailbox: FrameSource, @unchecked Sendable {
     private var windowFrames = 0
     private var windowBytes = 0
 
-    init(id: StreamID, url: String, priority: StreamPriority, stallAfter: Duration) {
-        self.id = id; self.stallAfter = stallAfter; _priority = priority
+    /// Lock-step (MediaConfiguration.lockstepFiles): the decode thread waits for `frameTaken`.
+    private let lockstep: Bool
+    private let takenCondition = NSCondition()
+
+    init(id: StreamID, url: String, priority: StreamPriority, stallAfter: Duration, lockstep: Bool = false) {
+        self.id = id; self.stallAfter = stallAfter; _priority = priority; self.lockstep = lockstep
         stats = StreamStats(id: id.description, url: url)
         stats.priority = priority.rawValue
     }
@@ -34,9 +38,19 @@ public final class StreamMailbox: FrameSource, @unchecked Sendable {
     // MARK: FrameSource (render thread)
 
     public func latestFrame() -> (any VideoFrame)? {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
         frameTaken = true
-        return frame
+        let f = frame
+        lock.unlock()
+        if lockstep { takenCondition.lock(); takenCondition.broadcast(); takenCondition.unlock() }
+        return f
+    }
+
+    /// Whether the mailbox holds a frame the renderer has not taken yet (the composition benchmark
+    /// draws once every stream has one).
+    public var hasUntakenFrame: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return frame != nil && !frameTaken
     }
 
     /// The newest frame as Media's own type (tests, `probe`).
@@ -84,6 +98,19 @@ public final class StreamMailbox: FrameSource, @unchecked Sendable {
     }
 
     // MARK: Engine and decode thread
+
+    /// Lock-step only: blocks until the renderer took the last frame, or `timeout` seconds pass
+    /// (false). Returns true at once when not in lock-step.
+    func waitUntilTaken(timeout: Double) -> Bool {
+        guard lockstep else { return true }
+        let deadline = Date().addingTimeInterval(timeout)
+        takenCondition.lock(); defer { takenCondition.unlock() }
+        while true {
+            lock.lock(); let taken = frameTaken || frame == nil; lock.unlock()
+            if taken { return true }
+            if !takenCondition.wait(until: deadline) { return false }
+        }
+    }
 
     func setPriority(_ p: StreamPriority) { lock.lock(); _priority = p; lock.unlock() }
 

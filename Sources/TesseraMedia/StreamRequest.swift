@@ -70,6 +70,10 @@ public struct MediaConfiguration: Sendable {
     public var loopFiles: Bool = true
     /// Files are read as fast as they decode (benchmarks) rather than at their frame rate.
     public var paceFiles: Bool = true
+    /// Files wait until the renderer has taken their last frame before putting the next one in the
+    /// mailbox, so every decoded frame is shown exactly once (the composition benchmark: what
+    /// `ffmpeg … xstack` and GStreamer's `compositor` do with files). Off for the wall.
+    public var lockstepFiles: Bool = false
     /// Stack of each stream thread (address space; only the pages touched, about 30 KiB, are resident).
     public var threadStackBytes: Int = 1 << 20
     /// Allocations of at least this many bytes get their own mmap, always

@@ -21,7 +21,8 @@ final class StreamWorker: @unchecked Sendable {
 
     init(request: StreamRequest, url: CheckedURL, config: MediaConfiguration, log: MediaLog, hardware: HardwareDevice?) {
         id = request.id; self.url = url; self.config = config; self.log = log; self.hardware = hardware
-        mailbox = StreamMailbox(id: request.id, url: url.redacted, priority: request.priority, stallAfter: config.stallAfter)
+        mailbox = StreamMailbox(id: request.id, url: url.redacted, priority: request.priority, stallAfter: config.stallAfter,
+                                lockstep: config.lockstepFiles && url.isFile)
     }
 
     func start() {
@@ -76,8 +77,11 @@ final class StreamWorker: @unchecked Sendable {
             let sessionStart = clock.now
             do {
                 try session(useHardware: &useHardware, reachedPicture: &reachedPicture)
-                // A file ended: loop it at once, or stop for good.
-                if !config.loopFiles { break }
+                // A file ended: loop it at once, or stop for good (lock-step: once its last frame was taken).
+                if !config.loopFiles {
+                    while !mailbox.waitUntilTaken(timeout: 0.1) { if stopping { break } }
+                    break
+                }
                 failures = 0
                 continue
             } catch {
@@ -214,6 +218,8 @@ final class StreamWorker: @unchecked Sendable {
             mailbox.update { s in s.timeToFirstFrameMs = ttff; s.width = frame.size.width; s.height = frame.size.height }
             log(.debug, "stream \(id): first picture after \(Int(ttff)) ms")
         }
+        // Lock-step files: wait (waking now and then to notice a stop) until the last frame was taken.
+        while !mailbox.waitUntilTaken(timeout: 0.1) { if stopping { return } }
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         mailbox.publish(frame, decode: decode, readAt: readAt, wallMicros: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000)
