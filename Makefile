@@ -54,14 +54,21 @@ demo: build
 	$(BIN) plan Layouts/lecture-theatre.json --participants 250 > $(OUT)/demo/lecture-theatre-plan.txt
 	$(BIN) demo --layout Layouts/lecture-theatre.json --participants 250 --out $(OUT)/demo
 
-## bench: scene building, preset switching and media decoding (release build), beside ffmpeg's decode floor
-BENCH_PACKAGES := ffmpeg
+## bench: BENCHMARKS.md, measured in one run on this machine: composition against ffmpeg xstack and
+## GStreamer compositor (tools/bench/compose.py), scene building and preset switching, media decoding
+## beside ffmpeg's decode floor (release build). Installs the peers; work files in $(OUT)/bench/
+BENCH_PACKAGES := ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-libav
+BENCH_STREAMS ?= 16,64,250
 bench: deps
 	$(call apt_install,$(BENCH_PACKAGES))
 	$(SWIFT) build -c release
-	.build/release/tessera bench scene --layout Layouts/lecture-theatre.json --participants 250
-	.build/release/tessera bench scene --layout Layouts/wall-2x2-4k.json --participants 250
-	.build/release/tessera bench media --streams 16,64,250
+	@mkdir -p $(OUT)/bench
+	python3 tools/bench/compose.py --tessera .build/release/tessera --streams $(BENCH_STREAMS) --cache $(OUT)/bench --out $(OUT)/bench/compose.md
+	set -o pipefail; .build/release/tessera bench scene --layout Layouts/lecture-theatre.json --participants 250 | tee $(OUT)/bench/scene-lecture.md
+	set -o pipefail; .build/release/tessera bench scene --layout Layouts/wall-2x2-4k.json --participants 250 | tee $(OUT)/bench/scene-wall.md
+	set -o pipefail; .build/release/tessera bench media --streams $(BENCH_STREAMS) --cache $(OUT)/bench | tee $(OUT)/bench/media.md
+	python3 tools/bench/report.py --dir $(OUT)/bench > BENCHMARKS.md
+	@echo "make bench: wrote BENCHMARKS.md"
 
 ## e2e-kms: the kiosk on a real DRM/KMS device in a QEMU VM (virtio-gpu, two heads, TCG: no root, no KVM);
 ## both renderers, screendumps checked against `tessera plan`, a shortcut key, a clean stop. Installs

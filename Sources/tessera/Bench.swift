@@ -8,7 +8,7 @@ import TesseraLayout
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure scene building and preset switching.",
-        subcommands: [SceneBench.self, MediaBench.self, RenderBench.self], defaultSubcommand: SceneBench.self)
+        subcommands: [SceneBench.self, MediaBench.self, RenderBench.self, ComposeBench.self], defaultSubcommand: SceneBench.self)
 }
 
 struct SceneBench: ParsableCommand {
