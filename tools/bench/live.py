@@ -65,6 +65,11 @@ lines = [f"### Live: {a.streams} streams of 320x180@{a.fps} (paced, looping file
          "|---:|---:|---:|---:|---:|---:|---|",
          f"| {frames / w:.1f} | {d.get('tessera_stream_frames_decoded_total', 0) / w:.0f} | {dropped:.0f} of {ticks:.0f} | {pct:.2f} | {100 * (c1 - c0) / w:.0f}% | {rss:.0f} | "
          f"{'met' if pct < 1 and frames / w >= a.fps * 0.99 else 'missed'} (< 1% dropped at {a.fps} frames/s) |"]
+load = open("/proc/loadavg").read().split()[:3]
+lines.append("")
+lines.append(f"Slowest frame of the run (draw, /metrics `tessera_render_frame_seconds_max`): {1000 * m1.get('tessera_render_frame_seconds_max', 0):.0f} ms "
+             f"against a {1000 / a.fps:.1f} ms refresh; a tick counts as dropped when the gap between two frames rounds to two "
+             f"refreshes or more (a draw over {1500 / a.fps:.0f} ms). Load average at the end: {' '.join(load)} on {os.cpu_count()} cores.")
 if p.returncode not in (0, None):
     lines.append(f"\n`tessera run` exited {p.returncode}: {err[-500:]}")
 print("\n".join(lines))
