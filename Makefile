@@ -67,7 +67,8 @@ bench: deps
 	set -o pipefail; .build/release/tessera bench scene --layout Layouts/lecture-theatre.json --participants 250 | tee $(OUT)/bench/scene-lecture.md
 	set -o pipefail; .build/release/tessera bench scene --layout Layouts/wall-2x2-4k.json --participants 250 | tee $(OUT)/bench/scene-wall.md
 	set -o pipefail; .build/release/tessera bench media --streams $(BENCH_STREAMS) --cache $(OUT)/bench | tee $(OUT)/bench/media.md
-	python3 tools/bench/live.py --tessera .build/release/tessera --cache $(OUT)/bench --out $(OUT)/bench/live.md
+	python3 tools/bench/live.py --tessera .build/release/tessera --cache $(OUT)/bench --clip-seconds 40 --out $(OUT)/bench/live.md
+	python3 tools/bench/live.py --tessera .build/release/tessera --cache $(OUT)/bench --clip-seconds 10 --out $(OUT)/bench/live-loop.md
 	python3 tools/bench/report.py --dir $(OUT)/bench > BENCHMARKS.md
 	@echo "make bench: wrote BENCHMARKS.md"
 

@@ -13,13 +13,14 @@ ap.add_argument("--streams", type=int, default=250)
 ap.add_argument("--fps", type=int, default=15)
 ap.add_argument("--warmup", type=float, default=8)
 ap.add_argument("--window", type=float, default=20)
+ap.add_argument("--clip-seconds", type=int, default=10, help="clip length; files loop, and all N reopen together at its end")
 ap.add_argument("--cache", default="out/bench")
 ap.add_argument("--port", type=int, default=9391)
 ap.add_argument("--out", default="out/bench/live.md")
 a = ap.parse_args()
-clip = os.path.join(a.cache, f"live-320x180-{a.fps}fps-10s-moving.mp4")
+clip = os.path.join(a.cache, f"live-320x180-{a.fps}fps-{a.clip_seconds}s-moving.mp4")
 if not os.path.exists(clip):
-    subprocess.run([a.tessera, "testsrc", "--moving", "--fps", str(a.fps), "--seconds", "10", "--to", clip], check=True)
+    subprocess.run([a.tessera, "testsrc", "--moving", "--fps", str(a.fps), "--seconds", str(a.clip_seconds), "--to", clip], check=True)
 layout = os.path.join(os.path.dirname(__file__), "live-4k-grid.json")
 cmd = [a.tessera, "run", "--layout", layout, "--backend", "headless", "--renderer", "cpu", "--participants", str(a.streams),
        "--stream-url-template", os.path.abspath(clip), "--fps", str(a.fps), "--exit-after", str(a.warmup + a.window + 3),
@@ -59,7 +60,7 @@ pct = 100 * dropped / ticks if ticks else 100
 lines = [f"### Live: {a.streams} streams of 320x180@{a.fps} (paced, looping files) onto one 3840x2160 output at {a.fps} frames/s, CPU renderer, headless",
          "",
          f"`tessera run --backend headless --renderer cpu --fps {a.fps} --participants {a.streams}` with `tools/bench/live-4k-grid.json` "
-         f"(16x16 grid, labels on); a {w:.0f} s window after {a.warmup:.0f} s of warm-up, from /metrics.",
+         f"(16x16 grid, labels on), every stream the same {a.clip_seconds} s clip, looping; a {w:.0f} s window after {a.warmup:.0f} s of warm-up, from /metrics.",
          "",
          "| output frames/s | decoded frames/s (of " + str(a.streams * a.fps) + ") | dropped ticks | dropped % | CPU (both cores = 200%) | peak RSS MiB | target |",
          "|---:|---:|---:|---:|---:|---:|---|",

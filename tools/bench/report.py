@@ -45,6 +45,11 @@ if row:
           f"({c[3]}% dropped, {c[0]} output frames/s, CPU {c[4]} of 200%)")
 else:
     print("- Live 250 × 320x180@15: not run")
+loop = next((l for l in read(a.dir, "live-loop.md").splitlines() if l.startswith("| ") and l[2:3].isdigit()), None)
+if loop:
+    c = [x.strip() for x in loop.strip("|").split("|")]
+    print(f"  - but when all 250 file streams reopen at once (10 s clip looping): {c[-1].split(' ')[0]}, {c[3]}% dropped "
+          "(the slowest draw ~350 ms, around each mass reopen; not profiled yet)")
 print("- Latency packet arrival → output buffer, p99 within one refresh plus decode: not measured yet (section 3)")
 print()
 print("## 1. Composition against ffmpeg and GStreamer")
@@ -52,6 +57,11 @@ print()
 print(compose)
 print()
 print(live)
+print()
+print("The same with a 10 s clip: every stream's file ends and reopens at the same moment twice in the window "
+      "(250 reconnects at once — an artefact of looping files, but also what a network blip would do):")
+print()
+print(read(a.dir, "live-loop.md").split("\n", 3)[-1].lstrip())
 print()
 print("## 2. The decode floor, memory per stream, live latency into the mailbox (`tessera bench media`)")
 print()
