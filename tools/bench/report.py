@@ -48,8 +48,10 @@ else:
 loop = next((l for l in read(a.dir, "live-loop.md").splitlines() if l.startswith("| ") and l[2:3].isdigit()), None)
 if loop:
     c = [x.strip() for x in loop.strip("|").split("|")]
+    import re
+    slow = re.search(r"Slowest frame[^:]*: ([0-9]+) ms", read(a.dir, "live-loop.md"))
     print(f"  - but when all 250 file streams reopen at once (10 s clip looping): {c[-1].split(' ')[0]}, {c[3]}% dropped "
-          "(the slowest draw ~350 ms, around each mass reopen; not profiled yet)")
+          f"(slowest draw {slow.group(1) if slow else '?'} ms, around the mass reopens; not profiled yet)")
 print("- Latency packet arrival → output buffer, p99 within one refresh plus decode: not measured yet (section 3)")
 print()
 print("## 1. Composition against ffmpeg and GStreamer")
