@@ -362,7 +362,17 @@ def run_renderer(tessera, work, vmlinux, image, renderer, plans):
         vm.wait_for(lambda l: "preset=focus source=keyboard" in l, 60, "the preset change from key 2 in the kiosk's log")
         n = check_screens(vm, plans["focus"], "focus", 120 if renderer == "gles" else 60)
         log(f"{renderer}: key 2 → preset focus on screen: {n} tiles in their rectangles")
-        vm.say("stop")
+        # A line written to the serial console has been seen lost once (the guest never read it):
+        # say it again until init answers.
+        for attempt in range(1, 7):
+            vm.say("stop")
+            try:
+                vm.wait_for(lambda l: "E2E: stopping" in l, 10, "init taking the stop request")
+                break
+            except Fail:
+                if attempt == 6:
+                    raise
+                log(f"{renderer}: no answer to stop yet, saying it again ({attempt})")
         rc = vm.wait_for(lambda l: re.search(r"E2E: tessera exit=(\d+)", l), 60, "the kiosk's exit")
         if rc.group(1) != "0":
             raise Fail(f"{renderer}: tessera exited {rc.group(1)} after SIGTERM")
