@@ -54,56 +54,42 @@ struct LiveTests {
     /// SRT on loopback: the publisher listens (`mode=listener`), the wall calls, as a contribution
     /// encoder and a wall would. Same recovery targets as UDP.
     @Test func srtStreamPlaysAndRecovers() throws {
-        let config = testConfiguration()
-        let engine = MediaEngine(configuration: config)
-        defer { engine.shutdown() }
         let port = Ports.take()
-        func publish() -> TestPublisher {
-            var o = TestSourceOptions()
-            o.participant = 3; o.size = Size(width: 160, height: 90); o.fps = 15; o.gop = 7
-            let p = TestPublisher(url: "srt://127.0.0.1:\(port)?mode=listener", options: o)
-            p.start()
-            return p
-        }
-        var publisher = publish()
-        defer { publisher.stop(); publisher.join() }
-        let id = StreamID("p3")
-        #expect(engine.update(desired: [StreamRequest(id: id, url: "srt://127.0.0.1:\(port)", origin: .network)]).isEmpty)
-        let box = try #require(engine.mailbox(for: id))
-        #expect(wait(upTo: .seconds(30)) { box.state == .playing }, "\(box.snapshot)")
-        #expect(box.latestDecodedFrame()?.stamp?.participant == 3)
-        print("srt: first picture after \(box.snapshot.timeToFirstFrameMs.map { "\(Int($0)) ms" } ?? "-")")
-        try checkRecovery(box: box, config: config, label: "srt",
-                          kill: { publisher.stop(); publisher.join() },
-                          restart: { publisher = publish(); return publisher }, bystander: nil)
-        #expect(box.latestDecodedFrame()?.stamp?.participant == 3)
+        try playAndRecover(participant: 3, label: "srt",
+                           publishURL: "srt://127.0.0.1:\(port)?mode=listener", playURL: "srt://127.0.0.1:\(port)")
     }
 
     /// RTMP on loopback: the publisher is the server (`listen=1`, FLV), the wall plays as a client.
     @Test func rtmpStreamPlaysAndRecovers() throws {
+        let port = Ports.take()
+        try playAndRecover(participant: 4, label: "rtmp",
+                           publishURL: "rtmp://127.0.0.1:\(port)/live/p4?listen=1", playURL: "rtmp://127.0.0.1:\(port)/live/p4")
+    }
+
+    /// One publisher on `publishURL`, the wall on `playURL`: first picture, then the recovery check.
+    private func playAndRecover(participant: Int, label: String, publishURL: String, playURL: String) throws {
         let config = testConfiguration()
         let engine = MediaEngine(configuration: config)
         defer { engine.shutdown() }
-        let port = Ports.take()
         func publish() -> TestPublisher {
             var o = TestSourceOptions()
-            o.participant = 4; o.size = Size(width: 160, height: 90); o.fps = 15; o.gop = 7
-            let p = TestPublisher(url: "rtmp://127.0.0.1:\(port)/live/p4?listen=1", options: o)
+            o.participant = participant; o.size = Size(width: 160, height: 90); o.fps = 15; o.gop = 7
+            let p = TestPublisher(url: publishURL, options: o)
             p.start()
             return p
         }
         var publisher = publish()
         defer { publisher.stop(); publisher.join() }
-        let id = StreamID("p4")
-        #expect(engine.update(desired: [StreamRequest(id: id, url: "rtmp://127.0.0.1:\(port)/live/p4", origin: .network)]).isEmpty)
+        let id = StreamID(ParticipantID("p\(participant)"))
+        #expect(engine.update(desired: [StreamRequest(id: id, url: playURL, origin: .network)]).isEmpty)
         let box = try #require(engine.mailbox(for: id))
         #expect(wait(upTo: .seconds(30)) { box.state == .playing }, "\(box.snapshot)")
-        #expect(box.latestDecodedFrame()?.stamp?.participant == 4)
-        print("rtmp: first picture after \(box.snapshot.timeToFirstFrameMs.map { "\(Int($0)) ms" } ?? "-")")
-        try checkRecovery(box: box, config: config, label: "rtmp",
+        #expect(box.latestDecodedFrame()?.stamp?.participant == participant)
+        print("\(label): first picture after \(box.snapshot.timeToFirstFrameMs.map { "\(Int($0)) ms" } ?? "-")")
+        try checkRecovery(box: box, config: config, label: label,
                           kill: { publisher.stop(); publisher.join() },
                           restart: { publisher = publish(); return publisher }, bystander: nil)
-        #expect(box.latestDecodedFrame()?.stamp?.participant == 4)
+        #expect(box.latestDecodedFrame()?.stamp?.participant == participant)
     }
 
     /// Kill → stalled → offline (timed) → publisher back → playing (timed); prints the figures.
