@@ -11,9 +11,7 @@ public final class LibinputKeyboard: KeyboardSource, @unchecked Sendable {
     // Unchecked: the C handles are created in `start` and used only by the thread it starts.
     public let name: String
     private let seat: String
-    private let stopFlag = Atomic<Bool>(false)
-    private let done = NSCondition()
-    private var running = false
+    private let worker = KeyboardThread()
 
     public init(seat: String = "seat0") {
         self.seat = seat
@@ -55,22 +53,14 @@ public final class LibinputKeyboard: KeyboardSource, @unchecked Sendable {
             throw .unavailable("xkbcommon could not compile the keymap: check XKB_DEFAULT_LAYOUT and that xkb-data is installed")
         }
         let handles = Handles(li: li, udev: udev, interface: interface, ctx: ctx, keymap: keymap, state: state)
-        done.lock(); running = true; done.unlock()
-        let thread = Thread { [self] in
+        worker.start(name: "keyboard \(name)") { [self] in
             loop(handles, handler)
             handles.release()
-            done.lock(); running = false; done.broadcast(); done.unlock()
         }
-        thread.name = "keyboard \(name)"
-        thread.start()
     }
 
     public func stop() {
-        stopFlag.store(true, ordering: .relaxed)
-        done.lock()
-        let deadline = Date().addingTimeInterval(2)
-        while running && done.wait(until: deadline) {}
-        done.unlock()
+        worker.stop()
     }
 
     private final class Handles: @unchecked Sendable {
@@ -88,7 +78,7 @@ public final class LibinputKeyboard: KeyboardSource, @unchecked Sendable {
 
     private func loop(_ h: Handles, _ handler: @Sendable (KeyPress) -> Void) {
         let fd = libinput_get_fd(h.li)
-        while !stopFlag.load(ordering: .relaxed) {
+        while !worker.stopRequested {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let r = poll(&p, 1, 200)
             if r < 0 && errno != EINTR { return }

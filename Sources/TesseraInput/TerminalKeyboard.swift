@@ -5,13 +5,11 @@ import Synchronization
 /// runs, and turns the bytes and escape sequences a VT100-style terminal sends into keysyms.
 /// Also reads from a pipe (tests), where no terminal mode is touched.
 public final class TerminalKeyboard: KeyboardSource, @unchecked Sendable {
-    // Unchecked: `saved` is touched in start/stop only; the thread reads `fd` and `stopFlag`.
+    // Unchecked: `saved` is touched in start/stop only; the thread reads `fd` and `worker`.
     public let name: String
     private let fd: Int32
-    private let stopFlag = Atomic<Bool>(false)
+    private let worker = KeyboardThread()
     private var saved: termios?
-    private let done = NSCondition()
-    private var running = false
 
     /// Reads `fd` (standard input by default). The caller keeps `fd` open until `stop` returns.
     public init(fd: Int32 = STDIN_FILENO) {
@@ -28,28 +26,18 @@ public final class TerminalKeyboard: KeyboardSource, @unchecked Sendable {
             t.c_lflag &= ~tcflag_t(ICANON | ECHO)
             guard tcsetattr(fd, TCSANOW, &t) == 0 else { throw .system(operation: "tcsetattr", errno: errno) }
         }
-        done.lock(); running = true; done.unlock()
-        let thread = Thread { [self] in
-            readLoop(handler)
-            done.lock(); running = false; done.broadcast(); done.unlock()
-        }
-        thread.name = "keyboard \(name)"
-        thread.start()
+        worker.start(name: "keyboard \(name)") { [self] in readLoop(handler) }
     }
 
     public func stop() {
-        stopFlag.store(true, ordering: .relaxed)
-        done.lock()
-        let deadline = Date().addingTimeInterval(2)
-        while running && done.wait(until: deadline) {}
-        done.unlock()
+        worker.stop()
         if var t = saved { tcsetattr(fd, TCSANOW, &t); saved = nil }
     }
 
     private func readLoop(_ handler: @Sendable (KeyPress) -> Void) {
         var pending: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 64)
-        while !stopFlag.load(ordering: .relaxed) {
+        while !worker.stopRequested {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let r = poll(&p, 1, 100)
             if r < 0 { if errno == EINTR { continue }; return }
