@@ -61,6 +61,12 @@ public protocol VideoFrame: AnyObject, Sendable {
     var range: ColorRange { get }
     /// When the frame left the decoder, for latency figures.
     var decodedAt: ContinuousClock.Instant { get }
+    /// When the packet that completed the picture was read from its stream (its arrival at the
+    /// wall), for latency figures; nil for pictures that did not come from a stream.
+    var arrivedAt: ContinuousClock.Instant? { get }
+    /// The publisher's capture time in microseconds since the Unix epoch (CLOCK_REALTIME), when the
+    /// stream carries one (Tessera's test streams do, in an SEI); nil otherwise.
+    var captureMicros: Int64? { get }
     /// Bytes from the start of one row of plane `index` to the next (may exceed the row's width).
     func stride(ofPlane index: Int) -> Int
     /// Calls `body` with the bytes of plane `index` (rows of `stride(ofPlane:)` bytes). Called on
@@ -76,6 +82,8 @@ public protocol VideoFrame: AnyObject, Sendable {
 }
 
 extension VideoFrame {
+    public var arrivedAt: ContinuousClock.Instant? { nil }
+    public var captureMicros: Int64? { nil }
     public var dmaBuf: DMABufDescription? { nil }
     public var hasCPUPlanes: Bool { true }
 }
@@ -87,12 +95,15 @@ public final class PlanarFrame: VideoFrame {
     public let matrix: ColorMatrix
     public let range: ColorRange
     public let decodedAt: ContinuousClock.Instant
+    public let arrivedAt: ContinuousClock.Instant?
+    public let captureMicros: Int64?
     private let planes: [[UInt8]]
     private let strides: [Int]
 
     /// Planes are tightly packed (stride = plane width × bytes per pixel) unless `strides` says otherwise.
+    /// `arrivedAt` and `captureMicros` stand in for a stream's timing (tests of latency figures).
     public init(size: Size, format: PixelFormat, matrix: ColorMatrix = .bt709, range: ColorRange = .limited,
-                planes: [[UInt8]], strides: [Int]? = nil) {
+                planes: [[UInt8]], strides: [Int]? = nil, arrivedAt: ContinuousClock.Instant? = nil, captureMicros: Int64? = nil) {
         precondition(planes.count == format.planeCount, "\(format) has \(format.planeCount) planes")
         self.size = size; self.format = format; self.matrix = matrix; self.range = range
         self.planes = planes
@@ -101,10 +112,12 @@ public final class PlanarFrame: VideoFrame {
             precondition(planes[i].count >= self.strides[i] * format.planeSize(i, of: size).height, "plane \(i) is too small")
         }
         self.decodedAt = .now
+        self.arrivedAt = arrivedAt; self.captureMicros = captureMicros
     }
 
     /// A picture of one colour, given as Y, Cb, Cr (for YUV formats) or B, G, R, A bytes (for bgra).
-    public convenience init(size: Size, format: PixelFormat, fill: [UInt8], matrix: ColorMatrix = .bt709, range: ColorRange = .limited) {
+    public convenience init(size: Size, format: PixelFormat, fill: [UInt8], matrix: ColorMatrix = .bt709, range: ColorRange = .limited,
+                            arrivedAt: ContinuousClock.Instant? = nil, captureMicros: Int64? = nil) {
         let planes: [[UInt8]] = (0..<format.planeCount).map { i in
             let ps = format.planeSize(i, of: size)
             switch (format, i) {
@@ -113,7 +126,7 @@ public final class PlanarFrame: VideoFrame {
             default: return [UInt8](repeating: fill[i], count: ps.width * ps.height)
             }
         }
-        self.init(size: size, format: format, matrix: matrix, range: range, planes: planes)
+        self.init(size: size, format: format, matrix: matrix, range: range, planes: planes, arrivedAt: arrivedAt, captureMicros: captureMicros)
     }
 
     public func stride(ofPlane index: Int) -> Int { strides[index] }

@@ -56,6 +56,17 @@ public protocol Output: AnyObject {
     /// `waitForFrame`. Returns what the renderer did.
     @discardableResult
     func present(_ scene: OutputScene, renderer: any Renderer, sources: any FrameSourceLookup) throws -> RenderStats
+    /// Draws `scene` into the buffer the next `present` shows, without showing it, so that a
+    /// picture arriving between refreshes is in that buffer within milliseconds instead of waiting
+    /// for the refresh. For renderers that draw only what changed (`Renderer.drawsIncrementally`);
+    /// any number of times before `present`. Does nothing (empty stats) while the output has no
+    /// free buffer (DRM: both in use until the flip completes). Called on the render thread.
+    @discardableResult
+    func prepare(_ scene: OutputScene, renderer: any Renderer, sources: any FrameSourceLookup) throws -> RenderStats
+    /// When the next `present` is due: the next clock tick (headless), or the next vertical blank
+    /// estimated from the last page flip (DRM). Nil when unknown (no pacing, no flip yet): then the
+    /// render loop draws at `waitForFrame` and does not prepare.
+    var presentDue: ContinuousClock.Instant? { get }
 }
 
 /// A family of outputs: DRM/KMS (the kiosk's displays) or headless (tests, previews, benchmarks).

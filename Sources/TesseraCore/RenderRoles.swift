@@ -166,14 +166,21 @@ public enum RendererKind: String, Sendable, CaseIterable {
     case cpu
 }
 
+extension Renderer {
+    public var drawsIncrementally: Bool { false }
+}
+
 /// What one `draw` did, for stats and benchmarks.
-public struct RenderStats: Sendable, Hashable {
+public struct RenderStats: Sendable {
     /// Tiles drawn again this frame (the rest were unchanged in the target).
     public var tilesDrawn: Int = 0
     /// Tiles whose picture came from a new frame (uploaded or converted).
     public var framesConverted: Int = 0
     /// Whether the whole target was redrawn (first use, new scene geometry).
     public var fullRedraw: Bool = false
+    /// The stream pictures the target holds after this draw, new or not (one per tile showing a
+    /// picture): the caller tells new ones by identity for latency figures (`FirstShowClock`).
+    public var pictures: [any VideoFrame] = []
     public init() {}
 }
 
@@ -182,6 +189,10 @@ public struct RenderStats: Sendable, Hashable {
 /// called on that thread (EGL contexts are thread-bound).
 public protocol Renderer: AnyObject {
     var kind: RendererKind { get }
+    /// Whether `draw` redraws only the tiles that changed since the target last held them, so that
+    /// calling it again as pictures arrive costs only those (the CPU renderer). The render loop then
+    /// keeps the next buffer up to date between refreshes (`Output.prepare`).
+    var drawsIncrementally: Bool { get }
     /// Makes an offscreen framebuffer of `size` (panel orientation) this renderer can draw into:
     /// memory for the CPU renderer, an FBO for GLES. Called by backends that have no scan-out
     /// buffers of their own (headless). The caller owns the target.
@@ -193,4 +204,30 @@ public protocol Renderer: AnyObject {
     /// Copies what `target` holds (panel orientation) into memory, for snapshots and tests.
     /// Called on the render thread after `draw`; the caller owns the returned buffer.
     func readPixels(of target: any RenderTarget) throws -> MemoryBuffer
+}
+
+// MARK: - Which pictures are new on an output
+
+/// Tells, draw after draw, which stream pictures an output holds for the first time: the moment a
+/// picture reaches the output buffer, which latency figures measure up to. A picture drawn again
+/// (the next refresh, the other buffer of a double-buffered output) is not new. Belongs to the
+/// output's render thread.
+public struct FirstShow {
+    /// The previous draw's pictures, held so that their identities cannot be reused meanwhile.
+    private var previous: [ObjectIdentifier: any VideoFrame] = [:]
+    public init() {}
+
+    /// The pictures of `pictures` (one draw's `RenderStats.pictures`) that the previous draw did not hold.
+    public mutating func newPictures(_ pictures: [any VideoFrame]) -> [any VideoFrame] {
+        var current: [ObjectIdentifier: any VideoFrame] = [:]
+        current.reserveCapacity(pictures.count)
+        var fresh: [any VideoFrame] = []
+        for p in pictures {
+            let id = ObjectIdentifier(p)
+            if previous[id] == nil && current[id] == nil { fresh.append(p) }
+            current[id] = p
+        }
+        previous = current
+        return fresh
+    }
 }

@@ -62,6 +62,23 @@ public enum PrometheusText {
             out += "tessera_render_frame_seconds_count{output=\"\(escape(o.id))\"} \(o.framesPresented)\n"
         }
         family("tessera_render_frame_seconds_max", "gauge", "Slowest frame so far per output.", outputs.map { ([("output", $0.id)], $0.frameSecondsMax) })
+        out += "# HELP tessera_picture_latency_seconds Stream pictures' way to the output buffer since the start: arrival_to_decoded "
+            + "(packet read to picture decoded), decoded_to_buffer (wait for the refresh and the draw), arrival_to_buffer (both), "
+            + "capture_to_buffer (from the publisher's stamp, stamped streams only). Quantile 1 is the maximum.\n"
+            + "# TYPE tessera_picture_latency_seconds summary\n"
+        for (id, l) in kiosk.metrics.latency.sorted(by: { $0.key < $1.key }) {
+            let spans = [("arrival_to_decoded", l.arrivalToDecoded), ("decoded_to_buffer", l.decodedToBuffer),
+                         ("arrival_to_buffer", l.arrivalToBuffer), ("capture_to_buffer", l.captureToBuffer)]
+            for (span, h) in spans {
+                guard let s = OutputLatency.summary(h) else { continue }
+                let labels = "output=\"\(escape(id))\",span=\"\(span)\""
+                for (q, v) in [("0.5", s.p50), ("0.99", s.p99), ("1", s.max)] {
+                    out += "tessera_picture_latency_seconds{\(labels),quantile=\"\(q)\"} \(seconds(v))\n"
+                }
+                out += "tessera_picture_latency_seconds_sum{\(labels)} \(seconds(s.mean * Double(s.count)))\n"
+                out += "tessera_picture_latency_seconds_count{\(labels)} \(s.count)\n"
+            }
+        }
         let counts = kiosk.metrics.counts
         family("tessera_events_total", "counter", "Kiosk events: keys, presets, layout reloads (applied and rejected).",
                counts.keys.sorted().map { ([("event", $0)], Double(counts[$0]!)) })
@@ -69,6 +86,9 @@ public enum PrometheusText {
         family("tessera_uptime_seconds", "gauge", "Seconds since the kiosk started.", [([], kiosk.metrics.uptime)])
         return out
     }
+
+    /// Milliseconds as seconds, to the microsecond.
+    static func seconds(_ ms: Double) -> String { String(format: "%.6f", ms / 1000) }
 
     static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")

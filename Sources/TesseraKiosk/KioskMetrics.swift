@@ -9,7 +9,11 @@ public struct OutputFigures: Sendable, Hashable {
     /// Refresh ticks the output passed without a new picture because drawing took too long.
     public var framesDropped = 0
     public var renderErrors = 0
+    /// Tiles drawn, by presents and by prepares between refreshes.
     public var tilesDrawn = 0
+    /// Draws between refreshes that drew something (`Output.prepare`), and the slowest round of them, in seconds.
+    public var prepares = 0
+    public var prepareSecondsMax = 0.0
     /// Sum and count of draw times, and the slowest, in seconds.
     public var frameSecondsSum = 0.0
     public var frameSecondsMax = 0.0
@@ -26,6 +30,7 @@ public final class KioskMetrics: Sendable {
     public let started = ContinuousClock.now
     private let outputs: Mutex<[String: OutputFigures]>
     private let counters = Mutex<[String: Int]>([:])
+    private let latencies = Mutex<[String: OutputLatency]>([:])
 
     public init(outputIDs: [String]) {
         outputs = Mutex(Dictionary(uniqueKeysWithValues: outputIDs.map { ($0, OutputFigures(id: $0)) }))
@@ -42,6 +47,18 @@ public final class KioskMetrics: Sendable {
     }
 
     public var outputFigures: [OutputFigures] { outputs.withLock { $0.values.sorted { $0.id < $1.id } } }
+
+    /// Records pictures that reached `output`'s buffer for the first time (render thread).
+    public func recordLatency(output id: String, _ pictures: [any VideoFrame], inBuffer: ContinuousClock.Instant, wallMicros: Int64) {
+        guard !pictures.isEmpty else { return }
+        latencies.withLock { $0[id, default: OutputLatency()].record(pictures, inBuffer: inBuffer, wallMicros: wallMicros) }
+    }
+
+    /// Each output's latency histograms since the start or the last `resetLatency()`.
+    public var latency: [String: OutputLatency] { latencies.withLock { $0 } }
+
+    /// Starts the latency histograms afresh (benchmarks, after their warm-up).
+    public func resetLatency() { latencies.withLock { $0.removeAll() } }
 
     /// Named event counters: layout reloads, rejected reloads, keys, backend preset changes.
     public func count(_ name: String, by n: Int = 1) { counters.withLock { $0[name, default: 0] += n } }

@@ -87,6 +87,8 @@ final class OutputThread: @unchecked Sendable {
         var lastTick: [String: ContinuousClock.Instant] = [:]
         var lastSnapshot: [String: ContinuousClock.Instant] = [:]
         var failures = 0
+        var firstShows: [String: FirstShow] = [:]
+        var pace = Pace()
         while !stopFlag.load(ordering: .relaxed) {
             do {
                 // DRM: hot-plug re-enumeration between frames.
@@ -95,6 +97,9 @@ final class OutputThread: @unchecked Sendable {
                 }
                 let outputs = lit.backend.outputs
                 if outputs.isEmpty { Thread.sleep(forTimeInterval: 0.1); continue }
+                if lit.renderer.drawsIncrementally {
+                    try prepareUntilDue(outputs, renderer: lit.renderer, firstShows: &firstShows, pace: &pace)
+                }
                 for output in outputs {
                     try output.waitForFrame()
                     let tick = ContinuousClock.now
@@ -105,7 +110,10 @@ final class OutputThread: @unchecked Sendable {
                     lastTick[output.id] = tick
                     guard let scene = wall.outputScene(output.id) else { continue }
                     let stats = try output.present(scene, renderer: lit.renderer, sources: sources)
-                    let took = (ContinuousClock.now - tick).seconds
+                    let inBuffer = ContinuousClock.now
+                    record(stats, output: output.id, at: inBuffer, firstShows: &firstShows)
+                    pace.presentTook = Pace.average(pace.presentTook, inBuffer - tick)
+                    let took = (inBuffer - tick).seconds
                     let at = (ContinuousClock.now - metrics.started).seconds
                     metrics.update(output: output.id) {
                         $0.framesPresented += 1; $0.tilesDrawn += stats.tilesDrawn
@@ -127,6 +135,50 @@ final class OutputThread: @unchecked Sendable {
             }
         }
         if snapshots != nil { for o in lit.backend.outputs { captureSnapshot(o, renderer: lit.renderer) } }
+    }
+
+    /// How long recent draws took, to stop preparing in time for the refresh.
+    struct Pace {
+        /// Recent present and prepare durations (moving averages): both draw what changed since the
+        /// last draw, so after a prepare the present costs about what a prepare does.
+        var presentTook: Duration = .zero
+        var prepareTook: Duration = .zero
+        static func average(_ old: Duration, _ new: Duration) -> Duration { old * 0.8 + new * 0.2 }
+        /// How often the next buffer is brought up to date between refreshes.
+        static let poll: Duration = .milliseconds(3)
+        /// Kept free before the refresh beyond the expected present (commit, scheduling).
+        static let slack: Duration = .milliseconds(2)
+    }
+
+    /// Until the earliest output's refresh is near, brings each output's next buffer up to date with
+    /// the pictures that arrived (`Output.prepare`), every `Pace.poll`: a picture waits milliseconds
+    /// for the buffer, not a refresh and a whole draw. Returns when the present is due.
+    private func prepareUntilDue(_ outputs: [any Output], renderer: any Renderer, firstShows: inout [String: FirstShow], pace: inout Pace) throws {
+        guard let due = outputs.compactMap(\.presentDue).min() else { return }
+        while !stopFlag.load(ordering: .relaxed) {
+            let start = ContinuousClock.now
+            // Stop when another prepare and the present might not fit before the refresh.
+            if start + pace.prepareTook + pace.presentTook + Pace.slack >= due { return }
+            for output in outputs {
+                guard let scene = wall.outputScene(output.id) else { continue }
+                let stats = try output.prepare(scene, renderer: renderer, sources: sources)
+                let inBuffer = ContinuousClock.now
+                record(stats, output: output.id, at: inBuffer, firstShows: &firstShows)
+                if stats.tilesDrawn > 0 { metrics.update(output: output.id) { $0.prepares += 1; $0.tilesDrawn += stats.tilesDrawn } }
+            }
+            let took = ContinuousClock.now - start
+            pace.prepareTook = Pace.average(pace.prepareTook, took)
+            metrics.update(output: outputs[0].id) { $0.prepareSecondsMax = max($0.prepareSecondsMax, took.seconds) }
+            let wake = min(start + Pace.poll, due - pace.presentTook - Pace.slack)
+            let now = ContinuousClock.now
+            if wake > now { Thread.sleep(forTimeInterval: (wake - now).seconds) }
+        }
+    }
+
+    /// Records the pictures a draw put in `output`'s buffer for the first time.
+    private func record(_ stats: RenderStats, output id: String, at inBuffer: ContinuousClock.Instant, firstShows: inout [String: FirstShow]) {
+        let fresh = firstShows[id, default: FirstShow()].newPictures(stats.pictures)
+        metrics.recordLatency(output: id, fresh, inBuffer: inBuffer, wallMicros: OutputLatency.wallMicros())
     }
 
     /// Copies the picture now on the output for the snapshot writer (on this thread: the next draw

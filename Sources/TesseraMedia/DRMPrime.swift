@@ -68,7 +68,7 @@ enum DRMPrime {
 
     /// A frame carrying the dma-buf of `mapped` (a DRM-PRIME frame from `map`), taking ownership
     /// of it; nil (and `mapped` freed) when its layout is not one Core draws.
-    static func frame(taking mapped: UnsafeMutablePointer<AVFrame>, decodedAt: ContinuousClock.Instant) -> DecodedFrame? {
+    static func frame(taking mapped: UnsafeMutablePointer<AVFrame>, decodedAt: ContinuousClock.Instant, arrivedAt: ContinuousClock.Instant?) -> DecodedFrame? {
         let f = mapped.pointee
         let size = Size(width: Int(f.width), height: Int(f.height))
         let (matrix, range) = DecodedFrame.color(of: mapped)
@@ -78,6 +78,6 @@ enum DRMPrime {
             av_frame_free(&m)
             return nil
         }
-        return DecodedFrame(taking: mapped, decodedAt: decodedAt, dmaBuf: desc)
+        return DecodedFrame(taking: mapped, decodedAt: decodedAt, arrivedAt: arrivedAt, dmaBuf: desc)
     }
 }

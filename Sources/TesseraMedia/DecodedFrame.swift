@@ -10,6 +10,7 @@ public final class DecodedFrame: VideoFrame, @unchecked Sendable {
     public let matrix: ColorMatrix
     public let range: ColorRange
     public let decodedAt: ContinuousClock.Instant
+    public let arrivedAt: ContinuousClock.Instant?
     /// Keyframe (IDR or recovery point).
     public let isKey: Bool
     /// The decoder flagged the picture as damaged (missing references, corrupt slices).
@@ -20,9 +21,11 @@ public final class DecodedFrame: VideoFrame, @unchecked Sendable {
     /// live as long as this frame's AVFrame reference.
     public let dmaBuf: DMABufDescription?
     public var hasCPUPlanes: Bool { dmaBuf == nil }
+    public var captureMicros: Int64? { stamp?.captureMicros }
 
     /// Takes ownership of `frame` (already holding its own reference).
-    init(taking frame: UnsafeMutablePointer<AVFrame>, decodedAt: ContinuousClock.Instant, dmaBuf: DMABufDescription? = nil) {
+    init(taking frame: UnsafeMutablePointer<AVFrame>, decodedAt: ContinuousClock.Instant, arrivedAt: ContinuousClock.Instant?,
+         dmaBuf: DMABufDescription? = nil) {
         self.frame = frame
         let f = frame.pointee
         size = Size(width: Int(f.width), height: Int(f.height))
@@ -30,6 +33,7 @@ public final class DecodedFrame: VideoFrame, @unchecked Sendable {
         (matrix, range) = Self.color(of: frame)
         self.dmaBuf = dmaBuf
         self.decodedAt = decodedAt
+        self.arrivedAt = arrivedAt
         isKey = f.key_frame != 0
         isCorrupt = f.flags & 1 /* AV_FRAME_FLAG_CORRUPT */ != 0 || f.decode_error_flags != 0
         if let sd = av_frame_get_side_data(frame, AV_FRAME_DATA_SEI_UNREGISTERED) {

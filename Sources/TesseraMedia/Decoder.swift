@@ -69,7 +69,7 @@ final class Decoder {
     enum Output { case frame(DecodedFrame), again, end, failed(Int32) }
 
     /// The next decoded picture, moved into a new reference-counted `DecodedFrame`.
-    func receive(decodedAt: ContinuousClock.Instant) -> Output {
+    func receive(decodedAt: ContinuousClock.Instant, arrivedAt: ContinuousClock.Instant?) -> Output {
         let rc = avcodec_receive_frame(ctx, frame)
         if rc == tessera_averror_eagain() { return .again }
         if rc == tessera_averror_eof() { return .end }
@@ -79,7 +79,7 @@ final class Decoder {
             if exportDMABuf {
                 do {
                     let mapped = try DRMPrime.map(frame, url: url)
-                    if let out = DRMPrime.frame(taking: mapped, decodedAt: decodedAt) {
+                    if let out = DRMPrime.frame(taking: mapped, decodedAt: decodedAt, arrivedAt: arrivedAt) {
                         av_frame_unref(frame)
                         return .frame(out)
                     }
@@ -96,7 +96,7 @@ final class Decoder {
             av_frame_unref(frame)
             if rc < 0 { var s: UnsafeMutablePointer<AVFrame>? = sw; av_frame_free(&s); return .failed(rc) }
             out = sw
-            return .frame(DecodedFrame(taking: out, decodedAt: decodedAt))
+            return .frame(DecodedFrame(taking: out, decodedAt: decodedAt, arrivedAt: arrivedAt))
         }
         if DecodedFrame.pixelFormat(frame.pointee.format) == nil {
             if converter == nil { converter = FormatConverter() }
@@ -104,11 +104,11 @@ final class Decoder {
             av_frame_unref(frame)
             guard let converted else { return .failed(tessera_averror(ENOSYS)) }
             conversions += 1
-            return .frame(DecodedFrame(taking: converted, decodedAt: decodedAt))
+            return .frame(DecodedFrame(taking: converted, decodedAt: decodedAt, arrivedAt: arrivedAt))
         }
         let owned = av_frame_alloc()!
         av_frame_move_ref(owned, out)
-        return .frame(DecodedFrame(taking: owned, decodedAt: decodedAt))
+        return .frame(DecodedFrame(taking: owned, decodedAt: decodedAt, arrivedAt: arrivedAt))
     }
 }
 

@@ -181,17 +181,19 @@ final class StreamWorker: @unchecked Sendable {
                     }
                 }
             }
+            // Arrival: when the packet was read, or for a paced file, when its time came.
             let t0 = clock.now
+            let arrivedAt = pace ? t0 : readAt
             let sent = decoder.send(packet)
             if sent < 0 && sent != tessera_averror_eagain() {
                 mailbox.recordError(.av("avcodec_send_packet", url.redacted, sent))
             }
             var gotPicture = false
             receiving: while true {
-                switch decoder.receive(decodedAt: clock.now) {
+                switch decoder.receive(decodedAt: clock.now, arrivedAt: arrivedAt) {
                 case .frame(let frame):
                     gotPicture = true
-                    publish(frame, decode: clock.now - t0, readAt: readAt, firstPicture: &firstPicture, openedAt: openedAt)
+                    publish(frame, decode: clock.now - t0, readAt: arrivedAt, firstPicture: &firstPicture, openedAt: openedAt)
                 case .again, .end:
                     break receiving
                 case .failed(let code):
@@ -228,7 +230,7 @@ final class StreamWorker: @unchecked Sendable {
     /// At a file's end: the pictures still inside the decoder.
     private func drain(_ decoder: Decoder, readAt: ContinuousClock.Instant, firstPicture: inout Bool, openedAt: ContinuousClock.Instant) {
         _ = decoder.send(nil)
-        while case .frame(let frame) = decoder.receive(decodedAt: clock.now) {
+        while case .frame(let frame) = decoder.receive(decodedAt: clock.now, arrivedAt: readAt) {
             publish(frame, decode: .zero, readAt: readAt, firstPicture: &firstPicture, openedAt: openedAt)
         }
     }

@@ -216,11 +216,16 @@ public final class DRMOutput: Output {
     private var surface: GBMSurface?
     private var framebuffers = FramebufferCache<UInt>()
     private var closed = false
+    /// When the last page-flip event came back, and the mode's refresh interval: the next vertical
+    /// blanks follow from them (`presentDue`).
+    private var lastFlipAt: ContinuousClock.Instant?
+    private let interval: Duration?
 
     init(spec: DRMOutputSpec, placement: DRMPlacement, backend: DRMBackend, card: DRMCard, renderer: any Renderer) throws {
         id = spec.id; panelSize = spec.panelSize; rotation = spec.rotation
         self.placement = placement; self.backend = backend; self.card = card
         mode = try card.modeInfo(placement)
+        interval = mode.vrefresh > 0 ? .seconds(1.0 / Double(mode.vrefresh)) : nil
         let size = Size(width: placement.mode.width, height: placement.mode.height)
         if let surfaceRenderer = renderer as? any SurfaceRenderer, renderer.kind == .gles {
             guard let device = backend.gbmDeviceForOutputs else { throw OutputError.config("no GBM device (\(card.path))") }
@@ -252,6 +257,26 @@ public final class DRMOutput: Output {
             }
             backend.dispatch(events)
         }
+    }
+
+    /// The vertical blank after the one the flip in flight waits for, or after the last flip when
+    /// none is in flight.
+    public var presentDue: ContinuousClock.Instant? {
+        guard let lastFlipAt, let interval, backend?.active == true else { return nil }
+        return lastFlipAt + interval * (flip.canQueue ? 1 : 2)
+    }
+
+    /// CPU renderer only: draws into the dumb buffer the next `present` will queue, once the flip
+    /// in flight has completed (its event is read without waiting).
+    @discardableResult
+    public func prepare(_ scene: OutputScene, renderer: any Renderer, sources: any FrameSourceLookup) throws -> RenderStats {
+        guard scene.rotation == rotation else {
+            throw OutputError.config("output \(id) is rotated \(rotation.rawValue)°, the scene \(scene.rotation.rawValue)°")
+        }
+        guard let backend, !closed, backend.active, surface == nil else { return RenderStats() }
+        if !flip.canQueue { backend.dispatch(try card.readFlips(timeoutMS: 0)) }
+        guard flip.canQueue, let back = flip.nextBack(of: dumb.indices.map { UInt($0) }) else { return RenderStats() }
+        return try renderer.draw(scene, sources: sources, into: dumb[Int(back)])
     }
 
     @discardableResult
@@ -318,11 +343,13 @@ public final class DRMOutput: Output {
     }
 
     func flipCompleted() {
+        lastFlipAt = .now
         if let old = flip.flipped() { release(old) }
     }
 
     /// The display was taken away (VT switch): forget what is on screen; set the mode again later.
     func lose() {
+        lastFlipAt = nil
         for b in flip.reset() { release(b) }
     }
 

@@ -70,12 +70,21 @@ public final class HeadlessOutput: Output {
         deadline = max(due, now) + interval
     }
 
+    /// The next tick; nil when unpaced.
+    public var presentDue: ContinuousClock.Instant? { interval == nil ? nil : deadline }
+
+    /// Draws into the one framebuffer, which a viewer (snapshot, recording) reads only at `present`.
     @discardableResult
-    public func present(_ scene: OutputScene, renderer: any Renderer, sources: any FrameSourceLookup) throws -> RenderStats {
+    public func prepare(_ scene: OutputScene, renderer: any Renderer, sources: any FrameSourceLookup) throws -> RenderStats {
         guard scene.rotation == rotation else {
             throw OutputError.config("output \(id) is rotated \(rotation.rawValue)°, the scene \(scene.rotation.rawValue)°")
         }
-        let stats = try renderer.draw(scene, sources: sources, into: target)
+        return try renderer.draw(scene, sources: sources, into: target)
+    }
+
+    @discardableResult
+    public func present(_ scene: OutputScene, renderer: any Renderer, sources: any FrameSourceLookup) throws -> RenderStats {
+        let stats = try prepare(scene, renderer: renderer, sources: sources)
         self.renderer = renderer
         framesPresented += 1
         if let recorder { try recorder.append(try renderer.readPixels(of: target).unrotated(rotation)) }

@@ -9,6 +9,7 @@ import TesseraCore
 /// outputs are drawn into a logical canvas and the changed tiles turned onto the panel.
 public final class CPURenderer: Renderer {
     public let kind = RendererKind.cpu
+    public var drawsIncrementally: Bool { true }
     public let text: TextCache
     /// Worker threads for tile conversion (default: the machine's cores).
     public var workers: Int
@@ -115,6 +116,7 @@ public final class CPURenderer: Renderer {
         }
         memory.geometry = geometry
         memory.stamps = plans.map(\.stamp)
+        stats.pictures = plans.compactMap { $0.placement != nil ? $0.frame : nil }
         return stats
     }
 

@@ -193,6 +193,7 @@ public final class GLESRenderer: SurfaceRenderer {
                 if external != nil { shownImages.insert(key) }
             }
             for op in plan.under { try execute(op, usedText: &usedText) }
+            if plan.placement != nil, let frame = plan.frame { stats.pictures.append(frame) }
             if let external, let placement = plan.placement {
                 drawExternal(external, placement: placement)
             } else if let frame = plan.frame, let placement = plan.placement, let participant = tile.participant {

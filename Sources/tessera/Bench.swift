@@ -7,8 +7,8 @@ import TesseraLayout
 /// shared machine: compare them within one run, not with fixed limits.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure scene building and preset switching.",
-        subcommands: [SceneBench.self, MediaBench.self, RenderBench.self, ComposeBench.self], defaultSubcommand: SceneBench.self)
+        abstract: "Measure scene building, media decoding, rendering, composition and latency.",
+        subcommands: [SceneBench.self, MediaBench.self, RenderBench.self, ComposeBench.self, LatencyBench.self], defaultSubcommand: SceneBench.self)
 }
 
 struct SceneBench: ParsableCommand {

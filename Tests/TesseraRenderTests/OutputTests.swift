@@ -48,4 +48,44 @@ struct OutputTests {
         let same = back.bytes == (try output.snapshot()).bytes
         #expect(same, "PNG round trip is lossless")
     }
+
+    @Test("prepare puts a newly arrived picture in the buffer before the refresh; each picture is new once")
+    func prepareBetweenRefreshes() throws {
+        let renderer = try CPURenderer(fonts: Fixtures.fonts, workers: 1)
+        #expect(renderer.drawsIncrementally)
+        let size = Size(width: 64, height: 36)
+        let tile = Tile(participant: "p1", zone: "grid", rect: Rect(x: 0, y: 0, width: 64, height: 36), fit: .cover,
+                        background: Color(red: 0, green: 0, blue: 0))
+        let scene = OutputScene(id: "test", size: size, rotation: .none, background: Color(red: 0, green: 0, blue: 0), tiles: [tile])
+        let white: [UInt8] = [235, 128, 128], black: [UInt8] = [16, 128, 128]
+        let first = PlanarFrame(size: size, format: .yuv420p, fill: black, arrivedAt: .now)
+        let source = StillFrameSource(first)
+        let backend = HeadlessBackend(outputs: [.init(id: "test", panelSize: size)], refresh: 1)
+        try backend.start(renderer: renderer)
+        defer { backend.stop() }
+        let output = try #require(backend.output("test"))
+        #expect(output.presentDue == nil, "no tick yet: nothing to prepare for")
+        try output.waitForFrame()
+        var shown = FirstShow()
+        let sources = FrameSourceTable([StreamKey("p1"): source])
+        let presented = try output.present(scene, renderer: renderer, sources: sources)
+        #expect(shown.newPictures(presented.pictures).map { ObjectIdentifier($0) } == [ObjectIdentifier(first)])
+        let due = try #require(output.presentDue)
+        #expect(due > .now, "the next tick is a second away")
+
+        // A picture arrives between ticks: prepare draws it into the buffer now, not at the tick.
+        let second = PlanarFrame(size: size, format: .yuv420p, fill: white, arrivedAt: .now)
+        source.deliver(second)
+        let prepared = try output.prepare(scene, renderer: renderer, sources: sources)
+        #expect(prepared.tilesDrawn == 1)
+        #expect(output.framesPresented == 1, "prepare shows nothing by itself")
+        let picture = try renderer.readPixels(of: output.target)
+        #expect(picture[32, 18].green > 200, "the new (white) picture is in the buffer before the tick")
+        #expect(shown.newPictures(prepared.pictures).map { ObjectIdentifier($0) } == [ObjectIdentifier(second)])
+
+        // The present at the tick finds nothing new to draw, and the picture is not new again.
+        let again = try output.prepare(scene, renderer: renderer, sources: sources)
+        #expect(again.tilesDrawn == 0)
+        #expect(shown.newPictures(again.pictures).isEmpty)
+    }
 }

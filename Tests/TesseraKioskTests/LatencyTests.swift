@@ -1,0 +1,49 @@
+import Foundation
+import Logging
+import TesseraCore
+import TesseraMedia
+@testable import TesseraKiosk
+import Testing
+
+/// Latency figures of the real loop: a stamped live stream into a slowly refreshed headless output.
+@Suite(.serialized) struct LatencyTests {
+    /// At 4 refreshes a second, a picture that waited for the refresh would wait 125 ms on average;
+    /// drawn into the buffer as it arrives (`Output.prepare`), it waits a few milliseconds. The bound
+    /// (half the interval for the median) tells the two apart with a wide margin on a busy machine.
+    @Test func picturesReachTheBufferBetweenRefreshesAndAreMeasured() async throws {
+        LoggingSystem.bootstrapForTests()
+        let port = Ports.base + 900
+        let publisher = Publisher.start(participant: 1, port: port)
+        defer { publisher.stop() }
+        var people = Room.synthetic(count: 1).participants
+        people[0].streams = [ParticipantStream(kind: .camera, layers: [StreamLayer(width: 320, height: 180, url: "udp://127.0.0.1:\(port)")])]
+        var config = KioskConfiguration(layoutPath: "\(repoRoot)/Layouts/single-1080p.json", room: .local(Room(participants: people)))
+        config.media.policy = URLPolicy(allowedSchemes: ["udp"], allowedHosts: ["127.0.0.1"])
+        config.headlessFPS = 4
+        config.healthAddress = "127.0.0.1:0"
+        config.keyboard = .none
+        config.handleSignals = false
+        let kiosk = try Kiosk(configuration: config)
+        let run = Task { try await kiosk.run() }
+        defer { run.cancel() }
+
+        try await eventually("the stream plays") { kiosk.media.stats.streams(in: .playing) == 1 }
+        kiosk.metrics.resetLatency()
+        try await eventually("40 pictures measured") { (kiosk.metrics.latency["main"]?.arrivalToBuffer.totalCount ?? 0) >= 40 }
+        let l = try #require(kiosk.metrics.latency["main"])
+        let arrival = try #require(OutputLatency.summary(l.arrivalToBuffer))
+        let decoded = try #require(OutputLatency.summary(l.arrivalToDecoded))
+        let capture = try #require(OutputLatency.summary(l.captureToBuffer), "the publisher stamps every picture")
+        #expect(arrival.p50 < 125, "median arrival → buffer \(arrival.p50) ms: pictures wait for the 250 ms refresh")
+        #expect(arrival.p50 >= decoded.p50 && capture.p50 >= arrival.p50, "each span contains the one before it")
+        #expect(arrival.count == Int(l.decodedToBuffer.totalCount))
+
+        let port2 = try #require(kiosk.healthPort)
+        let (metrics, status) = try await get("http://127.0.0.1:\(port2)/metrics")
+        #expect(status == 200)
+        #expect(metrics.contains("tessera_picture_latency_seconds{output=\"main\",span=\"arrival_to_buffer\",quantile=\"0.99\"}"))
+        #expect(metrics.contains("tessera_picture_latency_seconds_count{output=\"main\",span=\"capture_to_buffer\"}"))
+        await kiosk.shutdown()
+        try await run.value
+    }
+}
