@@ -79,28 +79,38 @@ public final class TestPublisher: @unchecked Sendable {
             throw .refused(url: url, reason: "size must be even and at least 16x16, fps positive")
         }
         let encoder = try Encoder(options: o, url: url)
-        let muxer = try Muxer(url: url, live: isLive, encoder: encoder, interrupt: interrupt)
+        let muxer = try Muxer(url: url, live: isLive, interrupt: interrupt)
+        encoder.globalHeader = muxer.wantsGlobalHeader
+        try encoder.open()
+        try muxer.start(timeBase: encoder.ctx.pointee.time_base, operation: "avcodec_parameters_from_context") {
+            avcodec_parameters_from_context($0, encoder.ctx)
+        }
         let realTime = o.realTime ?? isLive
         let total = o.seconds.map { Int64(($0 * Double(o.fps)).rounded()) }
         let clock = ContinuousClock()
         let start = clock.now
         var n: Int64 = 0
         while total.map({ n < $0 }) ?? true {
-            if realTime {
-                let due = start + .microseconds(n * 1_000_000 / Int64(o.fps))
-                let deadline = Date().addingTimeInterval(max(0, (due - clock.now).seconds))
-                wake.lock()
-                while !stopRequested && Date() < deadline { _ = wake.wait(until: deadline) }
-                wake.unlock()
-            }
-            wake.lock(); let stopping = stopRequested; wake.unlock()
-            if stopping { break }
-            try encoder.encode(frame: n, participant: o.participant) { packet throws(MediaError) in try muxer.write(packet, live: isLive) }
+            if realTime { sleep(until: start + .microseconds(n * 1_000_000 / Int64(o.fps)), clock: clock) }
+            if isStopping { break }
+            try encoder.encode(frame: n, participant: o.participant) { packet throws(MediaError) in try muxer.write(packet) }
             n += 1
             wake.lock(); _framesSent = Int(n); wake.unlock()
         }
-        try encoder.flush { packet throws(MediaError) in try muxer.write(packet, live: isLive) }
+        try encoder.flush { packet throws(MediaError) in try muxer.write(packet) }
         try muxer.finish()
+    }
+}
+
+extension TestPublisher {
+    private var isStopping: Bool { wake.lock(); defer { wake.unlock() }; return stopRequested }
+
+    /// Sleeps until `due`, or until `stop()`.
+    private func sleep(until due: ContinuousClock.Instant, clock: ContinuousClock) {
+        let deadline = Date().addingTimeInterval(max(0, (due - clock.now).seconds))
+        wake.lock()
+        while !stopRequested && Date() < deadline { _ = wake.wait(until: deadline) }
+        wake.unlock()
     }
 }
 
@@ -197,24 +207,35 @@ private final class Encoder {
 }
 
 /// The output side: MPEG-TS for network URLs, the container the file name says otherwise.
+/// Built in two steps because an encoder must know before it opens whether the container wants
+/// global headers: `init` makes the output context, `start` takes the stream's codec parameters
+/// (from the encoder, or copied from a clip) and writes the header.
 private final class Muxer {
     let oc: UnsafeMutablePointer<AVFormatContext>
     let stream: UnsafeMutablePointer<AVStream>
-    let encoder: Encoder
     let url: String
+    private let live: Bool
+    private let interrupt: Interrupt
+    private var target: String
+    private var ioOptions = AVOptions()
+    /// The time base of the packets `write` is given.
+    private var sourceTimeBase = AVRational(num: 1, den: 90000)
     var headerWritten = false
     var writeErrors = 0
 
-    init(url: String, live: Bool, encoder: Encoder, interrupt: Interrupt) throws(MediaError) {
-        self.url = url; self.encoder = encoder
-        var target = url
+    /// Whether the container wants SPS/PPS in the codec parameters (AVFMT_GLOBALHEADER) rather
+    /// than in-band: an encoder then sets AV_CODEC_FLAG_GLOBAL_HEADER.
+    var wantsGlobalHeader: Bool { oc.pointee.oformat.pointee.flags & 0x0040 /* AVFMT_GLOBALHEADER */ != 0 }
+
+    init(url: String, live: Bool, interrupt: Interrupt) throws(MediaError) {
+        self.url = url; self.live = live; self.interrupt = interrupt
+        target = url
         if live, url.hasPrefix("udp://"), !url.contains("pkt_size=") {
             target += (url.contains("?") ? "&" : "?") + "pkt_size=1316"
         }
         // RTMP carries FLV; `rtmp://host:port/app/stream?listen=1` makes the publisher the server
         // (libavformat's `listen` option, which the rtmp protocol takes only as an option).
         let rtmp = url.hasPrefix("rtmp://")
-        var ioOptions = AVOptions()
         if rtmp, let q = target.firstIndex(of: "?") {
             if target[q...].contains("listen=1") { ioOptions.set("listen", "1") }
             target = String(target[..<q])
@@ -224,17 +245,24 @@ private final class Muxer {
         guard rc >= 0, let oc = ptr else { throw .av("avformat_alloc_output_context2", url, rc) }
         self.oc = oc
         stream = avformat_new_stream(oc, nil)!
-        if oc.pointee.oformat.pointee.flags & 0x0040 /* AVFMT_GLOBALHEADER */ != 0 { encoder.globalHeader = true }
-        try encoder.open()
-        var r = avcodec_parameters_from_context(stream.pointee.codecpar, encoder.ctx)
-        if r < 0 { throw .av("avcodec_parameters_from_context", url, r) }
-        stream.pointee.time_base = encoder.ctx.pointee.time_base
+    }
+
+    /// Fills the stream's codec parameters with `parameters` (which returns an AVERROR code and
+    /// is named `operation` in errors), opens the output and writes the header. Packets given to
+    /// `write` are then in `timeBase`.
+    func start(timeBase: AVRational, operation: String,
+               parameters: (UnsafeMutablePointer<AVCodecParameters>) -> Int32) throws(MediaError) {
+        var r = parameters(stream.pointee.codecpar)
+        if r < 0 { throw .av(operation, url, r) }
+        sourceTimeBase = timeBase
+        stream.pointee.time_base = timeBase
         if live {
             oc.pointee.flags |= 0x0200 // AVFMT_FLAG_FLUSH_PACKETS: each packet leaves at once
             oc.pointee.max_delay = 0
         }
         if oc.pointee.oformat.pointee.flags & tessera_avfmt_nofile() == 0 {
             var cb = tessera_interrupt_cb(interrupt.state)
+            let target = target
             r = ioOptions.with { d in avio_open2(&oc.pointee.pb, target, 2 /* AVIO_FLAG_WRITE */, &cb, &d) }
             if r < 0 { throw .av("avio_open2", url, r) }
         }
@@ -250,8 +278,8 @@ private final class Muxer {
         headerWritten = true
     }
 
-    func write(_ packet: UnsafeMutablePointer<AVPacket>, live: Bool) throws(MediaError) {
-        av_packet_rescale_ts(packet, encoder.ctx.pointee.time_base, stream.pointee.time_base)
+    func write(_ packet: UnsafeMutablePointer<AVPacket>) throws(MediaError) {
+        av_packet_rescale_ts(packet, sourceTimeBase, stream.pointee.time_base)
         packet.pointee.stream_index = stream.pointee.index
         let rc = av_write_frame(oc, packet)
         // A live peer that is not listening (UDP) or briefly gone is not the publisher's failure.
