@@ -1,9 +1,14 @@
+import CFFmpeg
 import Foundation
 import Testing
 import TesseraCore
 @testable import TesseraMedia
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// The stamp rewriter on access units built by hand.
+/// The stamp rewriter on access units built by hand, and the test publisher's replay mode end to
+/// end (a clip it wrote, replayed to a file and to a live UDP stream the engine decodes).
 @Suite("Replay")
 struct ReplayTests {
     // MARK: - Access units by hand
@@ -112,4 +117,96 @@ struct ReplayTests {
         #expect(StampRewriter.unescape(nal) == rbsp)
     }
 
+    // MARK: - Replay of a clip the publisher wrote
+
+    static func makeClip(_ dir: TempDir, name: String = "clip.ts", seconds: Double = 2) throws -> String {
+        var o = TestSourceOptions()
+        o.participant = 9; o.size = Size(width: 320, height: 180); o.fps = 15; o.seconds = seconds
+        let path = dir.path + "/" + name
+        try TestPublisher(url: path, options: o).run()
+        return path
+    }
+
+    /// Replayed to a file as fast as it goes: every picture of every loop carries the replay's
+    /// participant and a frame number one above the last, and timestamps rise across the loops.
+    @Test func replayToFileRenumbersAcrossLoops() throws {
+        let dir = TempDir()
+        let clip = try Self.makeClip(dir)
+        var o = TestSourceOptions()
+        o.participant = 77; o.replay = clip; o.seconds = 5 // 2.5 loops of the 2 s clip
+        let out = dir.path + "/replayed.ts"
+        let before = nowMicros()
+        let publisher = TestPublisher(url: out, options: o)
+        try publisher.run()
+        #expect(publisher.framesSent == 75, "5 s at 15 fps")
+
+        let interrupt = Interrupt() // the context holds only its state pointer: keep it alive
+        let input = try InputContext(URLPolicy().check(out, origin: .localConfig), interrupt: interrupt, ioTimeout: .seconds(5))
+        let packet = Packet()
+        defer { withExtendedLifetime(interrupt) {} }
+        var stamps: [TestStamp] = [], dts: [Int64] = []
+        while true {
+            let rc = input.read(into: packet)
+            if rc == tessera_averror_eagain() { continue } // the demuxer's "try again" (StreamWorker retries too)
+            if rc < 0 { #expect(rc == tessera_averror_eof(), "\(FFmpegLibraries.errorText(rc))"); break }
+            defer { packet.unref() }
+            let bytes = Array(UnsafeRawBufferPointer(start: packet.pkt.pointee.data, count: packet.size))
+            stamps += StampRewriter.stamps(in: bytes)
+            dts.append(packet.pkt.pointee.dts)
+        }
+        #expect(stamps.map(\.frame) == Array(0..<75))
+        #expect(stamps.allSatisfy { $0.participant == 77 })
+        #expect(stamps.allSatisfy { $0.captureMicros >= before && $0.captureMicros <= nowMicros() })
+        #expect(zip(dts, dts.dropFirst()).allSatisfy { $0 < $1 }, "dts rise across loop boundaries")
+        let span = Double(dts.last! - dts.first!) / 90_000
+        #expect(abs(span - (5 - 1.0 / 15)) < 0.01, "75 frames 1/15 s apart, no gap or overlap at the loops: \(span)")
+    }
+
+    /// The live case: 2 s clip at 15 fps replayed to loopback UDP and decoded by the engine as a
+    /// wall would. Stamps read back carry the replay's participant, a frame counter that keeps
+    /// rising past the clip's 30 pictures, and the time the picture was sent.
+    @Test func replayToUDPIsDecodedWithFreshStamps() throws {
+        let dir = TempDir()
+        let clip = try Self.makeClip(dir)
+        let port = Ports.take()
+        var o = TestSourceOptions()
+        o.participant = 42; o.replay = clip
+        let publisher = TestPublisher(url: "udp://127.0.0.1:\(port)", options: o)
+        publisher.start()
+        defer { publisher.stop(); publisher.join() }
+        let engine = MediaEngine(configuration: testConfiguration())
+        defer { engine.shutdown() }
+        let id = StreamID("replay")
+        #expect(engine.update(desired: [StreamRequest(id: id, url: "udp://127.0.0.1:\(port)", origin: .network)]).isEmpty)
+        let box = try #require(engine.mailbox(for: id))
+        var seen: [TestStamp] = []
+        var lateness: [Int64] = []
+        let passedLoop = wait(upTo: .seconds(20)) {
+            if let s = box.latestDecodedFrame()?.stamp, s.frame != seen.last?.frame {
+                seen.append(s); lateness.append(nowMicros() - s.captureMicros)
+            }
+            return (seen.last?.frame ?? 0) >= 45 || publisher.error != nil
+        }
+        #expect(publisher.error == nil, "\(publisher.error.map { "\($0)" } ?? "")")
+        #expect(passedLoop, "frames seen: \(seen.map(\.frame)); state \(box.state); \(box.snapshot.lastError ?? "")")
+        #expect(seen.count >= 5)
+        #expect(seen.allSatisfy { $0.participant == 42 })
+        #expect(zip(seen, seen.dropFirst()).allSatisfy { $0.frame < $1.frame }, "\(seen.map(\.frame))")
+        #expect(lateness.allSatisfy { (0..<1_000_000).contains($0) }, "capture = send time, within a second of now: \(lateness)")
+    }
+
+    @Test func clipsWithoutAnnexBAreRefused() throws {
+        let dir = TempDir()
+        let mp4 = try Self.makeClip(dir, name: "clip.mp4", seconds: 0.5)
+        var o = TestSourceOptions()
+        o.replay = mp4; o.seconds = 1
+        let error = #expect(throws: MediaError.self) { try TestPublisher(url: dir.path + "/out.ts", options: o).run() }
+        #expect(error.map { "\($0)".contains("Annex B") } == true, "\(error.map { "\($0)" } ?? "")")
+    }
+
+    func nowMicros() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    }
 }
