@@ -18,12 +18,18 @@ public struct TestSourceOptions: Sendable {
     /// the decoder does a camera's work (benchmarks). Off by default: flat backgrounds encode and
     /// decode fastest, which keeps tests with dozens of streams light.
     public var moving: Bool = false
+    /// Replay mode: the path of an H.264 MPEG-TS clip made by `tessera testsrc --to clip.ts`,
+    /// sent as it is (looped) instead of encoding, with each picture's stamp rewritten at send
+    /// time (see `TestPublisher`). `size`, `fps`, `gop`, `bitrateKbps` and `moving` do not apply.
+    public var replay: String? = nil
     public init() {}
 }
 
 /// A publisher inside the project: encodes synthetic frames (`TestPattern`, stamped with
 /// `TestStamp` SEI) with libx264 and sends them as MPEG-TS over UDP, SRT or TCP, or writes a
 /// clip file (.ts, .mp4, .mkv). Tests, benchmarks and the demo use it; no external tool needed.
+/// With `options.replay` it resends a .ts clip it wrote instead of encoding, restamping each
+/// picture as it leaves (see `replay(_:)`): hundreds of live streams for little CPU.
 ///
 /// `run()` blocks the calling thread; `start()` runs it on its own Thread; `stop()` from any
 /// thread ends it within a frame.
@@ -72,35 +78,177 @@ public final class TestPublisher: @unchecked Sendable {
 
     private var isLive: Bool { url.contains("://") && !url.hasPrefix("file:") }
 
-    /// Encodes and sends until `seconds` of media or `stop()`.
+    /// Encodes (or, with `replay`, replays) and sends until `seconds` of media or `stop()`.
     public func run() throws(MediaError) {
+        if let clip = options.replay { return try replay(clip) }
         let o = options
         guard o.size.width >= 16, o.size.height >= 16, o.size.width % 2 == 0, o.size.height % 2 == 0, o.fps > 0 else {
             throw .refused(url: url, reason: "size must be even and at least 16x16, fps positive")
         }
         let encoder = try Encoder(options: o, url: url)
-        let muxer = try Muxer(url: url, live: isLive, encoder: encoder, interrupt: interrupt)
+        let muxer = try Muxer(url: url, live: isLive, interrupt: interrupt)
+        encoder.globalHeader = muxer.wantsGlobalHeader
+        try encoder.open()
+        try muxer.start(timeBase: encoder.ctx.pointee.time_base, operation: "avcodec_parameters_from_context") {
+            avcodec_parameters_from_context($0, encoder.ctx)
+        }
         let realTime = o.realTime ?? isLive
         let total = o.seconds.map { Int64(($0 * Double(o.fps)).rounded()) }
         let clock = ContinuousClock()
         let start = clock.now
         var n: Int64 = 0
         while total.map({ n < $0 }) ?? true {
-            if realTime {
-                let due = start + .microseconds(n * 1_000_000 / Int64(o.fps))
-                let deadline = Date().addingTimeInterval(max(0, (due - clock.now).seconds))
-                wake.lock()
-                while !stopRequested && Date() < deadline { _ = wake.wait(until: deadline) }
-                wake.unlock()
-            }
-            wake.lock(); let stopping = stopRequested; wake.unlock()
-            if stopping { break }
-            try encoder.encode(frame: n, participant: o.participant) { packet throws(MediaError) in try muxer.write(packet, live: isLive) }
+            if realTime { sleep(until: start + .microseconds(n * 1_000_000 / Int64(o.fps)), clock: clock) }
+            if isStopping { break }
+            try encoder.encode(frame: n, participant: o.participant) { packet throws(MediaError) in try muxer.write(packet) }
             n += 1
             wake.lock(); _framesSent = Int(n); wake.unlock()
         }
-        try encoder.flush { packet throws(MediaError) in try muxer.write(packet, live: isLive) }
+        try encoder.flush { packet throws(MediaError) in try muxer.write(packet) }
         try muxer.finish()
+    }
+}
+
+extension TestPublisher {
+    private var isStopping: Bool { wake.lock(); defer { wake.unlock() }; return stopRequested }
+
+    /// Sleeps until `due`, or until `stop()`.
+    private func sleep(until due: ContinuousClock.Instant, clock: ContinuousClock) {
+        let deadline = Date().addingTimeInterval(max(0, (due - clock.now).seconds))
+        wake.lock()
+        while !stopRequested && Date() < deadline { _ = wake.wait(until: deadline) }
+        wake.unlock()
+    }
+}
+
+extension TestPublisher {
+    /// Replay mode: sends the clip's packets as they are, at their timestamps, looping, with
+    /// each picture's `TestStamp` rewritten (participant, running frame number, capture time =
+    /// now) just before it is written. Costs a demux and a copy per picture instead of an encode,
+    /// so one process can feed hundreds of live streams. Timestamps keep rising across loops.
+    private func replay(_ path: String) throws(MediaError) {
+        // The clip is this process's own configuration, opened as a local file would be by a tile.
+        let checked = try URLPolicy().check(path, origin: .localConfig)
+        func open() throws(MediaError) -> InputContext {
+            let input = try InputContext(checked, interrupt: interrupt, ioTimeout: .seconds(10))
+            let par = input.videoStream.pointee.codecpar.pointee
+            guard par.codec_id == AV_CODEC_ID_H264 else {
+                throw .noVideo(url: path, detail: "replay needs H.264 (an MPEG-TS clip from `tessera testsrc --to clip.ts`)")
+            }
+            // avcC extradata (first byte 1, as MP4 and MKV store it) means length-prefixed NAL
+            // units, not the Annex B start codes the stamp rewriter and the MPEG-TS muxer need.
+            if par.extradata_size > 0, par.extradata[0] == 1 {
+                throw .noVideo(url: path, detail: "replay needs an Annex B clip (MPEG-TS, e.g. `tessera testsrc --to clip.ts`), not MP4/MKV")
+            }
+            return input
+        }
+        var input = try open()
+        let stream = input.videoStream
+        let timeBase = stream.pointee.time_base
+        let muxer = try Muxer(url: url, live: isLive, interrupt: interrupt)
+        try muxer.start(timeBase: timeBase, operation: "avcodec_parameters_copy") { par in
+            let rc = avcodec_parameters_copy(par, stream.pointee.codecpar)
+            par.pointee.codec_tag = 0 // the clip container's tag may mean nothing in the output's
+            return rc
+        }
+
+        let ticksPerSecond = Double(timeBase.den) / Double(timeBase.num)
+        let fps = input.declaredFPS > 0 ? input.declaredFPS : 30
+        let frameTicks = max(1, Int64((ticksPerSecond / fps).rounded()))
+        let limit = options.seconds.map { Int64($0 * ticksPerSecond) }
+        let realTime = options.realTime ?? isLive
+        let nopts = tessera_av_nopts_value()
+        let packet = Packet()
+        let clock = ContinuousClock()
+        let start = clock.now
+        var clipStart: Int64? = nil // the clip's first dts
+        var loopBase: Int64 = 0     // output time of the current loop's first packet
+        var end: Int64 = 0          // output time just after the last packet sent
+        var lastDTS: Int64 = -1
+        var frame: Int64 = 0
+        var stamped = 0, picturesThisLoop = 0
+        while !isStopping {
+            let rc = input.read(into: packet)
+            if rc == tessera_averror_eof() {
+                guard picturesThisLoop > 0 else { throw .noVideo(url: path, detail: "the clip has no video packets") }
+                if !input.rewind() { input = try open() } // the same file: same stream and time base
+                loopBase = end; picturesThisLoop = 0
+                continue
+            }
+            if rc == tessera_averror_eagain() { Thread.sleep(forTimeInterval: 0.002); continue } // as StreamWorker: try again
+            if rc < 0 {
+                if isStopping { break }
+                throw .av("av_read_frame", path, rc)
+            }
+            defer { packet.unref() }
+            let pkt = packet.pkt
+            guard pkt.pointee.stream_index == input.videoIndex, pkt.pointee.size > 0 else { continue }
+            let dts = pkt.pointee.dts != nopts ? pkt.pointee.dts : pkt.pointee.pts
+            let pts = pkt.pointee.pts != nopts ? pkt.pointee.pts : dts
+            // Output time: the clip's own timing, shifted to follow the previous loop, and never
+            // back (the muxer refuses a dts that does not rise).
+            var outDTS = end, outPTS = end
+            if dts != nopts {
+                if clipStart == nil { clipStart = dts }
+                outDTS = max(dts - clipStart! + loopBase, lastDTS + 1)
+                outPTS = max(pts - clipStart! + loopBase, outDTS)
+            }
+            if let limit, outDTS >= limit { break }
+            if realTime { sleep(until: start + .seconds(Double(outDTS) / ticksPerSecond), clock: clock) }
+            if isStopping { break }
+
+            var ts = timespec()
+            clock_gettime(CLOCK_REALTIME, &ts)
+            let stamp = TestStamp(participant: options.participant, frame: frame,
+                                  captureMicros: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000)
+            if let bytes = StampRewriter.rewrite(UnsafeRawBufferPointer(start: pkt.pointee.data, count: Int(pkt.pointee.size)), with: stamp) {
+                try replace(pkt, with: bytes, path: path)
+                stamped += 1
+            } else if stamped == 0 && frame >= 10 {
+                throw Self.noStamps(path)
+            }
+            let duration = pkt.pointee.duration > 0 ? pkt.pointee.duration : frameTicks
+            pkt.pointee.dts = outDTS; pkt.pointee.pts = outPTS; pkt.pointee.duration = duration
+            end = max(end, outDTS + duration); lastDTS = outDTS
+            try muxer.write(pkt)
+            frame += 1; picturesThisLoop += 1
+            wake.lock(); _framesSent = Int(frame); wake.unlock()
+        }
+        if stamped == 0 && frame > 0 { throw Self.noStamps(path) }
+        try muxer.finish()
+    }
+
+    private static func noStamps(_ path: String) -> MediaError {
+        .refused(url: path, reason: "the clip's pictures carry no TestStamp SEI to rewrite; make one with `tessera testsrc --to clip.ts`")
+    }
+
+    /// Puts `bytes` in place of the packet's data (its own buffer afterwards; the length may differ).
+    private func replace(_ pkt: UnsafeMutablePointer<AVPacket>, with bytes: [UInt8], path: String) throws(MediaError) {
+        var rc = av_packet_make_writable(pkt)
+        if rc < 0 { throw .av("av_packet_make_writable", path, rc) }
+        let change = Int32(bytes.count) - pkt.pointee.size
+        if change > 0 {
+            rc = av_grow_packet(pkt, change)
+            if rc < 0 { throw .av("av_grow_packet", path, rc) }
+        } else if change < 0 {
+            av_shrink_packet(pkt, Int32(bytes.count))
+        }
+        bytes.withUnsafeBytes { pkt.pointee.data.update(from: $0.bindMemory(to: UInt8.self).baseAddress!, count: bytes.count) }
+    }
+}
+
+/// Publishers for several participants at once.
+extension TestPublisher {
+    /// Participants `first`, `first + 1`, … (`count` of them), each publishing with `options` to
+    /// `URLTemplate.expand(urlTemplate, n: participant)`, each on its own thread, started.
+    public static func startMany(urlTemplate: String, count: Int, first: Int = 1, options: TestSourceOptions) -> [TestPublisher] {
+        (first..<(first + count)).map { n in
+            var o = options
+            o.participant = n
+            let p = TestPublisher(url: URLTemplate.expand(urlTemplate, n: n), options: o)
+            p.start()
+            return p
+        }
     }
 }
 
@@ -197,24 +345,35 @@ private final class Encoder {
 }
 
 /// The output side: MPEG-TS for network URLs, the container the file name says otherwise.
+/// Built in two steps because an encoder must know before it opens whether the container wants
+/// global headers: `init` makes the output context, `start` takes the stream's codec parameters
+/// (from the encoder, or copied from a clip) and writes the header.
 private final class Muxer {
     let oc: UnsafeMutablePointer<AVFormatContext>
     let stream: UnsafeMutablePointer<AVStream>
-    let encoder: Encoder
     let url: String
+    private let live: Bool
+    private let interrupt: Interrupt
+    private var target: String
+    private var ioOptions = AVOptions()
+    /// The time base of the packets `write` is given.
+    private var sourceTimeBase = AVRational(num: 1, den: 90000)
     var headerWritten = false
     var writeErrors = 0
 
-    init(url: String, live: Bool, encoder: Encoder, interrupt: Interrupt) throws(MediaError) {
-        self.url = url; self.encoder = encoder
-        var target = url
+    /// Whether the container wants SPS/PPS in the codec parameters (AVFMT_GLOBALHEADER) rather
+    /// than in-band: an encoder then sets AV_CODEC_FLAG_GLOBAL_HEADER.
+    var wantsGlobalHeader: Bool { oc.pointee.oformat.pointee.flags & 0x0040 /* AVFMT_GLOBALHEADER */ != 0 }
+
+    init(url: String, live: Bool, interrupt: Interrupt) throws(MediaError) {
+        self.url = url; self.live = live; self.interrupt = interrupt
+        target = url
         if live, url.hasPrefix("udp://"), !url.contains("pkt_size=") {
             target += (url.contains("?") ? "&" : "?") + "pkt_size=1316"
         }
         // RTMP carries FLV; `rtmp://host:port/app/stream?listen=1` makes the publisher the server
         // (libavformat's `listen` option, which the rtmp protocol takes only as an option).
         let rtmp = url.hasPrefix("rtmp://")
-        var ioOptions = AVOptions()
         if rtmp, let q = target.firstIndex(of: "?") {
             if target[q...].contains("listen=1") { ioOptions.set("listen", "1") }
             target = String(target[..<q])
@@ -224,17 +383,24 @@ private final class Muxer {
         guard rc >= 0, let oc = ptr else { throw .av("avformat_alloc_output_context2", url, rc) }
         self.oc = oc
         stream = avformat_new_stream(oc, nil)!
-        if oc.pointee.oformat.pointee.flags & 0x0040 /* AVFMT_GLOBALHEADER */ != 0 { encoder.globalHeader = true }
-        try encoder.open()
-        var r = avcodec_parameters_from_context(stream.pointee.codecpar, encoder.ctx)
-        if r < 0 { throw .av("avcodec_parameters_from_context", url, r) }
-        stream.pointee.time_base = encoder.ctx.pointee.time_base
+    }
+
+    /// Fills the stream's codec parameters with `parameters` (which returns an AVERROR code and
+    /// is named `operation` in errors), opens the output and writes the header. Packets given to
+    /// `write` are then in `timeBase`.
+    func start(timeBase: AVRational, operation: String,
+               parameters: (UnsafeMutablePointer<AVCodecParameters>) -> Int32) throws(MediaError) {
+        var r = parameters(stream.pointee.codecpar)
+        if r < 0 { throw .av(operation, url, r) }
+        sourceTimeBase = timeBase
+        stream.pointee.time_base = timeBase
         if live {
             oc.pointee.flags |= 0x0200 // AVFMT_FLAG_FLUSH_PACKETS: each packet leaves at once
             oc.pointee.max_delay = 0
         }
         if oc.pointee.oformat.pointee.flags & tessera_avfmt_nofile() == 0 {
             var cb = tessera_interrupt_cb(interrupt.state)
+            let target = target
             r = ioOptions.with { d in avio_open2(&oc.pointee.pb, target, 2 /* AVIO_FLAG_WRITE */, &cb, &d) }
             if r < 0 { throw .av("avio_open2", url, r) }
         }
@@ -250,8 +416,8 @@ private final class Muxer {
         headerWritten = true
     }
 
-    func write(_ packet: UnsafeMutablePointer<AVPacket>, live: Bool) throws(MediaError) {
-        av_packet_rescale_ts(packet, encoder.ctx.pointee.time_base, stream.pointee.time_base)
+    func write(_ packet: UnsafeMutablePointer<AVPacket>) throws(MediaError) {
+        av_packet_rescale_ts(packet, sourceTimeBase, stream.pointee.time_base)
         packet.pointee.stream_index = stream.pointee.index
         let rc = av_write_frame(oc, packet)
         // A live peer that is not listening (UDP) or briefly gone is not the publisher's failure.

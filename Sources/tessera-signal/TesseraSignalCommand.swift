@@ -33,7 +33,7 @@ struct TesseraSignalCommand: AsyncParsableCommand {
     @Option(help: "Fill the room with this many synthetic participants.")
     var participants = 0
 
-    @Option(help: "Stream URL for synthetic participants; {n} is 1…N, {id} the id, {height} the layer height (180 and 720 layers when present).")
+    @Option(help: "Stream URL for synthetic participants; {n} is 1…N ({n+K}: N+K), {id} the id, {height} the layer height (180 and 720 layers when present).")
     var streamURLTemplate = "rtsp://127.0.0.1:8554/p{n}"
 
     @Option(help: "Seconds between heartbeats the backend asks walls for.")
@@ -87,7 +87,7 @@ struct TesseraSignalCommand: AsyncParsableCommand {
         (1...max(1, count)).prefix(count).map { n in
             let id = "p\(n)"
             func url(_ height: Int) -> String {
-                template.replacingOccurrences(of: "{n}", with: "\(n)").replacingOccurrences(of: "{id}", with: id)
+                URLTemplate.expand(template, n: n).replacingOccurrences(of: "{id}", with: id)
                     .replacingOccurrences(of: "{height}", with: "\(height)")
             }
             let layers = template.contains("{height}")

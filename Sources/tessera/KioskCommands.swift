@@ -62,7 +62,7 @@ struct Run: ParsableCommand {
     @Option(help: "HOST:PORT for /healthz and /metrics; \"off\" for none.") var health: String = "127.0.0.1:9110"
     @Option(help: "Keyboard: auto, libinput, terminal or none.") var keyboard: KioskConfiguration.Keyboard = .auto
     @Option(help: "Without --signal: a local room of N synthetic participants.") var participants: Int = 0
-    @Option(help: "Without --signal: stream URL of participant N ({n} is replaced).") var streamUrlTemplate: String?
+    @Option(help: "Without --signal: stream URL of participant N ({n} becomes N, {n+K} becomes N+K).") var streamUrlTemplate: String?
     @Option(help: "Print a progress line every this many seconds (0: never).") var progress: Double = 0
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
     @OptionGroup var gates: StreamGateOptions
@@ -107,7 +107,7 @@ struct Run: ParsableCommand {
             var people = Room.synthetic(count: participants).participants
             if let template = streamUrlTemplate {
                 for i in people.indices {
-                    let url = template.replacingOccurrences(of: "{n}", with: "\(i + 1)")
+                    let url = URLTemplate.expand(template, n: i + 1)
                     people[i].streams = [ParticipantStream(kind: .camera, layers: [StreamLayer(width: 320, height: 180, url: url)])]
                 }
             }

@@ -25,7 +25,7 @@ private func parseSize(_ s: String) throws -> Size {
     return Size(width: parts[0], height: parts[1])
 }
 
-/// Exit codes: 0 done; 1 the publisher failed (the message names the call and URL).
+/// Exit codes: 0 done; 1 a publisher failed (the message names the call and URL).
 struct TestSrc: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "testsrc",
@@ -33,16 +33,22 @@ struct TestSrc: ParsableCommand {
         discussion: """
         Each participant gets its own colour and number; every frame carries a frame counter and a capture \
         timestamp (H.264 SEI), which `tessera probe` and the tests read back.
+        --replay sends a clip made by testsrc instead of encoding (far cheaper: hundreds of streams from one \
+        process), rewriting each picture's stamp with the participant, a running frame counter and the send \
+        time, so its "capture" time is when the picture left, not when it was encoded.
         Examples: tessera testsrc --to udp://127.0.0.1:5000 --participant 3
                   tessera testsrc --to 'srt://127.0.0.1:9000?mode=listener' --seconds 60
                   tessera testsrc --to out/clip.ts --seconds 10
+                  tessera testsrc --replay out/clip.ts --to 'udp://127.0.0.1:{n+20000}' --count 250
         """)
 
-    @Option(help: "Where to send: udp://HOST:PORT, srt://HOST:PORT?mode=caller|listener, tcp://HOST:PORT, or a file (.ts, .mp4, .mkv).")
+    @Option(help: "Where to send: udp://HOST:PORT, srt://HOST:PORT?mode=caller|listener, tcp://HOST:PORT, or a file (.ts, .mp4, .mkv). With --count, {n} is replaced by the participant number and {n+K} by n+K.")
     var to: String
-    @Option(help: "Participant number (colour and big digits).") var participant: Int = 1
-    @Option(help: "Picture size WxH.") var size: String = "320x180"
-    @Option(help: "Frames per second.") var fps: Int = 30
+    @Option(help: "Participant number (colour and big digits); with --count, the first one.") var participant: Int = 1
+    @Option(help: "Publish this many participants (--participant, the next, …), each to its own --to URL.") var count: Int = 1
+    @Option(help: "Send this MPEG-TS clip (from `tessera testsrc --to clip.ts`), looped, with rewritten stamps, instead of encoding.") var replay: String?
+    @Option(help: "Picture size WxH (not with --replay).") var size: String = "320x180"
+    @Option(help: "Frames per second (not with --replay).") var fps: Int = 30
     @Option(help: "Stop after this many seconds (default: run until interrupted; 10 for files).") var seconds: Double?
     @Option(help: "Frames between keyframes (default: one second).") var gop: Int?
     @Option(help: "Bitrate in kbit/s (default: by size).") var kbps: Int?
@@ -53,21 +59,53 @@ struct TestSrc: ParsableCommand {
         guard (1...240).contains(fps) else { throw ValidationError("--fps must be between 1 and 240") }
         guard participant >= 0 else { throw ValidationError("--participant must not be negative") }
         if let seconds, seconds <= 0 { throw ValidationError("--seconds must be positive") }
+        guard (1...10_000).contains(count) else { throw ValidationError("--count must be between 1 and 10000") }
+        if count > 1 && !URLTemplate.isNumbered(to) {
+            throw ValidationError("--count \(count) needs a --to with {n} or {n+K} in it, so that each participant has its own URL")
+        }
+        if let replay {
+            if gop != nil || kbps != nil || moving { throw ValidationError("--gop, --kbps and --moving set the encoder; --replay sends the clip as it was encoded") }
+            guard FileManager.default.isReadableFile(atPath: replay) else { throw ValidationError("--replay: cannot read \(replay)") }
+        }
     }
 
     func run() throws {
         var o = TestSourceOptions()
         o.participant = participant; o.size = try parseSize(size); o.fps = fps; o.gop = gop; o.bitrateKbps = kbps; o.moving = moving
+        o.replay = replay
+        let urls = (participant..<(participant + count)).map { URLTemplate.expand(to, n: $0) }
         let isFile = !to.contains("://") || to.hasPrefix("file:")
         o.seconds = seconds ?? (isFile ? 10 : nil)
         if isFile {
-            let dir = (to as NSString).deletingLastPathComponent
-            if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+            for url in urls {
+                let dir = (url as NSString).deletingLastPathComponent
+                if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+            }
         }
-        do { try TestPublisher(url: to, options: o).run() } catch {
-            FileHandle.standardError.write(Data("tessera testsrc: \(error)\n".utf8))
-            throw ExitCode(1)
+        let what = replay.map { "replaying \($0) to" } ?? "publishing"
+        let streams = count == 1 ? "1 stream" : "\(count) streams"
+        let range = count == 1 ? urls[0] : "\(urls[0]) … \(urls[urls.count - 1])"
+        FileHandle.standardError.write(Data("tessera testsrc: \(what) \(streams) \(range)\n".utf8))
+        if count == 1 {
+            do { try TestPublisher(url: urls[0], options: o).run() } catch {
+                FileHandle.standardError.write(Data("tessera testsrc: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            return
         }
+        // Each publisher on its own thread. Like the single stream, SIGINT/SIGTERM end the process
+        // (their default action); a publisher that fails stops the others and the command.
+        let publishers = TestPublisher.startMany(urlTemplate: to, count: count, first: participant, options: o)
+        var failed: [TestPublisher] = []
+        while true {
+            failed = publishers.filter { $0.error != nil }
+            if !failed.isEmpty || publishers.allSatisfy({ $0.join(timeout: .zero) }) { break }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        for p in publishers { p.stop() }
+        for p in publishers { p.join() }
+        for p in publishers { if let e = p.error { FileHandle.standardError.write(Data("tessera testsrc: \(e)\n".utf8)) } }
+        if publishers.contains(where: { $0.error != nil }) { throw ExitCode(1) }
     }
 }
 
