@@ -112,7 +112,7 @@ final class OutputThread: @unchecked Sendable {
                     let stats = try output.present(scene, renderer: lit.renderer, sources: sources)
                     let inBuffer = ContinuousClock.now
                     record(stats, output: output.id, at: inBuffer, firstShows: &firstShows)
-                    pace.presentTook = Pace.average(pace.presentTook, inBuffer - tick)
+                    pace.drew(tiles: stats.tilesDrawn, from: tick, to: inBuffer)
                     let took = (inBuffer - tick).seconds
                     let at = (ContinuousClock.now - metrics.started).seconds
                     metrics.update(output: output.id) {
@@ -138,16 +138,59 @@ final class OutputThread: @unchecked Sendable {
     }
 
     /// How long recent draws took, to stop preparing in time for the refresh.
+    /// When to stop bringing the next buffer up to date so that the present still makes the refresh.
+    /// A draw costs a fixed part (planning every tile) and a part per changed tile; tiles change at
+    /// a rate. All three are learnt from the draws themselves (moving averages), so the rounds run
+    /// as close to the refresh as the present allows, and the present draws only the last moments.
     struct Pace {
-        /// Recent present and prepare durations (moving averages): both draw what changed since the
-        /// last draw, so after a prepare the present costs about what a prepare does.
-        var presentTook: Duration = .zero
-        var prepareTook: Duration = .zero
-        static func average(_ old: Duration, _ new: Duration) -> Duration { old * 0.8 + new * 0.2 }
+        /// A draw with no changed tile, the cost per changed tile, and changed tiles per second.
+        var overhead: Duration = .zero
+        var perTile: Duration = .zero
+        var tilesPerSecond = 0.0
+        /// When the last draw (round or present) ended.
+        var lastDraw: ContinuousClock.Instant?
         /// How often the next buffer is brought up to date between refreshes.
         static let poll: Duration = .milliseconds(3)
         /// Kept free before the refresh beyond the expected present (commit, scheduling).
         static let slack: Duration = .milliseconds(2)
+
+        static func average(_ old: Duration, _ new: Duration) -> Duration { old * 0.8 + new * 0.2 }
+
+        /// Learns from a draw of `tiles` changed tiles that took from `start` to `end`.
+        mutating func drew(tiles: Int, from start: ContinuousClock.Instant, to end: ContinuousClock.Instant) {
+            let took = end - start
+            if tiles == 0 {
+                overhead = Self.average(overhead, took)
+            } else {
+                perTile = Self.average(perTile, max(.zero, took - overhead) / tiles)
+            }
+            if let lastDraw, end > lastDraw {
+                tilesPerSecond = tilesPerSecond * 0.8 + 0.2 * Double(tiles) / (end - lastDraw).seconds
+            }
+            lastDraw = end
+        }
+
+        /// What drawing the tiles that change over `span` costs.
+        func cost(over span: Duration) -> Duration { overhead + perTile * (tilesPerSecond * max(0, span.seconds)) }
+
+        /// Whether a round started at `now` leaves time for the present (which draws what changes
+        /// after the round) before `due`.
+        func roundFits(now: ContinuousClock.Instant, due: ContinuousClock.Instant) -> Bool {
+            let roundEnd = now + cost(over: lastDraw.map { now - $0 } ?? .zero)
+            return roundEnd + cost(over: due - roundEnd) + Self.slack < due
+        }
+
+        /// The latest moment a round still fits (`roundFits`), so that the last round of a refresh
+        /// ends as close to the present as it can; nil when drawing cannot keep up at all.
+        func latestStart(due: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+            guard let lastDraw else { return nil }
+            // With load L = perTile × tilesPerSecond and overhead o: a round started t after the
+            // last draw ends at t + o + L·t; it fits while due − roundEnd > (o + slack) / (1 − L).
+            let load = perTile.seconds * tilesPerSecond, o = overhead.seconds
+            guard load < 1 else { return nil }
+            let endBy = (due - lastDraw).seconds - (o + Self.slack.seconds) / (1 - load)
+            return lastDraw + .seconds(max(0, (endBy - o) / (1 + load)))
+        }
     }
 
     /// Until the earliest output's refresh is near, brings each output's next buffer up to date with
@@ -157,21 +200,23 @@ final class OutputThread: @unchecked Sendable {
         guard let due = outputs.compactMap(\.presentDue).min() else { return }
         while !stopFlag.load(ordering: .relaxed) {
             let start = ContinuousClock.now
-            // Stop when another prepare and the present might not fit before the refresh.
-            if start + pace.prepareTook + pace.presentTook + Pace.slack >= due { return }
+            guard pace.roundFits(now: start, due: due) else { return }
+            var tiles = 0
             for output in outputs {
                 guard let scene = wall.outputScene(output.id) else { continue }
                 let stats = try output.prepare(scene, renderer: renderer, sources: sources)
                 let inBuffer = ContinuousClock.now
                 record(stats, output: output.id, at: inBuffer, firstShows: &firstShows)
+                tiles += stats.tilesDrawn
                 if stats.tilesDrawn > 0 { metrics.update(output: output.id) { $0.prepares += 1; $0.tilesDrawn += stats.tilesDrawn } }
             }
-            let took = ContinuousClock.now - start
-            pace.prepareTook = Pace.average(pace.prepareTook, took)
-            metrics.update(output: outputs[0].id) { $0.prepareSecondsMax = max($0.prepareSecondsMax, took.seconds) }
-            let wake = min(start + Pace.poll, due - pace.presentTook - Pace.slack)
-            let now = ContinuousClock.now
-            if wake > now { Thread.sleep(forTimeInterval: (wake - now).seconds) }
+            let end = ContinuousClock.now
+            pace.drew(tiles: tiles, from: start, to: end)
+            metrics.update(output: outputs[0].id) { $0.prepareSecondsMax = max($0.prepareSecondsMax, (end - start).seconds) }
+            // The next round after `poll`, or earlier when that would be too late to fit.
+            var wake = start + Pace.poll
+            if let latest = pace.latestStart(due: due), latest > end { wake = min(wake, latest) }
+            if wake > end { Thread.sleep(forTimeInterval: (wake - end).seconds) }
         }
     }
 

@@ -18,6 +18,8 @@ public struct TestSourceOptions: Sendable {
     /// the decoder does a camera's work (benchmarks). Off by default: flat backgrounds encode and
     /// decode fastest, which keeps tests with dozens of streams light.
     public var moving: Bool = false
+    /// Seconds to wait before the first frame (`startMany` spreads the publishers' starts).
+    public var startDelay: Double = 0
     /// Replay mode: the path of an H.264 MPEG-TS clip made by `tessera testsrc --to clip.ts`,
     /// sent as it is (looped) instead of encoding, with each picture's stamp rewritten at send
     /// time (see `TestPublisher`). `size`, `fps`, `gop`, `bitrateKbps` and `moving` do not apply.
@@ -80,6 +82,14 @@ public final class TestPublisher: @unchecked Sendable {
 
     /// Encodes (or, with `replay`, replays) and sends until `seconds` of media or `stop()`.
     public func run() throws(MediaError) {
+        if options.startDelay > 0 {
+            let until = Date().addingTimeInterval(options.startDelay)
+            wake.lock()
+            while !stopRequested && Date() < until { _ = wake.wait(until: until) }
+            let stopping = stopRequested
+            wake.unlock()
+            if stopping { return }
+        }
         if let clip = options.replay { return try replay(clip) }
         let o = options
         guard o.size.width >= 16, o.size.height >= 16, o.size.width % 2 == 0, o.size.height % 2 == 0, o.fps > 0 else {
@@ -241,10 +251,15 @@ extension TestPublisher {
 extension TestPublisher {
     /// Participants `first`, `first + 1`, … (`count` of them), each publishing with `options` to
     /// `URLTemplate.expand(urlTemplate, n: participant)`, each on its own thread, started.
-    public static func startMany(urlTemplate: String, count: Int, first: Int = 1, options: TestSourceOptions) -> [TestPublisher] {
+    /// Their first frames are spread evenly over `spread` seconds, as independent cameras' would
+    /// be: started together, every stream would send its keyframe in the same instant, and a
+    /// wall would see a burst of keyframes each second that no real room produces.
+    public static func startMany(urlTemplate: String, count: Int, first: Int = 1, options: TestSourceOptions,
+                                 spread: Double = 1) -> [TestPublisher] {
         (first..<(first + count)).map { n in
             var o = options
             o.participant = n
+            o.startDelay += spread * Double(n - first) / Double(count)
             let p = TestPublisher(url: URLTemplate.expand(urlTemplate, n: n), options: o)
             p.start()
             return p

@@ -220,10 +220,18 @@ struct Surface: @unchecked Sendable {
                 for x in 0..<r.width { row[x] = pixel }
             }
         } else {
-            let a = UInt32(color.alpha)
+            // One colour over many pixels: its share of each channel is the same everywhere.
+            let a = UInt32(color.alpha), na = 255 &- a
+            let cb = UInt32(color.blue) &* a &+ 127, cg = UInt32(color.green) &* a &+ 127, cr = UInt32(color.red) &* a &+ 127
             for y in r.minY..<r.maxY {
-                let row = (base + y * stride + r.x * 4).bindMemory(to: UInt8.self, capacity: r.width * 4)
-                for x in 0..<r.width { blend(row + x * 4, color, a) }
+                let row = (base + y * stride + r.x * 4).bindMemory(to: UInt32.self, capacity: r.width)
+                for x in 0..<r.width {
+                    let p = row[x]
+                    let b = ((p & 0xff) &* na &+ cb) / 255
+                    let g = ((p >> 8 & 0xff) &* na &+ cg) / 255
+                    let rr = ((p >> 16 & 0xff) &* na &+ cr) / 255
+                    row[x] = b | g << 8 | rr << 16 | 0xff00_0000
+                }
             }
         }
     }
@@ -238,18 +246,19 @@ struct Surface: @unchecked Sendable {
                 for x in r.minX..<r.maxX {
                     let c = UInt32(cov[src + x])
                     if c == 0 { continue }
-                    blend(row + x * 4, color, (c * UInt32(color.alpha) + 127) / 255)
+                    blend(row + x * 4, color, (c &* UInt32(color.alpha) &+ 127) / 255)
                 }
             }
         }
     }
 
+    /// `c` at opacity `a` (0–255) over `p`, rounded to nearest; the pixel ends opaque.
     @inline(__always)
     private func blend(_ p: UnsafeMutablePointer<UInt8>, _ c: Color, _ a: UInt32) {
-        let na = 255 - a
-        p[0] = UInt8((UInt32(c.blue) * a + UInt32(p[0]) * na + 127) / 255)
-        p[1] = UInt8((UInt32(c.green) * a + UInt32(p[1]) * na + 127) / 255)
-        p[2] = UInt8((UInt32(c.red) * a + UInt32(p[2]) * na + 127) / 255)
+        let na = 255 &- a
+        p[0] = UInt8(truncatingIfNeeded: (UInt32(c.blue) &* a &+ UInt32(p[0]) &* na &+ 127) / 255)
+        p[1] = UInt8(truncatingIfNeeded: (UInt32(c.green) &* a &+ UInt32(p[1]) &* na &+ 127) / 255)
+        p[2] = UInt8(truncatingIfNeeded: (UInt32(c.red) &* a &+ UInt32(p[2]) &* na &+ 127) / 255)
         p[3] = 255
     }
 }

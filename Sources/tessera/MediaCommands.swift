@@ -46,6 +46,8 @@ struct TestSrc: ParsableCommand {
     var to: String
     @Option(help: "Participant number (colour and big digits); with --count, the first one.") var participant: Int = 1
     @Option(help: "Publish this many participants (--participant, the next, …), each to its own --to URL.") var count: Int = 1
+    @Option(help: "With --count: spread the streams' first frames over this many seconds, as independent cameras' (so their keyframes do not all come at once).")
+    var spread: Double = 1
     @Option(help: "Send this MPEG-TS clip (from `tessera testsrc --to clip.ts`), looped, with rewritten stamps, instead of encoding.") var replay: String?
     @Option(help: "Picture size WxH (not with --replay).") var size: String = "320x180"
     @Option(help: "Frames per second (not with --replay).") var fps: Int = 30
@@ -60,6 +62,7 @@ struct TestSrc: ParsableCommand {
         guard participant >= 0 else { throw ValidationError("--participant must not be negative") }
         if let seconds, seconds <= 0 { throw ValidationError("--seconds must be positive") }
         guard (1...10_000).contains(count) else { throw ValidationError("--count must be between 1 and 10000") }
+        guard spread >= 0 else { throw ValidationError("--spread must not be negative") }
         if count > 1 && !URLTemplate.isNumbered(to) {
             throw ValidationError("--count \(count) needs a --to with {n} or {n+K} in it, so that each participant has its own URL")
         }
@@ -95,7 +98,7 @@ struct TestSrc: ParsableCommand {
         }
         // Each publisher on its own thread. Like the single stream, SIGINT/SIGTERM end the process
         // (their default action); a publisher that fails stops the others and the command.
-        let publishers = TestPublisher.startMany(urlTemplate: to, count: count, first: participant, options: o)
+        let publishers = TestPublisher.startMany(urlTemplate: to, count: count, first: participant, options: o, spread: spread)
         var failed: [TestPublisher] = []
         while true {
             failed = publishers.filter { $0.error != nil }
