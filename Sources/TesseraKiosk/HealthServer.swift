@@ -62,6 +62,10 @@ public enum PrometheusText {
             out += "tessera_render_frame_seconds_count{output=\"\(escape(o.id))\"} \(o.framesPresented)\n"
         }
         family("tessera_render_frame_seconds_max", "gauge", "Slowest frame so far per output.", outputs.map { ([("output", $0.id)], $0.frameSecondsMax) })
+        family("tessera_render_prepares_total", "counter", "Draws between refreshes that put newly arrived pictures in the next buffer.",
+               outputs.map { ([("output", $0.id)], Double($0.prepares)) })
+        family("tessera_render_prepare_seconds_max", "gauge", "Slowest round of draws between refreshes so far (all outputs of a render thread).",
+               outputs.map { ([("output", $0.id)], $0.prepareSecondsMax) })
         out += "# HELP tessera_picture_latency_seconds Stream pictures' way to the output buffer since the start: arrival_to_decoded "
             + "(packet read to picture decoded), decoded_to_buffer (wait for the refresh and the draw), arrival_to_buffer (both), "
             + "capture_to_buffer (from the publisher's stamp, stamped streams only). Quantile 1 is the maximum.\n"

@@ -68,9 +68,10 @@ lines = [f"### Live: {a.streams} streams of 320x180@{a.fps} (paced, looping file
          f"{'met' if pct < 1 and frames / w >= a.fps * 0.99 else 'missed'} (< 1% dropped at {a.fps} frames/s) |"]
 load = open("/proc/loadavg").read().split()[:3]
 lines.append("")
-lines.append(f"Slowest frame of the run (draw, /metrics `tessera_render_frame_seconds_max`): {1000 * m1.get('tessera_render_frame_seconds_max', 0):.0f} ms "
-             f"against a {1000 / a.fps:.1f} ms refresh; a tick counts as dropped when the gap between two frames rounds to two "
-             f"refreshes or more (a draw over {1500 / a.fps:.0f} ms). Load average at the end: {' '.join(load)} on {os.cpu_count()} cores.")
+lines.append(f"Slowest present of the run (/metrics `tessera_render_frame_seconds_max`): {1000 * m1.get('tessera_render_frame_seconds_max', 0):.0f} ms; "
+             f"slowest round of draws between refreshes (`tessera_render_prepare_seconds_max`): {1000 * m1.get('tessera_render_prepare_seconds_max', 0):.0f} ms; "
+             f"{d.get('tessera_render_prepares_total', 0) / w:.0f} such rounds a second; a {1000 / a.fps:.1f} ms refresh. "
+             f"A tick counts as dropped when the gap between two presents rounds to two refreshes or more (over {1500 / a.fps:.0f} ms). Load average at the end: {' '.join(load)} on {os.cpu_count()} cores.")
 if p.returncode not in (0, None):
     lines.append(f"\n`tessera run` exited {p.returncode}: {err[-500:]}")
 print("\n".join(lines))
