@@ -56,7 +56,8 @@ demo: build
 
 ## bench: BENCHMARKS.md, measured in one run on this machine: composition against ffmpeg xstack and
 ## GStreamer compositor (tools/bench/compose.py), scene building and preset switching, media decoding
-## beside ffmpeg's decode floor (release build). Installs the peers; work files in $(OUT)/bench/
+## beside ffmpeg's decode floor, live composition, latency into the output buffer (release build).
+## Installs the peers; work files in $(OUT)/bench/
 BENCH_PACKAGES := ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-libav
 BENCH_STREAMS ?= 16,64,250
 bench: deps
@@ -69,6 +70,8 @@ bench: deps
 	set -o pipefail; .build/release/tessera bench media --streams $(BENCH_STREAMS) --cache $(OUT)/bench | tee $(OUT)/bench/media.md
 	python3 tools/bench/live.py --tessera .build/release/tessera --cache $(OUT)/bench --clip-seconds 40 --out $(OUT)/bench/live.md
 	python3 tools/bench/live.py --tessera .build/release/tessera --cache $(OUT)/bench --clip-seconds 10 --out $(OUT)/bench/live-loop.md
+	set -o pipefail; .build/release/tessera bench latency --streams 1,64,250 --refresh 60 --cache $(OUT)/bench | tee $(OUT)/bench/latency-60.md
+	set -o pipefail; .build/release/tessera bench latency --streams 250 --refresh 15 --cache $(OUT)/bench | tee $(OUT)/bench/latency-15.md
 	python3 tools/bench/report.py --dir $(OUT)/bench > BENCHMARKS.md
 	@echo "make bench: wrote BENCHMARKS.md"
 

@@ -63,9 +63,10 @@ public protocol Output: AnyObject {
     /// free buffer (DRM: both in use until the flip completes). Called on the render thread.
     @discardableResult
     func prepare(_ scene: OutputScene, renderer: any Renderer, sources: any FrameSourceLookup) throws -> RenderStats
-    /// When the next `present` is due: the next clock tick (headless), or the next vertical blank
-    /// estimated from the last page flip (DRM). Nil when unknown (no pacing, no flip yet): then the
-    /// render loop draws at `waitForFrame` and does not prepare.
+    /// When the next `present` is due: the next clock tick (headless), or a few milliseconds before
+    /// the next vertical blank, estimated from the last page flip (DRM). The render loop prepares
+    /// until then. Nil when unknown (no pacing, no flip yet): then the loop draws at
+    /// `waitForFrame` and does not prepare.
     var presentDue: ContinuousClock.Instant? { get }
 }
 

@@ -138,58 +138,63 @@ final class OutputThread: @unchecked Sendable {
     }
 
     /// How long recent draws took, to stop preparing in time for the refresh.
-    /// When to stop bringing the next buffer up to date so that the present still makes the refresh.
-    /// A draw costs a fixed part (planning every tile) and a part per changed tile; tiles change at
-    /// a rate. All three are learnt from the draws themselves (moving averages), so the rounds run
-    /// as close to the refresh as the present allows, and the present draws only the last moments.
+    /// When to stop bringing the next buffer up to date, so that the last round ends just before
+    /// the present is due and the present draws only what arrived in the last moments. A draw
+    /// costs a fixed part (planning every tile) and a part per changed tile, and tiles change at a
+    /// rate; all are learnt from the draws themselves, rounds and presents alike.
     struct Pace {
-        /// A draw with no changed tile, the cost per changed tile, and changed tiles per second.
-        var overhead: Duration = .zero
-        var perTile: Duration = .zero
-        var tilesPerSecond = 0.0
+        /// Moving averages over recent draws of n (changed tiles), d (seconds), n² and n·d, for a
+        /// least-squares line d = overhead + perTile · n; and of the tiles and seconds between
+        /// draws, for the rate. Every draw teaches all of them, so none can stick at a value one
+        /// unlucky draw gave it.
+        private var n = 0.0, d = 0.0, nn = 0.0, nd = 0.0
+        private var tilesBetween = 0.0, secondsBetween = 0.0
         /// When the last draw (round or present) ended.
         var lastDraw: ContinuousClock.Instant?
         /// How often the next buffer is brought up to date between refreshes.
         static let poll: Duration = .milliseconds(3)
-        /// Kept free before the refresh beyond the expected present (commit, scheduling).
+        /// Kept free between the end of the last round and the present.
         static let slack: Duration = .milliseconds(2)
+        static let k = 0.1
 
-        static func average(_ old: Duration, _ new: Duration) -> Duration { old * 0.8 + new * 0.2 }
+        /// A draw's fixed cost and its cost per changed tile, in seconds.
+        var perTile: Double {
+            let variance = nn - n * n
+            // Draws all of one size say nothing about the split: charge it all per tile.
+            guard variance > 0.25 else { return n > 0 ? d / n : 0 }
+            return max(0, (nd - n * d) / variance)
+        }
+        var overhead: Double { max(0, d - perTile * n) }
+        /// Changed tiles per second.
+        var tilesPerSecond: Double { secondsBetween > 0 ? tilesBetween / secondsBetween : 0 }
 
         /// Learns from a draw of `tiles` changed tiles that took from `start` to `end`.
         mutating func drew(tiles: Int, from start: ContinuousClock.Instant, to end: ContinuousClock.Instant) {
-            let took = end - start
-            if tiles == 0 {
-                overhead = Self.average(overhead, took)
-            } else {
-                perTile = Self.average(perTile, max(.zero, took - overhead) / tiles)
-            }
+            let k = Self.k, x = Double(tiles), y = (end - start).seconds
+            n += k * (x - n); d += k * (y - d); nn += k * (x * x - nn); nd += k * (x * y - nd)
             if let lastDraw, end > lastDraw {
-                tilesPerSecond = tilesPerSecond * 0.8 + 0.2 * Double(tiles) / (end - lastDraw).seconds
+                tilesBetween += k * (x - tilesBetween)
+                secondsBetween += k * ((end - lastDraw).seconds - secondsBetween)
             }
             lastDraw = end
         }
 
-        /// What drawing the tiles that change over `span` costs.
-        func cost(over span: Duration) -> Duration { overhead + perTile * (tilesPerSecond * max(0, span.seconds)) }
-
-        /// Whether a round started at `now` leaves time for the present (which draws what changes
-        /// after the round) before `due`.
+        /// Whether a round started at `now`, drawing what arrived since the last draw, ends by
+        /// `due` less the slack.
         func roundFits(now: ContinuousClock.Instant, due: ContinuousClock.Instant) -> Bool {
-            let roundEnd = now + cost(over: lastDraw.map { now - $0 } ?? .zero)
-            return roundEnd + cost(over: due - roundEnd) + Self.slack < due
+            guard let lastDraw else { return now + Self.slack < due }
+            let load = perTile * tilesPerSecond
+            return now + .seconds(overhead + load * max(0, (now - lastDraw).seconds)) + Self.slack < due
         }
 
         /// The latest moment a round still fits (`roundFits`), so that the last round of a refresh
-        /// ends as close to the present as it can; nil when drawing cannot keep up at all.
+        /// ends as close to the present as it can.
         func latestStart(due: ContinuousClock.Instant) -> ContinuousClock.Instant? {
             guard let lastDraw else { return nil }
-            // With load L = perTile × tilesPerSecond and overhead o: a round started t after the
-            // last draw ends at t + o + L·t; it fits while due − roundEnd > (o + slack) / (1 − L).
-            let load = perTile.seconds * tilesPerSecond, o = overhead.seconds
-            guard load < 1 else { return nil }
-            let endBy = (due - lastDraw).seconds - (o + Self.slack.seconds) / (1 - load)
-            return lastDraw + .seconds(max(0, (endBy - o) / (1 + load)))
+            // A round started t after the last draw ends at t + o + L·t (L = perTile × rate).
+            let load = perTile * tilesPerSecond
+            let t = ((due - lastDraw).seconds - Self.slack.seconds - overhead) / (1 + load)
+            return lastDraw + .seconds(max(0, t))
         }
     }
 

@@ -259,12 +259,14 @@ public final class DRMOutput: Output {
         }
     }
 
-    /// The vertical blank after the one the flip in flight waits for, or after the last flip when
-    /// none is in flight.
+    /// Ahead of the vertical blank after the one the flip in flight waits for (or after the last
+    /// flip when none is in flight) by `presentLead`: time for the present, which draws only what
+    /// arrived since the last prepare, and its commit.
     public var presentDue: ContinuousClock.Instant? {
         guard let lastFlipAt, let interval, backend?.active == true else { return nil }
-        return lastFlipAt + interval * (flip.canQueue ? 1 : 2)
+        return lastFlipAt + interval * (flip.canQueue ? 1 : 2) - Self.presentLead
     }
+    static let presentLead: Duration = .milliseconds(4)
 
     /// CPU renderer only: draws into the dumb buffer the next `present` will queue, once the flip
     /// in flight has completed (its event is read without waiting).
