@@ -48,7 +48,8 @@ else:
 loop = next((l for l in read(a.dir, "live-loop.md").splitlines() if l.startswith("| ") and l[2:3].isdigit()), None)
 if loop:
     c = [x.strip() for x in loop.strip("|").split("|")]
-    print(f"  - and when all 250 file streams reopen at once (10 s clip looping): {c[-1].split(' ')[0]}, {c[3]}% dropped")
+    print(f"  - and when all 250 file streams reopen at once (10 s clip looping): {c[-1].split(' ')[0]}, {c[3]}% dropped "
+          "(where the time goes: below the table in section 1)")
 for name, what in (("latency-60.md", "60 Hz output"), ("latency-15.md", "15 Hz output")):
     for l in read(a.dir, name).splitlines():
         if l.startswith("| ") and l[2:3].isdigit():
@@ -65,6 +66,17 @@ print("The same with a 10 s clip: every stream's file ends and reopens at the sa
       "(250 reconnects at once — an artefact of looping files, but also what a network blip would do):")
 print()
 print(read(a.dir, "live-loop.md").split("\n", 3)[-1].lstrip())
+print()
+print("Where the time goes when 250 streams reopen together (a timeline of the render loop's draws): for a few hundred "
+      "milliseconds every tile takes 4–5× its usual time to draw (0.7–1.1 ms instead of 0.13–0.2), and a round or a "
+      "present that falls in that window overruns the 66.7 ms refresh. It is not the render thread waiting for a core: "
+      "with the render thread at real-time priority (SCHED_RR) and drawing every tile itself, the slowdown was the same, "
+      "and a profile of it then shows only swscale and the copy into the framebuffer. The other core is busy with 250 "
+      "decoders opening files and decoding keyframes at once, which on these two vCPUs slows the one drawing. Fixed on "
+      "the way: the render thread used to free the closed decoders' buffer pools itself when it let go of their last "
+      "pictures, a 200 ms stall on its own; pictures are now let go on a background queue (2.0–2.7% dropped before, "
+      "0.7–2.0% after, across runs). Lowering the decode threads' priority (nice 5) changed nothing measurable and was "
+      "not kept.")
 print()
 print("## 2. The decode floor, memory per stream, live latency into the mailbox (`tessera bench media`)")
 print()
