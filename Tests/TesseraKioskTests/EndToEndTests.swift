@@ -208,6 +208,19 @@ func get(_ url: String) async throws -> (String, Int) {
 
 /// Loopback UDP ports for one run: a random base, so parallel runs rarely meet, below the kernel's
 /// ephemeral range (32768…), where the publishers' own sending sockets could take one.
+extension KioskConfiguration {
+    /// A headless kiosk on `Layouts/single-1080p.json` with a local room, as tests run it: health
+    /// on a free port, no keyboard, stopped by `shutdown()` rather than signals.
+    static func forTests(_ room: Room, fps: Double) -> KioskConfiguration {
+        var config = KioskConfiguration(layoutPath: "\(repoRoot)/Layouts/single-1080p.json", room: .local(room))
+        config.headlessFPS = fps
+        config.healthAddress = "127.0.0.1:0"
+        config.keyboard = .none
+        config.handleSignals = false
+        return config
+    }
+}
+
 enum Ports {
     static let base = 12000 + Int.random(in: 0..<1800) * 10
 }

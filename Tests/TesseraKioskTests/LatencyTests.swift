@@ -14,7 +14,7 @@ import Testing
     /// wide margin for a busy machine.
     @Test func picturesReachTheBufferBetweenRefreshesAndAreMeasured() async throws {
         LoggingSystem.bootstrapForTests()
-        let port = Ports.base + 900
+        let port = Ports.base + 950
         var o = TestSourceOptions()
         o.fps = 3; o.gop = 3
         let publisher = TestPublisher(url: "udp://127.0.0.1:\(port)", options: o)
@@ -22,12 +22,8 @@ import Testing
         defer { publisher.stop(); publisher.join(timeout: .seconds(5)) }
         var people = Room.synthetic(count: 1).participants
         people[0].streams = [ParticipantStream(kind: .camera, layers: [StreamLayer(width: 320, height: 180, url: "udp://127.0.0.1:\(port)")])]
-        var config = KioskConfiguration(layoutPath: "\(repoRoot)/Layouts/single-1080p.json", room: .local(Room(participants: people)))
+        var config = KioskConfiguration.forTests(Room(participants: people), fps: 4)
         config.media.policy = URLPolicy(allowedSchemes: ["udp"], allowedHosts: ["127.0.0.1"])
-        config.headlessFPS = 4
-        config.healthAddress = "127.0.0.1:0"
-        config.keyboard = .none
-        config.handleSignals = false
         let kiosk = try Kiosk(configuration: config)
         let run = Task { try await kiosk.run() }
         defer { run.cancel() }

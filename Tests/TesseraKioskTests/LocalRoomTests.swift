@@ -20,14 +20,10 @@ import Testing
             Participant(id: ParticipantID("p\(n)"), name: "Participant \(n)", joinOrder: n, streams: [
                 ParticipantStream(kind: .camera, layers: [StreamLayer(width: 320, height: 180, url: "udp://127.0.0.1:\(Ports.base + 900 + n)")])])
         }
-        var config = KioskConfiguration(layoutPath: "\(repoRoot)/Layouts/single-1080p.json", room: .local(Room(participants: people)))
+        var config = KioskConfiguration.forTests(Room(participants: people), fps: 10)
         config.media.offlineAfter = .milliseconds(500)
         config.media.openTimeout = .milliseconds(500)
         config.snapshotDirectory = dir
-        config.headlessFPS = 10
-        config.healthAddress = "127.0.0.1:0"
-        config.keyboard = .none
-        config.handleSignals = false
         let kiosk = try Kiosk(configuration: config)
         let run = Task { try await kiosk.run() }
         try await eventually("three streams offline") {
