@@ -4,6 +4,16 @@
 import Glibc
 #endif
 
+/// The wall clock that capture stamps use (`VideoFrame.captureMicros`): CLOCK_REALTIME in
+/// microseconds since the Unix epoch. Publishers stamp with it; the wall measures against it.
+public enum WallClock {
+    public static func micros() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    }
+}
+
 /// Pixel layouts that decoders hand over and renderers draw.
 public enum PixelFormat: String, Hashable, Sendable, CaseIterable {
     /// Three planes Y, U, V; chroma at half width and half height.

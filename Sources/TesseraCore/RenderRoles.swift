@@ -180,7 +180,7 @@ public struct RenderStats: Sendable {
     /// Whether the whole target was redrawn (first use, new scene geometry).
     public var fullRedraw: Bool = false
     /// The stream pictures the target holds after this draw, new or not (one per tile showing a
-    /// picture): the caller tells new ones by identity for latency figures (`FirstShowClock`).
+    /// picture): the caller tells new ones by identity for latency figures (`FirstShow`).
     public var pictures: [any VideoFrame] = []
     public init() {}
 }
@@ -228,7 +228,9 @@ public struct FirstShow {
             if previous[id] == nil && current[id] == nil { fresh.append(p) }
             current[id] = p
         }
-        FrameRelease.later(previous)
+        // Every picture of the previous draw is still held when all of this draw's were in it and
+        // the counts match: nothing to let go of.
+        if !(fresh.isEmpty && current.count == previous.count) { FrameRelease.later(previous) }
         previous = current
         return fresh
     }

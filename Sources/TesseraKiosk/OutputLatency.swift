@@ -1,8 +1,5 @@
 import Histogram
 import TesseraCore
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// How long stream pictures took to reach one output's buffer, in microseconds (HdrHistogram,
 /// three significant digits, up to 10 s). Recorded by the output's render thread for each picture
@@ -42,13 +39,6 @@ public struct OutputLatency: Sendable {
         guard h.totalCount > 0 else { return nil }
         return LatencySummary(count: Int(h.totalCount), p50: Double(h.valueAtPercentile(50)) / 1000,
                               p99: Double(h.valueAtPercentile(99)) / 1000, max: Double(h.max) / 1000, mean: h.mean / 1000)
-    }
-
-    /// The wall clock in microseconds since the Unix epoch (the clock capture stamps use).
-    public static func wallMicros() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
     }
 }
 

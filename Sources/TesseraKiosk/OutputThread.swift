@@ -228,7 +228,8 @@ final class OutputThread: @unchecked Sendable {
     /// Records the pictures a draw put in `output`'s buffer for the first time.
     private func record(_ stats: RenderStats, output id: String, at inBuffer: ContinuousClock.Instant, firstShows: inout [String: FirstShow]) {
         let fresh = firstShows[id, default: FirstShow()].newPictures(stats.pictures)
-        metrics.recordLatency(output: id, fresh, inBuffer: inBuffer, wallMicros: OutputLatency.wallMicros())
+        guard !fresh.isEmpty else { return }
+        metrics.recordLatency(output: id, fresh, inBuffer: inBuffer, wallMicros: WallClock.micros())
     }
 
     /// Copies the picture now on the output for the snapshot writer (on this thread: the next draw

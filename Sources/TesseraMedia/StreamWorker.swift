@@ -222,9 +222,7 @@ final class StreamWorker: @unchecked Sendable {
         }
         // Lock-step files: wait (waking now and then to notice a stop) until the last frame was taken.
         while !mailbox.waitUntilTaken(timeout: 0.1) { if stopping { return } }
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        mailbox.publish(frame, decode: decode, readAt: readAt, wallMicros: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000)
+        mailbox.publish(frame, decode: decode, readAt: readAt, wallMicros: WallClock.micros())
     }
 
     /// At a file's end: the pictures still inside the decoder.

@@ -207,10 +207,7 @@ extension TestPublisher {
             if realTime { sleep(until: start + .seconds(Double(outDTS) / ticksPerSecond), clock: clock) }
             if isStopping { break }
 
-            var ts = timespec()
-            clock_gettime(CLOCK_REALTIME, &ts)
-            let stamp = TestStamp(participant: options.participant, frame: frame,
-                                  captureMicros: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000)
+            let stamp = TestStamp(participant: options.participant, frame: frame, captureMicros: WallClock.micros())
             if let bytes = StampRewriter.rewrite(UnsafeRawBufferPointer(start: pkt.pointee.data, count: Int(pkt.pointee.size)), with: stamp) {
                 try replace(pkt, with: bytes, path: path)
                 stamped += 1
@@ -331,10 +328,7 @@ private final class Encoder {
                          cStride: Int(tessera_frame_linesize(frame, 1)))
         frame.pointee.pts = n
         av_frame_remove_side_data(frame, AV_FRAME_DATA_SEI_UNREGISTERED)
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        let stamp = TestStamp(participant: participant, frame: n,
-                              captureMicros: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000).seiPayload
+        let stamp = TestStamp(participant: participant, frame: n, captureMicros: WallClock.micros()).seiPayload
         if let sd = av_frame_new_side_data(frame, AV_FRAME_DATA_SEI_UNREGISTERED, stamp.count) {
             stamp.withUnsafeBytes { sd.pointee.data.update(from: $0.bindMemory(to: UInt8.self).baseAddress!, count: stamp.count) }
         }

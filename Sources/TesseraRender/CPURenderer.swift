@@ -115,8 +115,9 @@ public final class CPURenderer: Renderer {
             Self.turn(logicalCanvas, rects: rects, rotation: output.rotation, onto: buffer)
         }
         memory.geometry = geometry
-        // The pictures this target held until now are let go off the render thread.
-        FrameRelease.later(memory.stamps)
+        // The pictures this target held until now are let go off the render thread (when no tile
+        // was drawn, the new stamps hold the same pictures).
+        if !chosen.isEmpty { FrameRelease.later(memory.stamps) }
         memory.stamps = plans.map(\.stamp)
         stats.pictures = plans.compactMap { $0.placement != nil ? $0.frame : nil }
         return stats
