@@ -83,12 +83,9 @@ public final class TestPublisher: @unchecked Sendable {
     /// Encodes (or, with `replay`, replays) and sends until `seconds` of media or `stop()`.
     public func run() throws(MediaError) {
         if options.startDelay > 0 {
-            let until = Date().addingTimeInterval(options.startDelay)
-            wake.lock()
-            while !stopRequested && Date() < until { _ = wake.wait(until: until) }
-            let stopping = stopRequested
-            wake.unlock()
-            if stopping { return }
+            let clock = ContinuousClock()
+            sleep(until: clock.now + .seconds(options.startDelay), clock: clock)
+            if isStopping { return }
         }
         if let clip = options.replay { return try replay(clip) }
         let o = options
