@@ -13,7 +13,7 @@ APT_PACKAGES := pkg-config \
 	libegl-mesa0 libgl1-mesa-dri libgbm1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release test demo bench e2e-kms clean
+.PHONY: deps build release test demo bench e2e-kms fuzz clean
 
 # Installs the named Debian packages that are missing; apt-get update runs only when one is.
 define apt_install
@@ -81,5 +81,16 @@ bench: deps
 e2e-kms: build
 	python3 tools/kms-vm/e2e/e2e_kms.py --tessera $(BIN)
 
+## fuzz: libFuzzer on every harness in Fuzz/Sources (layout, signaling, stamps, streams), FUZZ_SECONDS each
+## (default 60; FUZZ_ONLY=layout,… for some). Seeds from Fuzz/Seeds/, the example layouts, fixtures and
+## clips; corpora and findings in $(OUT)/fuzz/<harness>/. A finding fails the run: make it a test.
+FUZZ_SECONDS ?= 60
+FUZZ_ONLY ?=
+fuzz: deps
+	TESSERA_FUZZ=1 $(SWIFT) build -c release --scratch-path .build-fuzz --product tessera-fuzz \
+		-Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -use-ld=lld -Xswiftc -enable-testing
+	python3 tools/fuzz/run.py --binary .build-fuzz/release/tessera-fuzz --seconds $(FUZZ_SECONDS) --out $(OUT)/fuzz \
+		$(if $(FUZZ_ONLY),--only $(FUZZ_ONLY))
+
 clean:
-	rm -rf .build $(OUT)
+	rm -rf .build .build-fuzz $(OUT)

@@ -118,3 +118,12 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Fuzzing (`make fuzz`, shared/notes/fuzzing.md): one libFuzzer executable with a harness per kind of
+// outside input. Declared only when TESSERA_FUZZ is set, because it links libFuzzer's driver and is
+// built with -sanitize=fuzzer,address -parse-as-library in a build folder of its own (.build-fuzz).
+if Context.environment["TESSERA_FUZZ"] != nil {
+    package.targets.append(.executableTarget(name: "tessera-fuzz", dependencies: [
+        "TesseraCore", "TesseraLayout",
+    ], path: "Fuzz/Sources"))
+}
