@@ -10,7 +10,7 @@ APT_PACKAGES := pkg-config \
 	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
 	libdrm-dev libgbm-dev libegl-dev libgles-dev libinput-dev libxkbcommon-dev libudev-dev \
 	libfreetype-dev fonts-dejavu-core glslang-tools openssl \
-	libegl-mesa0 libgl1-mesa-dri libgbm1
+	libegl-mesa0 libgl1-mesa-dri libgbm1 ffmpeg
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build release test demo bench e2e-kms fuzz soak soak-ci clean
