@@ -293,8 +293,7 @@ finally:
 # The verdict and the report.
 lines = [f"### Soak: {a.streams} streams of 320x180@{a.fps} (UDP, looping replays) on a headless wall "
          f"({os.path.basename(a.layout)}, CPU renderer, {a.output_fps:g} frames/s), {a.duration / 60:.0f} min of churn every {a.churn:g} s",
-         "", f"`python3 tools/soak/soak.py --streams {a.streams} --duration {a.duration:g} --churn {a.churn:g} --sample {a.sample:g}` "
-         f"(`make soak`); churn actions done: " + ", ".join(f"{k} {v}" for k, v in actions_done.items()) + ".", ""]
+         "", "`python3 tools/soak/soak.py " + " ".join(sys.argv[1:]) + "`; churn actions done: " + ", ".join(f"{k} {v}" for k, v in actions_done.items()) + ".", ""]
 failures = []
 if status == 0 and start and final:
     churn_rows = [r for r in rows if r["phase"] == "churn"]
