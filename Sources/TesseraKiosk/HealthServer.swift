@@ -89,6 +89,11 @@ public enum PrometheusText {
                counts.keys.sorted().map { ([("event", $0)], Double(counts[$0]!)) })
         family("tessera_participants", "gauge", "Participants in the room.", [([], Double(kiosk.wall.currentRoom.participants.count))])
         family("tessera_uptime_seconds", "gauge", "Seconds since the kiosk started.", [([], kiosk.metrics.uptime)])
+        let process = ProcessFigures.now()
+        family("tessera_process_malloc_inuse_bytes", "gauge", "Bytes malloc has handed out and not got back (mallinfo2 uordblks + hblkhd).",
+               [([], Double(process.mallocInUse))])
+        family("tessera_process_open_fds", "gauge", "Open file descriptors.", [([], Double(process.openFDs))])
+        family("tessera_process_threads", "gauge", "Threads of the process.", [([], Double(process.threads))])
         if let link = kiosk.signalLink {
             let now = ContinuousClock.now
             family("tessera_signal_connected", "gauge", "1 while the wall holds a welcomed connection to the signaling backend.",
