@@ -235,8 +235,8 @@ public actor SignalClient: Service {
             state = .connecting
             // Graceful shutdown cancels the attempt in whatever phase it is: connecting, upgrading,
             // or connected (then the socket closes with 1000).
-            let outcome = try? await cancelWhenGracefulShutdown { await self.connectOnce(tls: tls) }
-            guard let outcome, !Task.isCancelled, !Task.isShuttingDownGracefully else { break }
+            let outcome = await cancelWhenGracefulShutdown { await self.connectOnce(tls: tls) }
+            guard !Task.isCancelled, !Task.isShuttingDownGracefully else { break }
             let wait: Duration
             switch outcome {
             case .resumeNow:

@@ -79,7 +79,7 @@ final class ConnectionRegistry: Sendable {
     static func defaultLimit() -> Int {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
-        let soft = limit.rlim_cur == RLIM_INFINITY ? UInt64(Int.max) : UInt64(limit.rlim_cur)
+        let soft = UInt64(limit.rlim_cur)  // RLIM_INFINITY is the largest value
         let room = soft > 128 ? Int(clamping: soft - 64) : 64
         return max(16, min(1024, room))
     }

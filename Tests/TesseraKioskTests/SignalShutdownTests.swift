@@ -4,7 +4,8 @@ import Testing
 
 /// A loopback peer stuck before the WebSocket upgrade, for `tessera run --signal` to point at.
 final class StuckPeer: @unchecked Sendable {
-    enum Behaviour: String, CaseIterable, Sendable { case finAtOnce, neverAnswer, neverAccept }
+    /// `tlsAlert` answers as a TLS backend answers plain HTTP: a TLS alert record, then FIN.
+    enum Behaviour: String, CaseIterable, Sendable { case finAtOnce, neverAnswer, neverAccept, tlsAlert }
     let port: Int
     private let listener: Int32
     private let lock = NSLock()
@@ -12,15 +13,16 @@ final class StuckPeer: @unchecked Sendable {
     private var stopped = false
 
     init(_ behaviour: Behaviour) throws {
-        listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        listener = fd
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         let size = socklen_t(MemoryLayout<sockaddr_in>.size)
-        guard withUnsafePointer(to: &addr, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, size) } }) == 0,
-              listen(listener, behaviour == .neverAccept ? 0 : 64) == 0 else { throw StuckPeerError() }
+        guard withUnsafePointer(to: &addr, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) } }) == 0,
+              listen(fd, behaviour == .neverAccept ? 0 : 64) == 0 else { throw StuckPeerError() }
         var len = size
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         port = Int(UInt16(bigEndian: addr.sin_port))
         if behaviour == .neverAccept {
             for _ in 0..<4 {
@@ -36,6 +38,11 @@ final class StuckPeer: @unchecked Sendable {
                 guard fd >= 0 else { return }
                 // finAtOnce half-closes (a clean FIN, as a TLS backend gives a plain HTTP request).
                 if behaviour == .finAtOnce { shutdown(fd, Int32(SHUT_WR)) }
+                if behaviour == .tlsAlert {
+                    let alert: [UInt8] = [0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46]  // fatal protocol_version
+                    _ = write(fd, alert, alert.count)
+                    shutdown(fd, Int32(SHUT_WR))
+                }
                 let keep = lock.withLock { () -> Bool in
                     if stopped { return false }
                     held.append(fd)
@@ -113,5 +120,86 @@ struct StuckPeerError: Error {}
         let (process, _) = try launch(peer: peer, extra: ["--exit-after", "2"])
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         #expect(try await waitForExit(process, within: .seconds(60)), "tessera run --exit-after 2 did not end")
+    }
+}
+
+/// A TCP port nobody listens on now (bound, read back, released).
+func unusedLoopbackPort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+/// The real `tessera-signal` and `tessera run` together, with the wall connected and its streams
+/// stuck opening (an RTSP server that accepts and never answers): SIGTERM ends the wall, then the
+/// backend, each within 10 s.
+@Suite(.serialized) struct ConnectedShutdownTests {
+    static let signalBinary = "\(repoRoot)/.build/debug/tessera-signal"
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: SignalShutdownTests.binary)
+                   && FileManager.default.isExecutableFile(atPath: signalBinary), "needs the binaries: run `swift build` first"))
+    func sigtermEndsAConnectedWallWithStreamsOpeningAndThenTheBackend() async throws {
+        let rtsp = try StuckPeer(.neverAnswer)
+        defer { rtsp.stop() }
+        let backend = Process()
+        backend.executableURL = URL(fileURLWithPath: Self.signalBinary)
+        backend.arguments = ["--listen", "127.0.0.1:0", "--participants", "4",
+                             "--stream-url-template", "rtsp://127.0.0.1:\(rtsp.port)/p{n}"]
+        backend.environment = ["TESSERA_WALL_TOKEN": "wall-token-for-tests", "TESSERA_ADMIN_TOKEN": "admin-token-for-tests"]
+        let backendLog = Pipe()
+        backend.standardError = backendLog
+        backend.standardOutput = FileHandle.nullDevice
+        try backend.run()
+        defer { if backend.isRunning { kill(backend.processIdentifier, SIGKILL) } }
+        var log = ""
+        var port: Int?
+        let deadline = ContinuousClock.now + .seconds(60)
+        while port == nil, ContinuousClock.now < deadline, backend.isRunning {
+            let chunk = backendLog.fileHandleForReading.availableData
+            if chunk.isEmpty { try await Task.sleep(for: .milliseconds(50)); continue }
+            log += String(decoding: chunk, as: UTF8.self)
+            if let r = log.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                port = Int(log[r].split(separator: ":").last ?? "")
+            }
+        }
+        let bound = try #require(port, "no listening line in: \(log)")
+
+        let health = unusedLoopbackPort()
+        let wall = Process()
+        wall.executableURL = URL(fileURLWithPath: SignalShutdownTests.binary)
+        wall.arguments = ["run", "--layout", "\(repoRoot)/Layouts/single-1080p.json", "--backend", "headless",
+                          "--signal", "ws://127.0.0.1:\(bound)/signal", "--health", "127.0.0.1:\(health)",
+                          "--keyboard", "none", "--fps", "5", "--allow-host", "127.0.0.1"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["TESSERA_WALL_TOKEN"] = "wall-token-for-tests"
+        wall.environment = environment
+        wall.standardError = FileHandle.nullDevice
+        wall.standardOutput = FileHandle.nullDevice
+        try wall.run()
+        defer { if wall.isRunning { kill(wall.processIdentifier, SIGKILL) } }
+        try await eventually("the wall connected") {
+            guard wall.isRunning else { return true }
+            let (metrics, _) = (try? await get("http://127.0.0.1:\(health)/metrics")) ?? ("", 0)
+            return metrics.contains("tessera_signal_connected 1")
+        }
+        #expect(wall.isRunning)
+        // Let the streams start opening against the silent RTSP server.
+        try await Task.sleep(for: .seconds(1))
+
+        kill(wall.processIdentifier, SIGTERM)
+        var start = ContinuousClock.now
+        while wall.isRunning && ContinuousClock.now - start < .seconds(10) { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!wall.isRunning, "tessera run still running 10 s after SIGTERM")
+
+        kill(backend.processIdentifier, SIGTERM)
+        start = ContinuousClock.now
+        while backend.isRunning && ContinuousClock.now - start < .seconds(10) { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!backend.isRunning, "tessera-signal still running 10 s after SIGTERM")
     }
 }

@@ -18,22 +18,23 @@ final class MisbehavingPeer: @unchecked Sendable {
     private var thread: Thread?
 
     init(_ behaviour: Behaviour) throws {
-        listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard listener >= 0 else { throw TestFailure("socket: \(errno)") }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        listener = fd
+        guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = 0
         let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard bound == 0 else { throw TestFailure("bind: \(errno)") }
         // A black hole: backlog 0 and nobody accepting; once the queue holds what it can, further
         // SYNs are dropped and a connect waits for its timeout.
-        guard listen(listener, behaviour == .neverAccept ? 0 : 64) == 0 else { throw TestFailure("listen: \(errno)") }
+        guard listen(fd, behaviour == .neverAccept ? 0 : 64) == 0 else { throw TestFailure("listen: \(errno)") }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &len) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
         }
         port = Int(UInt16(bigEndian: addr.sin_port))
         if behaviour == .neverAccept {
