@@ -35,7 +35,7 @@ let package = Package(
         .systemLibrary(name: "CFreeType", pkgConfig: "freetype2", providers: [.apt(["libfreetype-dev"])]),
 
         // Shared value types and role protocols; no C.
-        .target(name: "TesseraCore"),
+        .target(name: "TesseraCore", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // Layout model, JSON decoding with positions, validation, tiler, scene builder; no C.
         .target(name: "TesseraLayout", dependencies: ["TesseraCore"]),
         // Middle row: they meet in TesseraCore and never import one another.

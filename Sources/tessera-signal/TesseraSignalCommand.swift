@@ -63,7 +63,7 @@ struct TesseraSignalCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        LoggingSystem.bootstrap { RedactingLogHandler(StreamLogHandler.standardError(label: $0)) }
         let logger = Logger(label: "tessera.signal.server")
         let wallToken = try SignalToken.load(from: wallTokenFile.map { .file($0) } ?? .environment("TESSERA_WALL_TOKEN"))
         let adminToken = try SignalToken.load(from: adminTokenFile.map { .file($0) } ?? .environment("TESSERA_ADMIN_TOKEN"))
