@@ -35,11 +35,26 @@ public enum LayoutLoader {
 
     /// Whether a file is a JSON Schema (such as `Layouts/layout.schema.json`) rather than a layout,
     /// so `tessera validate Layouts/*.json` can pass over it instead of failing on it.
+    /// Only a file within the size limit that mentions json-schema.org is parsed for this, so the
+    /// test costs nothing for a layout and never reads more than `LayoutLimits.fileBytes`.
+    public static func isJSONSchema(path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        guard let data = try? handle.read(upToCount: LayoutLimits.fileBytes + 1), data.count <= LayoutLimits.fileBytes else { return false }
+        return isJSONSchema(Array(data))
+    }
+
     public static func isJSONSchema(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count <= LayoutLimits.fileBytes, contains(bytes, Array("json-schema.org".utf8)) else { return false }
         guard case .object(let members)? = (try? JSONParser.parse(bytes))?.value,
               let schema = members.first(where: { $0.key == "$schema" }),
               case .string(let uri) = schema.value.value else { return false }
         return uri.contains("json-schema.org")
+    }
+
+    private static func contains(_ bytes: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard bytes.count >= needle.count else { return false }
+        return (0...(bytes.count - needle.count)).contains { i in needle.indices.allSatisfy { bytes[i + $0] == needle[$0] } }
     }
 
     public static func decode(_ bytes: [UInt8], file: String, options: Options = Options()) -> Result<Layout, LayoutError> {

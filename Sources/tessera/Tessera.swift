@@ -25,7 +25,7 @@ struct Validate: ParsableCommand {
     func run() throws {
         var failed = 0
         for file in files {
-            if let data = FileManager.default.contents(atPath: file), LayoutLoader.isJSONSchema(Array(data)) {
+            if LayoutLoader.isJSONSchema(path: file) {
                 if !quiet { print("\(file): skipped (a JSON Schema, not a layout)") }
                 continue
             }
