@@ -4,7 +4,8 @@
 Run from the repository root:  python3 tools/check_schema.py
 
 - the schema must be a valid JSON Schema (draft 2020-12);
-- every Layouts/*.json other than the schema must validate against it;
+- every Layouts/*.json other than the schema, and every fixture in
+  Tests/TesseraLayoutTests/Fixtures/warnings/ (valid, only warned about), must validate against it;
 - every Tests/TesseraLayoutTests/Fixtures/schema-invalid/*.json must be rejected by it.
 
 Prints one line per file, then "N passed, M failed"; exits 1 on any failure.
@@ -26,6 +27,8 @@ except ImportError:
 SCHEMA = Path("Layouts/layout.schema.json")
 LAYOUTS = Path("Layouts")
 INVALID = Path("Tests/TesseraLayoutTests/Fixtures/schema-invalid")
+# Valid layouts that `tessera validate` only warns about: the schema must accept them.
+WARNINGS = Path("Tests/TesseraLayoutTests/Fixtures/warnings")
 
 
 def json_path(error):
@@ -75,7 +78,7 @@ def main():
     ok(f"ok {SCHEMA} (valid JSON Schema 2020-12)")
     validator = Draft202012Validator(schema)
 
-    layouts = sorted(p for p in LAYOUTS.glob("*.json") if p.resolve() != SCHEMA.resolve())
+    layouts = sorted(p for p in LAYOUTS.glob("*.json") if p.resolve() != SCHEMA.resolve()) + sorted(WARNINGS.glob("*.json"))
     if not layouts:
         fail(f"FAIL {LAYOUTS}: no example layouts found")
     for path in layouts:

@@ -1,6 +1,13 @@
 /// Integer pixel geometry shared by the layout engine, renderers and outputs.
 ///
 /// Rectangles are half-open: a `Rect(x: 0, y: 0, width: 10, height: 10)` covers pixels 0…9.
+///
+/// Arithmetic here is plain Int (`maxX` is `x + width`, `area` is `width * height`): these run in
+/// every frame's hot paths, and no value from outside reaches them unchecked. Layout files are
+/// the outside source of rectangles, and the layout decoder bounds every coordinate to
+/// 0…1,000,000 and every size to 1…1,000,000 (`LayoutLimits` in TesseraLayout) before any Rect is
+/// made, so sums stay below 2.1e6 and areas below 1e12, far from Int.max. Code that builds a Rect
+/// from other outside numbers must bound them the same way first.
 public struct Point: Hashable, Sendable, Codable {
     public var x: Int
     public var y: Int

@@ -10,4 +10,9 @@ public enum LayoutFiles {
     public static func load(_ path: String) -> Result<Layout, LayoutError> {
         LayoutLoader.load(path: path, options: options)
     }
+
+    /// The layout with its warnings, or its errors (what `tessera validate` prints).
+    public static func read(_ path: String) -> LayoutReport {
+        LayoutLoader.read(path: path, options: options)
+    }
 }

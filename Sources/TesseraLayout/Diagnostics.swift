@@ -54,6 +54,9 @@ public struct LayoutError: Error, Sendable, CustomStringConvertible {
 /// checks made after decoding can point at the right line.
 final class DiagnosticSink {
     private(set) var diagnostics: [LayoutDiagnostic] = []
+    /// Allowed, but almost certainly not what the author meant; `tessera validate` prints them and
+    /// still succeeds. Each message starts with "warning: ".
+    private(set) var warnings: [LayoutDiagnostic] = []
     private(set) var locations: [JSONPath: SourceLocation] = [:]
     private var seen = Set<LayoutDiagnostic>()
 
@@ -64,9 +67,18 @@ final class DiagnosticSink {
 
     /// Reports at the recorded location of `path` (or of its nearest recorded ancestor).
     func report(_ message: String, path: JSONPath) {
+        report(message, at: location(of: path), path: path)
+    }
+
+    func warn(_ message: String, path: JSONPath) {
+        warnings.append(LayoutDiagnostic(location: location(of: path), path: path, message: "warning: " + message))
+    }
+
+    /// The recorded location of `path`, or of its nearest recorded ancestor.
+    func location(of path: JSONPath) -> SourceLocation {
         var p = path
         while locations[p] == nil && !p.components.isEmpty { p.components.removeLast() }
-        report(message, at: locations[p] ?? SourceLocation(line: 1, column: 1), path: path)
+        return locations[p] ?? SourceLocation(line: 1, column: 1)
     }
 
     func record(_ path: JSONPath, _ location: SourceLocation) { locations[path] = location }

@@ -60,7 +60,8 @@ struct NodeReader {
         return v
     }
 
-    private func format(_ d: Double) -> String { d == d.rounded() ? String(Int(d)) : String(d) }
+    /// A bound as written in messages: whole numbers without ".0" (only bounds, never file values, get here).
+    private func format(_ d: Double) -> String { abs(d) < 1e15 && d == d.rounded() ? String(Int(d)) : String(d) }
 
     func array(minCount: Int = 0, maxCount: Int, of what: String = "items") -> [NodeReader]? {
         guard case .array(let items) = node.value else { fail("an array of \(what)"); return nil }

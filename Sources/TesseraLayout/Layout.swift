@@ -46,8 +46,11 @@ public struct Mode: Hashable, Sendable, CustomStringConvertible {
         var refresh: Double?
         if parts.count == 2 {
             let r = parts[1]
-            guard !r.isEmpty, r.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), r.first != ".", r.last != ".",
-                  let hz = Double(r), hz > 0, hz <= 1000 else { return nil }
+            // As the schema's pattern: 1 to 3 digits, not starting with 0, then up to 3 decimals.
+            let hzParts = r.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+            guard hzParts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }),
+                  hzParts[0].count <= 3, hzParts[0].first != "0", hzParts.count == 1 || hzParts[1].count <= 3,
+                  let hz = Double(r), hz > 0 else { return nil }
             refresh = hz
         }
         self.init(width: w, height: h, refresh: refresh)
@@ -291,7 +294,8 @@ public struct KeyCombo: Hashable, Sendable, CustomStringConvertible {
         guard let key = parts.last, !key.isEmpty, key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else { return nil }
         var mods = Set<Modifier>()
         for p in parts.dropLast() {
-            guard let m = Modifier.allCases.first(where: { $0.rawValue.lowercased() == p.lowercased() }),
+            // Written exactly as in the docs and the schema: `Ctrl`, not `ctrl`.
+            guard let m = Modifier.allCases.first(where: { $0.rawValue == p }),
                   mods.insert(m).inserted else { return nil }
         }
         self.init(modifiers: mods, key: key)
@@ -305,4 +309,17 @@ public struct Shortcut: Hashable, Sendable {
     public var key: KeyCombo
     public var action: Action
     public init(key: KeyCombo, action: Action) { self.key = key; self.action = action }
+}
+
+extension KeyCombo {
+    /// `text` with its modifiers spelt as the format wants (`ctrl+s` → `Ctrl+s`), when that is all
+    /// that is wrong with it; nil otherwise.
+    static func correctingModifierCase(_ text: String) -> String? {
+        var parts = text.split(separator: "+", omittingEmptySubsequences: false).map(String.init)
+        for i in parts.indices.dropLast() {
+            if let m = Modifier.allCases.first(where: { $0.rawValue.lowercased() == parts[i].lowercased() }) { parts[i] = m.rawValue }
+        }
+        let fixed = parts.joined(separator: "+")
+        return fixed != text && KeyCombo(fixed) != nil ? fixed : nil
+    }
 }

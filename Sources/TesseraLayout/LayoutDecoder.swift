@@ -10,50 +10,99 @@ public enum LayoutLoader {
         public init(isKnownKeyName: (@Sendable (String) -> Bool)? = nil) { self.isKnownKeyName = isKnownKeyName }
     }
 
-    /// Reads and checks the layout at `path`. A file that cannot be read is reported as one problem.
+    /// Reads and checks the layout at `path`. A file that cannot be read, or is larger than
+    /// `LayoutLimits.fileBytes`, is reported as one problem; no more than the limit is ever read.
     public static func load(path: String, options: Options = Options()) -> Result<Layout, LayoutError> {
-        // At most one byte over the limit is read: a huge file (or /dev/zero) costs nothing.
-        guard let handle = FileHandle(forReadingAtPath: path),
-              let data = try? handle.read(upToCount: LayoutLimits.fileBytes + 1) ?? Data() else {
-            let why = FileManager.default.fileExists(atPath: path) ? "cannot read the file (check its permissions)" : "no such file"
-            return .failure(LayoutError(file: path, diagnostics: [
+        read(path: path, options: options).result
+    }
+
+    /// Like `load`, with the warnings of a layout that is valid.
+    public static func read(path: String, options: Options = Options()) -> LayoutReport {
+        func unreadable(_ why: String) -> LayoutReport {
+            LayoutReport(file: path, layout: nil, errors: [
                 LayoutDiagnostic(location: SourceLocation(line: 1, column: 1), path: .root, message: why),
-            ]))
+            ], warnings: [])
         }
-        return decode(Array(data), file: path, options: options)
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            return unreadable(FileManager.default.fileExists(atPath: path) ? "cannot read the file (check its permissions)" : "no such file")
+        }
+        defer { try? handle.close() }
+        guard let data = try? handle.read(upToCount: LayoutLimits.fileBytes + 1) else {
+            return unreadable("cannot read the file (is it a directory?)")
+        }
+        return read(Array(data), file: path, options: options)
     }
 
     /// Whether a file is a JSON Schema (such as `Layouts/layout.schema.json`) rather than a layout,
     /// so `tessera validate Layouts/*.json` can pass over it instead of failing on it.
+    /// Only a file within the size limit that mentions json-schema.org is parsed for this, so the
+    /// test costs nothing for a layout and never reads more than `LayoutLimits.fileBytes`.
+    public static func isJSONSchema(path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        guard let data = try? handle.read(upToCount: LayoutLimits.fileBytes + 1), data.count <= LayoutLimits.fileBytes else { return false }
+        return isJSONSchema(Array(data))
+    }
+
     public static func isJSONSchema(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count <= LayoutLimits.fileBytes, contains(bytes, Array("json-schema.org".utf8)) else { return false }
         guard case .object(let members)? = (try? JSONParser.parse(bytes))?.value,
               let schema = members.first(where: { $0.key == "$schema" }),
               case .string(let uri) = schema.value.value else { return false }
         return uri.contains("json-schema.org")
     }
 
+    private static func contains(_ bytes: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard bytes.count >= needle.count else { return false }
+        return (0...(bytes.count - needle.count)).contains { i in needle.indices.allSatisfy { bytes[i + $0] == needle[$0] } }
+    }
+
     public static func decode(_ bytes: [UInt8], file: String, options: Options = Options()) -> Result<Layout, LayoutError> {
+        read(bytes, file: file, options: options).result
+    }
+
+    /// Parses, decodes and checks a layout: its errors, or the layout and its warnings.
+    public static func read(_ bytes: [UInt8], file: String, options: Options = Options()) -> LayoutReport {
         guard bytes.count <= LayoutLimits.fileBytes else {
-            return .failure(LayoutError(file: file, diagnostics: [
+            return LayoutReport(file: file, layout: nil, errors: [
                 LayoutDiagnostic(location: SourceLocation(line: 1, column: 1), path: .root,
                                  message: "the file is over 4 MiB (\(LayoutLimits.fileBytes) bytes), the most a layout may be"),
-            ]))
+            ], warnings: [])
         }
         let root: JSONNode
         do {
             root = try JSONParser.parse(bytes)
         } catch {
-            return .failure(LayoutError(file: file, diagnostics: [
+            return LayoutReport(file: file, layout: nil, errors: [
                 LayoutDiagnostic(location: error.location, path: .root, message: "invalid JSON: \(error.message)"),
-            ]))
+            ], warnings: [])
         }
         let sink = DiagnosticSink()
         let decoding = LayoutDecoding(sink: sink)
         let layout = decoding.layout(NodeReader(node: root, path: .root, sink: sink))
         if let layout { LayoutChecks(layout: layout, map: decoding.map, sink: sink, options: options).run() }
-        if let layout, sink.diagnostics.isEmpty { return .success(layout) }
-        return .failure(LayoutError(file: file, diagnostics: sink.diagnostics))
+        if let layout, sink.diagnostics.isEmpty {
+            return LayoutReport(file: file, layout: layout, errors: [], warnings: sink.warnings)
+        }
+        return LayoutReport(file: file, layout: nil, errors: sink.diagnostics, warnings: sink.warnings)
     }
+}
+
+/// What reading a layout found: the layout when it has no errors, and its warnings (things that
+/// are allowed but almost certainly not meant, such as a zone that can never show anyone).
+public struct LayoutReport: Sendable {
+    public var file: String
+    public var layout: Layout?
+    public var errors: [LayoutDiagnostic]
+    public var warnings: [LayoutDiagnostic]
+
+    public var result: Result<Layout, LayoutError> {
+        if let layout { return .success(layout) }
+        return .failure(LayoutError(file: file, diagnostics: errors))
+    }
+
+    /// `FILE:LINE:COLUMN: JSON.PATH: warning: message`, in file order.
+    public var warningLines: [String] { LayoutError(file: file, diagnostics: warnings).lines }
 }
 
 let idPattern = "an id of letters, digits, '-' and '_' (at most 64, starting with a letter or digit)"
@@ -68,23 +117,61 @@ func isValidPresetName(_ s: String) -> Bool {
 }
 func isValidConnector(_ s: String) -> Bool {
     if s == "any" { return true }
+    guard cardPrefixLength(s) == nil else { return false }
     let parts = s.split(separator: "-", omittingEmptySubsequences: false)
     guard parts.count >= 2, let last = parts.last, !last.isEmpty, last.allSatisfy({ $0.isASCII && $0.isNumber }),
           let first = parts.first?.first, first.isASCII, first.isLetter else { return false }
     return parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } }
 }
+/// The length of a `cardN-` prefix (as in /sys/class/drm/card0-HDMI-A-1), which connector names
+/// in layouts do not have: the kiosk matches the kernel's connector name, `HDMI-A-1`.
+func cardPrefixLength(_ s: String) -> Int? {
+    let parts = s.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+    guard parts.count == 2, parts[0].hasPrefix("card"), parts[0].count > 4,
+          parts[0].dropFirst(4).allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+    return parts[0].count + 1
+}
 
-/// Where each decoded item came from, aligned with the `Layout`'s arrays (items that failed to
-/// decode are left out of both), so checks across the file can point at the right JSON path.
+/// What could be read of one output, even when some of its fields are wrong, so that the checks
+/// across the file still see its id, connector and place and report every problem it has.
+struct OutputDraft {
+    var path: JSONPath
+    var id: String?
+    var connector: String?
+    /// Known when mode, position and rotation all decoded.
+    var canvasRect: Rect?
+    var hasBezel = false
+    var hasPhysical = false
+}
+
+/// What could be read of one zone, for the same reason.
+struct ZoneDraft {
+    var path: JSONPath
+    var id: String?
+    var rect: Rect?
+    var content: ZoneContent?
+}
+
+struct PresetDraft {
+    var path: JSONPath
+    var name: String?
+    var zones: [ZoneDraft]
+}
+
+/// Where each item came from, and what could be read of the items that failed to decode, so
+/// checks across the file can point at the right JSON path and still cover broken items.
 struct SourceMap {
-    var outputs: [JSONPath] = []
-    var presets: [JSONPath] = []
-    var zones: [[JSONPath]] = []
+    var outputs: [OutputDraft] = []
+    var presets: [PresetDraft] = []
     var shortcuts: [JSONPath] = []
-    /// False when an output or preset had errors of its own and was left out: checks that depend on
-    /// every one (zones on the wall, preset names) are then skipped rather than piling up errors.
-    var allOutputsDecoded = true
-    var allPresetsDecoded = true
+    /// False when the output list itself was unreadable (not an array, or over its limit).
+    var outputListRead = true
+    /// False when a preset's name could not be read (or the list itself): checks that need every
+    /// preset name (defaultPreset, shortcut presets) are then skipped rather than piling up errors.
+    var allPresetNamesRead = true
+
+    /// Every output's place on the canvas is known, so "is this zone on the wall" can be answered.
+    var everyOutputPlaced: Bool { outputListRead && outputs.allSatisfy { $0.canvasRect != nil } }
 }
 
 /// Turns the JSON tree into a `Layout`, reporting each wrong or unknown field. Values that are
@@ -92,18 +179,8 @@ struct SourceMap {
 final class LayoutDecoding {
     let sink: DiagnosticSink
     private(set) var map = SourceMap()
-    private var pendingZonePaths: [JSONPath] = []
 
     init(sink: DiagnosticSink) { self.sink = sink }
-
-    /// Decodes each element, keeping the paths of those that decoded.
-    private func each<T>(_ list: [NodeReader]?, into paths: inout [JSONPath], _ decode: (NodeReader) -> T?) -> [T] {
-        var out: [T] = []
-        for r in list ?? [] {
-            if let v = decode(r) { out.append(v); paths.append(r.path) }
-        }
-        return out
-    }
 
     func layout(_ root: NodeReader) -> Layout? {
         guard let o = root.object("a layout object ({\"version\": 1, \"wall\": …, \"presets\": …})",
@@ -115,37 +192,47 @@ final class LayoutDecoding {
         }
         let name = o["name"]?.string()
         var outputs: [OutputConfig] = []
+        map.outputListRead = false
         if let wall = o.required("wall", "the displays: {\"outputs\": [...]}")?.object(allowed: ["outputs"]),
            let list = wall.required("outputs", "a list of displays")?.array(minCount: 1, maxCount: LayoutLimits.outputs, of: "outputs") {
-            var paths: [JSONPath] = []
-            outputs = each(list, into: &paths, output)
-            map.outputs = paths
-            map.allOutputsDecoded = outputs.count == list.count
+            map.outputListRead = true
+            for r in list {
+                var draft = OutputDraft(path: r.path)
+                if let out = output(r, draft: &draft) { outputs.append(out) }
+                map.outputs.append(draft)
+            }
         }
         let style = o["style"].map { styleOverride($0).applied(to: .default) } ?? .default
-        var presetPaths: [JSONPath] = [], zonePaths: [[JSONPath]] = []
-        let presets = each(o.required("presets", "the named layouts a teacher switches between")?
-            .array(minCount: 1, maxCount: LayoutLimits.presets, of: "presets"), into: &presetPaths) { r -> Preset? in
-                let p = preset(r)
-                if p != nil { zonePaths.append(pendingZonePaths) }
-                return p
+        var presets: [Preset] = []
+        map.allPresetNamesRead = false
+        if let list = o.required("presets", "the named layouts a teacher switches between")?
+            .array(minCount: 1, maxCount: LayoutLimits.presets, of: "presets") {
+            map.allPresetNamesRead = true
+            for r in list {
+                var draft = PresetDraft(path: r.path, zones: [])
+                if let p = preset(r, draft: &draft) { presets.append(p) }
+                if draft.name == nil { map.allPresetNamesRead = false }
+                map.presets.append(draft)
             }
-        map.presets = presetPaths
-        map.zones = zonePaths
-        if case .array(let items)? = o["presets"]?.node.value { map.allPresetsDecoded = presets.count == items.count }
+        }
         let defaultPreset = o["defaultPreset"]?.string()
-        var shortcutPaths: [JSONPath] = []
-        let shortcuts = each(o["shortcuts"]?.array(maxCount: LayoutLimits.shortcuts, of: "shortcuts"), into: &shortcutPaths, shortcut)
-        map.shortcuts = shortcutPaths
+        var shortcuts: [Shortcut] = []
+        for r in o["shortcuts"]?.array(maxCount: LayoutLimits.shortcuts, of: "shortcuts") ?? [] {
+            if let s = shortcut(r) { shortcuts.append(s); map.shortcuts.append(r.path) }
+        }
         return Layout(name: name, outputs: outputs, style: style, presets: presets,
                       defaultPreset: defaultPreset, shortcuts: shortcuts)
     }
 
-    func output(_ r: NodeReader) -> OutputConfig? {
+    func output(_ r: NodeReader, draft: inout OutputDraft) -> OutputConfig? {
         guard let o = r.object(allowed: ["id", "connector", "mode", "position", "rotation", "physical", "bezel"]) else { return nil }
         let id = o.required("id", idPattern)?.string(matching: isValidID, expected: idPattern)
-        let connector = o["connector"].map {
-            $0.string(matching: isValidConnector, expected: "a DRM connector name such as \"HDMI-A-1\" or \"DP-2\", or \"any\"")
+        let connector = o["connector"].map { c -> String? in
+            if case .string(let s) = c.node.value, let n = cardPrefixLength(s) {
+                c.problem("connector names have no card prefix: write \"\(s.dropFirst(n))\" (the kernel's name without \"\(s.prefix(n))\")")
+                return nil
+            }
+            return c.string(matching: isValidConnector, expected: "a DRM connector name such as \"HDMI-A-1\" or \"DP-2\", or \"any\"")
         } ?? "any"
         let mode = o.required("mode", "e.g. \"3840x2160@60\"")?.string(matching: { Mode($0) != nil },
             expected: "a mode WIDTHxHEIGHT or WIDTHxHEIGHT@REFRESH such as \"3840x2160@60\"").flatMap(Mode.init)
@@ -157,6 +244,13 @@ final class LayoutDecoding {
         }
         let physical = o["physical"].flatMap(physicalSize)
         let bezel = o["bezel"].flatMap(bezelValue)
+        draft.id = id
+        draft.connector = connector
+        draft.hasBezel = o["bezel"] != nil
+        draft.hasPhysical = o["physical"] != nil
+        if let mode, let position, let rotation {
+            draft.canvasRect = OutputConfig(id: "", mode: mode, position: position, rotation: rotation).canvasRect
+        }
         guard let id, let connector, let mode, let position, let rotation else { return nil }
         if o["physical"] != nil && physical == nil { return nil }
         if o["bezel"] != nil && bezel == nil { return nil }
@@ -166,18 +260,18 @@ final class LayoutDecoding {
 
     func point(_ r: NodeReader) -> Point? {
         guard let o = r.object("an object {\"x\": …, \"y\": …}", allowed: ["x", "y"]) else { return nil }
-        let x = o.required("x", "an integer ≥ 0")?.int(LayoutLimits.coordinate)
-        let y = o.required("y", "an integer ≥ 0")?.int(LayoutLimits.coordinate)
+        let x = o.required("x", "canvas pixels")?.int(LayoutLimits.coordinate)
+        let y = o.required("y", "canvas pixels")?.int(LayoutLimits.coordinate)
         guard let x, let y else { return nil }
         return Point(x: x, y: y)
     }
 
     func rect(_ r: NodeReader) -> Rect? {
         guard let o = r.object("an object {\"x\", \"y\", \"width\", \"height\"}", allowed: ["x", "y", "width", "height"]) else { return nil }
-        let x = o.required("x", "an integer ≥ 0")?.int(LayoutLimits.coordinate)
-        let y = o.required("y", "an integer ≥ 0")?.int(LayoutLimits.coordinate)
-        let w = o.required("width", "an integer ≥ 1")?.int(LayoutLimits.length)
-        let h = o.required("height", "an integer ≥ 1")?.int(LayoutLimits.length)
+        let x = o.required("x", "canvas pixels")?.int(LayoutLimits.coordinate)
+        let y = o.required("y", "canvas pixels")?.int(LayoutLimits.coordinate)
+        let w = o.required("width", "pixels")?.int(LayoutLimits.length)
+        let h = o.required("height", "pixels")?.int(LayoutLimits.length)
         guard let x, let y, let w, let h else { return nil }
         return Rect(x: x, y: y, width: w, height: h)
     }
@@ -192,14 +286,14 @@ final class LayoutDecoding {
 
     func bezelValue(_ r: NodeReader) -> Bezel? {
         guard let o = r.object("an object {\"left\", \"right\", \"top\", \"bottom\"} in mm", allowed: ["left", "right", "top", "bottom"]) else { return nil }
-        var complete = true
+        var ok = true
         func side(_ k: String) -> Double {
-            guard let r = o[k] else { return 0 }
-            guard let v = r.number(LayoutLimits.bezelMillimetres, unit: " mm") else { complete = false; return 0 }
+            guard let f = o[k] else { return 0 }
+            guard let v = f.number(LayoutLimits.bezelMillimetres, unit: " mm") else { ok = false; return 0 }
             return v
         }
         let bezel = Bezel(left: side("left"), right: side("right"), top: side("top"), bottom: side("bottom"))
-        return complete ? bezel : nil
+        return ok ? bezel : nil
     }
 
     func color(_ r: NodeReader) -> Color? {
@@ -215,6 +309,11 @@ final class LayoutDecoding {
         if let b = o["border"]?.object(allowed: ["width", "color"]) {
             s.borderWidth = b["width"]?.int(LayoutLimits.lineWidth)
             s.borderColor = b["color"].flatMap(color)
+            // Format v1 gives the border no default colour: a border that is drawn says its colour
+            // in the same object (the schema states the same rule).
+            if let w = s.borderWidth, w > 0, b["color"] == nil {
+                b.node.problem("a border of width \(w) needs a \"color\" (\"#rrggbb\"); give one, or width 0 for no border")
+            }
         }
         if let l = o["labels"]?.object(allowed: ["show", "position", "size"]) {
             s.labelsShow = l["show"]?.bool()
@@ -230,23 +329,28 @@ final class LayoutDecoding {
         return s
     }
 
-    func preset(_ r: NodeReader) -> Preset? {
+    func preset(_ r: NodeReader, draft: inout PresetDraft) -> Preset? {
         guard let o = r.object(allowed: ["name", "title", "zones"]) else { return nil }
         let name = o.required("name", presetNamePattern)?.string(matching: isValidPresetName, expected: presetNamePattern)
         let title = o["title"]?.string()
-        var zonePaths: [JSONPath] = []
-        let zones = each(o.required("zones", "the preset's rectangles")?.array(minCount: 1, maxCount: LayoutLimits.zonesPerPreset, of: "zones"), into: &zonePaths, zone)
-        pendingZonePaths = zonePaths
+        var zones: [Zone] = []
+        for z in o.required("zones", "the preset's rectangles")?.array(minCount: 1, maxCount: LayoutLimits.zonesPerPreset, of: "zones") ?? [] {
+            var zd = ZoneDraft(path: z.path)
+            if let decoded = zone(z, draft: &zd) { zones.append(decoded) }
+            draft.zones.append(zd)
+        }
+        draft.name = name
         guard let name else { return nil }
         return Preset(name: name, title: title, zones: zones)
     }
 
-    func zone(_ r: NodeReader) -> Zone? {
+    func zone(_ r: NodeReader, draft: inout ZoneDraft) -> Zone? {
         guard let o = r.object(allowed: ["id", "rect", "content", "style"]) else { return nil }
         let id = o.required("id", idPattern)?.string(matching: isValidID, expected: idPattern)
         let rect = o.required("rect", "{\"x\", \"y\", \"width\", \"height\"} on the wall canvas").flatMap(rect)
         let content = o.required("content", "what the zone shows, e.g. {\"type\": \"grid\"}").flatMap(zoneContent)
         let style = o["style"].map(styleOverride) ?? StyleOverride()
+        draft.id = id; draft.rect = rect; draft.content = content
         guard let id, let rect, let content else { return nil }
         return Zone(id: id, rect: rect, content: content, style: style)
     }
@@ -267,7 +371,12 @@ final class LayoutDecoding {
             let minTileHeight = o["minTileHeight"]?.int(LayoutLimits.minTileHeight)
             var roles: Set<Role>?
             if let list = o["roles"]?.array(minCount: 1, maxCount: Role.allCases.count, of: "roles") {
-                roles = Set(list.compactMap { $0.oneOf(Role.allCases.map { ($0.rawValue, $0) }) })
+                var seen = Set<Role>()
+                for item in list {
+                    guard let role = item.oneOf(Role.allCases.map { ($0.rawValue, $0) }) else { continue }
+                    if !seen.insert(role).inserted { item.problem("role \"\(role.rawValue)\" is listed twice") }
+                }
+                roles = seen
             }
             return .grid(GridRule(order: order, maxTiles: maxTiles, minTileHeight: minTileHeight, roles: roles))
         case "participant":
@@ -288,9 +397,16 @@ final class LayoutDecoding {
 
     func shortcut(_ r: NodeReader) -> Shortcut? {
         guard let o = r.object(allowed: ["key", "action", "preset"]) else { return nil }
-        let key = o.required("key", "a key name such as \"1\", \"Page_Down\" or \"Ctrl+Right\"")?
-            .string(matching: { KeyCombo($0) != nil }, expected: "a key name such as \"1\", \"Page_Down\" or \"Ctrl+Right\" (modifiers Ctrl, Alt, Shift, Super)")
-            .flatMap(KeyCombo.init)
+        var key: KeyCombo?
+        if let k = o.required("key", "a key name such as \"1\", \"Page_Down\" or \"Ctrl+Right\"") {
+            if case .string(let text) = k.node.value, KeyCombo(text) == nil, let fixed = KeyCombo.correctingModifierCase(text) {
+                k.problem("modifiers are written Ctrl, Alt, Shift and Super: write \"\(fixed)\", not \"\(text)\"")
+            } else {
+                key = k.string(matching: { KeyCombo($0) != nil },
+                               expected: "a key name such as \"1\", \"Page_Down\" or \"Ctrl+Right\" (modifiers Ctrl, Alt, Shift, Super)")
+                    .flatMap(KeyCombo.init)
+            }
+        }
         let names = [("preset", "preset")] + Action.simpleNames.map { ($0.0, $0.0) }
         let actionName = o.required("action", "what the key does, e.g. \"page.next\"")?.oneOf(names)
         var action: Action?

@@ -80,17 +80,28 @@ public enum Tiler {
         return Placement(tiles: tiles, tileSize: Size(width: w, height: h))
     }
 
-    /// Splits `count` over cells in proportion to what each holds, never more than it holds;
-    /// what rounding leaves goes to the earliest cells with room.
+    /// Splits `count` over cells in proportion to what each holds, never more than it holds: each
+    /// cell gets the whole part of `count × capacity ÷ total`, and the tiles rounding leaves go one
+    /// each to the earliest cells (reading order) that have room, so 20 tiles over three equal cells
+    /// are 7, 7 and 6. The product is taken at full width and divided back, so no count or capacity
+    /// can overflow it (the quotient is at most `count`).
     static func share(_ count: Int, capacities: [Int]) -> [Int] {
-        let total = capacities.reduce(0, +)
-        guard total > 0 else { return capacities.map { _ in 0 } }
-        var counts = capacities.map { count * $0 / total }
+        let total = capacities.reduce(0) { $0 + max(0, $1) }
+        guard total > 0, count > 0 else { return capacities.map { _ in 0 } }
+        let count = min(count, total)
+        var counts = capacities.map { cap -> Int in
+            guard cap > 0 else { return 0 }
+            return total.dividingFullWidth(count.multipliedFullWidth(by: cap)).quotient
+        }
         var left = count - counts.reduce(0, +)
-        for i in counts.indices where left > 0 {
-            let add = min(left, capacities[i] - counts[i])
-            counts[i] += add
-            left -= add
+        while left > 0 {
+            var gave = false
+            for i in counts.indices where left > 0 && counts[i] < capacities[i] {
+                counts[i] += 1
+                left -= 1
+                gave = true
+            }
+            if !gave { break }
         }
         return counts
     }

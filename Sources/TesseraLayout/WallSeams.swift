@@ -41,7 +41,16 @@ struct WallSeams: Sendable {
 
     private static func mm(_ bezel: Double, _ pitch: Double?) -> Double {
         guard let pitch, pitch > 0 else { return 0 }
-        return bezel / pitch
+        let px = bezel / pitch
+        return px.isFinite && px > 0 ? px : 0
+    }
+
+    /// A picture extent in whole pixels. The decoder's bounds (LayoutLimits) keep it below 1.3e10,
+    /// so this never clamps for a decoded layout; the clamp keeps the Double→Int conversion from
+    /// trapping for a `Layout` built by hand with any values.
+    static func pixels(_ d: Double) -> Int {
+        guard d.isFinite else { return 1 }
+        return Int(min(max(d.rounded(), 1), 1e15))
     }
 
     /// The hidden width at each seam line a zone crosses (the widest where displays differ).
@@ -75,7 +84,7 @@ struct WallSeams: Sendable {
             let crop = r == zone ? UnitRect.full
                 : UnitRect(x: x0 / fullW, y: y0 / fullH, width: (x1 - x0) / fullW, height: (y1 - y0) / fullH)
             return Piece(output: i, canvasRect: r,
-                         contentSize: Size(width: Int(fullW.rounded()), height: Int(fullH.rounded())), crop: crop)
+                         contentSize: Size(width: Self.pixels(fullW), height: Self.pixels(fullH)), crop: crop)
         }
     }
 }

@@ -14,7 +14,7 @@ struct Tessera: ParsableCommand {
         subcommands: kioskCommands + [Validate.self, Plan.self] + mediaCommands + renderCommands + [Bench.self, Version.self])
 }
 
-/// Exit codes: 0 valid; 1 a layout is invalid; 64 bad command line (ArgumentParser's usage code).
+/// Exit codes: 0 valid (warnings included); 1 a layout is invalid; 64 bad command line (ArgumentParser's usage code).
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check layout files; print every problem as FILE:LINE:COLUMN: JSON.PATH: message.")
@@ -25,15 +25,19 @@ struct Validate: ParsableCommand {
     func run() throws {
         var failed = 0
         for file in files {
-            if let data = FileManager.default.contents(atPath: file), LayoutLoader.isJSONSchema(Array(data)) {
+            if LayoutLoader.isJSONSchema(path: file) {
                 if !quiet { print("\(file): skipped (a JSON Schema, not a layout)") }
                 continue
             }
-            switch LayoutFiles.load(file) {
+            let report = LayoutFiles.read(file)
+            // Warnings (zones nobody can see) do not fail the check: the file works as written.
+            for line in report.warningLines { printError(line) }
+            switch report.result {
             case .success(let layout):
                 if !quiet {
+                    let warned = report.warnings.isEmpty ? "" : ", \(plural(report.warnings.count, "warning"))"
                     print("\(file): ok (\(plural(layout.outputs.count, "output")), \(plural(layout.presets.count, "preset")), "
-                          + "\(plural(layout.shortcuts.count, "shortcut")))")
+                          + "\(plural(layout.shortcuts.count, "shortcut"))\(warned))")
                 }
             case .failure(let error):
                 failed += 1

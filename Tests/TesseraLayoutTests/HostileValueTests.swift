@@ -38,12 +38,12 @@ import TesseraCore
     @Test func valuesAtTheLimitsBuildScenes() throws {
         let c = LayoutLimits.coordinate.upperBound, l = LayoutLimits.length.upperBound
         let json = layoutJSON(
-            outputs: #"{"id": "a", "mode": "16384x16384@1000", "position": {"x": \#(c), "y": \#(c)}, "physical": {"width": 10, "height": 10}, "bezel": {"left": 1000, "right": 1000, "top": 1000, "bottom": 1000}}, {"id": "b", "mode": "16384x16384", "position": {"x": \#(c + 16384), "y": \#(c)}, "physical": {"width": 100000, "height": 100000}, "bezel": {"left": 1000}}"#,
+            outputs: #"{"id": "a", "mode": "16384x16384@999.999", "position": {"x": \#(c), "y": \#(c)}, "physical": {"width": 10, "height": 10}, "bezel": {"left": 1000, "right": 1000, "top": 1000, "bottom": 1000}}, {"id": "b", "mode": "16384x16384", "position": {"x": \#(c + 16384), "y": \#(c)}, "physical": {"width": 100000, "height": 100000}, "bezel": {"left": 1000}}"#,
             presets: #"{"name": "main", "zones": [{"id": "g", "rect": {"x": \#(c), "y": \#(c), "width": \#(l), "height": \#(l)}, "content": {"type": "grid", "maxTiles": 10000, "minTileHeight": 1}}]}"#)
         // The zone runs off the wall (an error), so check the parts that must not trap directly too.
         _ = problems(json)
         let layout = try decode(layoutJSON(
-            outputs: #"{"id": "a", "mode": "16384x16384@1000", "position": {"x": 0, "y": 0}, "physical": {"width": 10, "height": 10}, "bezel": {"right": 1000}}, {"id": "b", "mode": "16384x16384", "position": {"x": 16384, "y": 0}, "physical": {"width": 100000, "height": 100000}, "bezel": {"left": 1000}}"#,
+            outputs: #"{"id": "a", "mode": "16384x16384@999.999", "position": {"x": 0, "y": 0}, "physical": {"width": 10, "height": 10}, "bezel": {"right": 1000}}, {"id": "b", "mode": "16384x16384", "position": {"x": 16384, "y": 0}, "physical": {"width": 100000, "height": 100000}, "bezel": {"left": 1000}}"#,
             presets: #"{"name": "main", "zones": [{"id": "g", "rect": {"x": 0, "y": 0, "width": 32768, "height": 16384}, "content": {"type": "grid", "maxTiles": 10000}}]}"#))
         let scene = SceneBuilder(layout: layout).build(room: Room.synthetic(count: 250), state: ViewState(preset: "main", page: 0))
         #expect(scene.outputs.count == 2)

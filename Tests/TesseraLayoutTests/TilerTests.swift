@@ -84,12 +84,24 @@ import TesseraCore
         }
     }
 
-    @Test(arguments: [(10, [5, 5], [5, 5]), (7, [10, 2], [6, 1]), (9, [3, 3, 3], [3, 3, 3]), (4, [0, 6], [0, 4]), (3, [1, 1, 4], [1, 0, 2])])
+    @Test(arguments: [(10, [5, 5], [5, 5]), (7, [10, 2], [6, 1]), (9, [3, 3, 3], [3, 3, 3]), (4, [0, 6], [0, 4]), (3, [1, 1, 4], [1, 0, 2]),
+                      // What rounding leaves goes one each to the earliest cells, as docs/layouts.md says:
+                      // 20 over three equal cells is 7/7/6 (it was 8/6/6).
+                      (20, [9, 9, 9], [7, 7, 6]), (22, [8, 8, 8], [8, 7, 7]), (5, [4, 4, 4, 4], [2, 1, 1, 1]),
+                      // Counts and capacities whose product overflows Int are shared without trapping.
+                      (Int.max / 4 * 2, [Int.max / 4, Int.max / 4], [Int.max / 4, Int.max / 4])])
     func shareFollowsCapacity(count: Int, capacities: [Int], expected: [Int]) {
         let s = Tiler.share(count, capacities: capacities)
         #expect(s.reduce(0, +) == count)
         #expect(zip(s, capacities).allSatisfy { $0 <= $1 })
         #expect(s == expected)
+    }
+
+    /// Issue 13: 20 tiles over three 1920x1080 screens were shared 8/6/6.
+    @Test func twentyTilesOverThreeScreensAreSevenSevenSix() {
+        let cells = (0..<3).map { Rect(x: $0 * 1920, y: 0, width: 1920, height: 1080) }
+        let p = Tiler.place(count: 20, in: cells, aspect: .sixteenByNine, gap: 8)
+        #expect(cells.map { c in p.tiles.filter { c.contains($0) }.count } == [7, 7, 6])
     }
 
     @Test func readingOrderAndKnownGrid() {
