@@ -26,6 +26,7 @@ static inline int tessera_av_error_max_string_size(void) { return AV_ERROR_MAX_S
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdarg.h>
+#include <string.h>
 
 /// AVERROR_INVALIDDATA, AVERROR_EXIT, AVERROR_DECODER_NOT_FOUND.
 static inline int tessera_averror_invaliddata(void) { return AVERROR_INVALIDDATA; }
@@ -144,4 +145,30 @@ static inline size_t tessera_malloc_in_use(void) {
     return m.uordblks + m.hblkhd;
 }
 static inline int tessera_malloc_trim(void) { return malloc_trim(0); }
+/// MPEG-TS (or any container) bytes in memory as an AVIOContext: the `mpegts` fuzz harness feeds
+/// the demuxer and decoder without a network or a file (MemoryDemux.swift).
+typedef struct tessera_mem_input { const uint8_t *data; size_t size; size_t pos; } tessera_mem_input;
+static inline int tessera_mem_read(void *opaque, uint8_t *buf, int size) {
+    tessera_mem_input *m = (tessera_mem_input *)opaque;
+    size_t left = m->size - m->pos;
+    if (left == 0 || size <= 0) return AVERROR_EOF;
+    size_t n = left < (size_t)size ? left : (size_t)size;
+    memcpy(buf, m->data + m->pos, n);
+    m->pos += n;
+    return (int)n;
+}
+static inline AVIOContext *tessera_mem_avio(tessera_mem_input *m) {
+    unsigned char *buf = (unsigned char *)av_malloc(4096);
+    if (!buf) return NULL;
+    AVIOContext *io = avio_alloc_context(buf, 4096, 0, m, tessera_mem_read, NULL, NULL);
+    if (!io) av_free(buf);
+    return io;
+}
+static inline void tessera_mem_avio_free(AVIOContext *io) {
+    if (!io) return;
+    av_freep(&io->buffer);
+    avio_context_free(&io);
+}
+/// AVFMT_FLAG_CUSTOM_IO.
+static inline int tessera_avfmt_flag_custom_io(void) { return AVFMT_FLAG_CUSTOM_IO; }
 #endif
