@@ -135,6 +135,6 @@ let package = Package(
 // built with -sanitize=fuzzer,address -parse-as-library in a build folder of its own (.build-fuzz).
 if Context.environment["TESSERA_FUZZ"] != nil {
     package.targets.append(.executableTarget(name: "tessera-fuzz", dependencies: [
-        "TesseraCore", "TesseraLayout", "TesseraSignalCore",
+        "TesseraCore", "TesseraLayout", "TesseraSignalCore", "TesseraMedia",
     ], path: "Fuzz/Sources"))
 }

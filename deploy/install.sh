@@ -14,6 +14,8 @@ install -d -m 0755 /etc/tessera
 [ -f /etc/tessera/layout.json ] || install -m 0644 Layouts/lecture-theatre.json /etc/tessera/layout.json
 [ -f /etc/tessera/tessera.env ] || install -m 0644 deploy/tessera.env /etc/tessera/tessera.env
 [ -f /etc/tessera/wall-token ] || install -m 0640 -g tessera /dev/null /etc/tessera/wall-token
+install -d -m 0755 /usr/local/lib/tessera
+install -m 0755 deploy/tessera-network.sh /usr/local/lib/tessera/tessera-network.sh
 install -m 0644 deploy/tessera.service /etc/systemd/system/tessera.service
 systemctl daemon-reload
 systemctl disable getty@tty1.service

@@ -15,6 +15,8 @@ let harnesses: [Harness] = [
     layoutHarness,
     signalClientHarness,
     signalServerHarness,
+    stampHarness,
+    mpegtsHarness,
 ]
 
 @_silgen_name("LLVMFuzzerRunDriver")

@@ -8,6 +8,8 @@
 #include <libavutil/error.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
+#include <libavutil/avstring.h>
+#include <string.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
@@ -56,8 +58,17 @@ static inline int tessera_frame_linesize(const AVFrame *f, int i) { return f->li
 /// The interrupt state behind every blocking libavformat call of one stream: `stop` ends it at
 /// once (shutdown, scene change); `deadline_us` (av_gettime_relative) bounds it in time (0: none).
 typedef struct tessera_interrupt {
+    /// TESSERA_INTERRUPT_MAGIC: tells our state from another opaque (static inline functions have
+    /// one copy per Swift file, so the callback's address cannot be compared).
+    uint64_t magic;
     _Atomic int stop;
     _Atomic int64_t deadline_us;
+    /// The URL the policy checked and its host (see tessera_redirect_guard).
+    char url[4104];
+    char host[256];
+    /// Set when the guard refused a redirect; `refused_host` is where it pointed.
+    _Atomic int redirect_refused;
+    char refused_host[256];
 } tessera_interrupt;
 
 static inline int tessera_interrupt_check(void *opaque) {
@@ -66,11 +77,22 @@ static inline int tessera_interrupt_check(void *opaque) {
     int64_t d = atomic_load_explicit(&s->deadline_us, memory_order_relaxed);
     return d > 0 && av_gettime_relative() > d;
 }
+#define TESSERA_INTERRUPT_MAGIC 0x7465737365726131ULL
 static inline tessera_interrupt *tessera_interrupt_new(void) {
     tessera_interrupt *s = (tessera_interrupt *)av_mallocz(sizeof(tessera_interrupt));
+    if (s) s->magic = TESSERA_INTERRUPT_MAGIC;
     return s;
 }
 static inline void tessera_interrupt_set_stop(tessera_interrupt *s, int stop) { atomic_store(&s->stop, stop); }
+/// The URL about to be opened and the host the URL policy allowed (lower case), before each open.
+static inline void tessera_interrupt_set_target(tessera_interrupt *s, const char *url, const char *host) {
+    av_strlcpy(s->url, url, sizeof s->url);
+    av_strlcpy(s->host, host, sizeof s->host);
+    s->refused_host[0] = 0;
+    atomic_store(&s->redirect_refused, 0);
+}
+static inline int tessera_interrupt_redirect_refused(tessera_interrupt *s) { return atomic_load(&s->redirect_refused); }
+static inline const char *tessera_interrupt_refused_host(tessera_interrupt *s) { return s->refused_host; }
 static inline int tessera_interrupt_stopped(tessera_interrupt *s) { return atomic_load(&s->stop); }
 /// Arms the deadline `timeout_us` from now; 0 disarms it.
 static inline void tessera_interrupt_arm(tessera_interrupt *s, int64_t timeout_us) {
@@ -115,8 +137,35 @@ static inline tessera_log_sink_fn *tessera_log_sink_slot(void) {
     static tessera_log_sink_fn slot;
     return &slot;
 }
+/// RTSP redirects (FFmpeg 5.1, libavformat/rtsp.c, ff_rtsp_connect): on a 3xx reply the demuxer
+/// replaces the context's `url` with the Location, logs "Status %d: Redirecting to %s" with the
+/// format context, and connects there, with no hook in between but that log call. So every message
+/// a format context of ours logs (its interrupt opaque is a tessera_interrupt) is a chance to
+/// compare its `url` with the URL we opened. When the host differs from the one the URL policy
+/// allowed, the context's protocol whitelist becomes "none": ffurl_connect checks the whitelist
+/// before any protocol opens (libavformat/avio.c), so nothing is resolved or connected, and the
+/// stream's interrupt records the refusal (with the host) for a clear error. A redirect to another
+/// path or port of the allowed host is followed. Called for every message, whatever its level.
+static inline void tessera_redirect_guard(void *avcl) {
+    if (!avcl || *(const AVClass **)avcl != avformat_get_class()) return;
+    AVFormatContext *ctx = (AVFormatContext *)avcl;
+    if (!ctx->interrupt_callback.callback || !ctx->interrupt_callback.opaque || !ctx->url) return;
+    tessera_interrupt *s = (tessera_interrupt *)ctx->interrupt_callback.opaque;
+    if (s->magic != TESSERA_INTERRUPT_MAGIC || !s->url[0] || !strcmp(ctx->url, s->url)) return;
+    char host[256];
+    av_url_split(NULL, 0, NULL, 0, host, sizeof host, NULL, NULL, 0, ctx->url);
+    if (!av_strcasecmp(host, s->host)) {
+        av_strlcpy(s->url, ctx->url, sizeof s->url); // followed: compare with the new URL from now on
+        return;
+    }
+    av_strlcpy(s->refused_host, host, sizeof s->refused_host);
+    atomic_store(&s->redirect_refused, 1);
+    av_freep(&ctx->protocol_whitelist);
+    ctx->protocol_whitelist = av_strdup("none");
+    if (!ctx->protocol_whitelist) atomic_store(&s->stop, 1); // no memory: stop the open instead
+}
 static inline void tessera_log_forward(void *avcl, int level, const char *fmt, va_list vl) {
-    (void)avcl;
+    tessera_redirect_guard(avcl);
     tessera_log_sink_fn sink = *tessera_log_sink_slot();
     if (level > av_log_get_level() || !sink) return;
     char line[1024];
@@ -144,4 +193,30 @@ static inline size_t tessera_malloc_in_use(void) {
     return m.uordblks + m.hblkhd;
 }
 static inline int tessera_malloc_trim(void) { return malloc_trim(0); }
+/// MPEG-TS (or any container) bytes in memory as an AVIOContext: the `mpegts` fuzz harness feeds
+/// the demuxer and decoder without a network or a file (MemoryDemux.swift).
+typedef struct tessera_mem_input { const uint8_t *data; size_t size; size_t pos; } tessera_mem_input;
+static inline int tessera_mem_read(void *opaque, uint8_t *buf, int size) {
+    tessera_mem_input *m = (tessera_mem_input *)opaque;
+    size_t left = m->size - m->pos;
+    if (left == 0 || size <= 0) return AVERROR_EOF;
+    size_t n = left < (size_t)size ? left : (size_t)size;
+    memcpy(buf, m->data + m->pos, n);
+    m->pos += n;
+    return (int)n;
+}
+static inline AVIOContext *tessera_mem_avio(tessera_mem_input *m) {
+    unsigned char *buf = (unsigned char *)av_malloc(4096);
+    if (!buf) return NULL;
+    AVIOContext *io = avio_alloc_context(buf, 4096, 0, m, tessera_mem_read, NULL, NULL);
+    if (!io) av_free(buf);
+    return io;
+}
+static inline void tessera_mem_avio_free(AVIOContext *io) {
+    if (!io) return;
+    av_freep(&io->buffer);
+    avio_context_free(&io);
+}
+/// AVFMT_FLAG_CUSTOM_IO.
+static inline int tessera_avfmt_flag_custom_io(void) { return AVFMT_FLAG_CUSTOM_IO; }
 #endif

@@ -50,6 +50,8 @@ public enum PrometheusText {
         family("tessera_stream_reconnects_total", "counter", "Reconnects per stream.", streams.map { ([("stream", $0.id)], Double($0.reconnects)) })
         family("tessera_stream_frames_decoded_total", "counter", "Frames decoded per stream.",
                streams.map { ([("stream", $0.id)], Double($0.framesDecoded)) })
+        family("tessera_ffmpeg_log_suppressed_total", "counter", "FFmpeg messages about a stream dropped by the per-stream log rate limit.",
+               streams.map { ([("stream", $0.id)], Double($0.ffmpegLogSuppressed)) })
         family("tessera_streams", "gauge", "Open streams by state.",
                StreamState.allCases.map { st in ([("state", st.rawValue)], Double(streams.filter { $0.state == st }.count)) })
         let outputs = kiosk.metrics.outputFigures

@@ -54,8 +54,11 @@ final class InputContext {
     /// installed; finds the video stream. Every blocking step is bounded by `interrupt`'s deadline.
     init(_ url: CheckedURL, interrupt: Interrupt, ioTimeout: Duration, probeSize: Int = 32768) throws(MediaError) {
         self.url = url
+        // The log callback carries the RTSP redirect guard (tessera_redirect_guard in the shim).
+        FFmpegLog.installIfNone()
         guard var ctx = avformat_alloc_context() else { throw .av("avformat_alloc_context", url.redacted, tessera_averror(ENOMEM)) }
         tessera_interrupt_install(ctx, interrupt.state)
+        tessera_interrupt_set_target(interrupt.state, url.url, url.host)
         ctx.pointee.flags |= tessera_avfmt_flag_nobuffer()
         if url.isMPEGTS {
             // No parser: it would hold each picture until the next one starts (a frame of delay).
@@ -88,8 +91,12 @@ final class InputContext {
             options.set("connect_timeout", String(Int(ioTimeout.microseconds / 1000)))
             if !url.url.contains("latency=") { options.set("latency", "20000") }
         case "rtsp", "rtsps":
+            // RTSP 'timeout' is the socket I/O timeout in µs (FFmpeg 5.1 dropped 'stimeout').
             options.set("timeout", us)
-            options.set("rtsp_flags", "prefer_tcp")
+            // Interleaved over the RTSP connection only: no RTP/RTCP ports are bound (FFmpeg binds
+            // them on the wildcard address), and a transport reply cannot name another host
+            // (`source=`) to send RTP/RTCP to. A server that refuses TCP (461) is not played.
+            options.set("rtsp_transport", "tcp")
             options.set("reorder_queue_size", "0")
             options.set("max_delay", "0")
         default:
@@ -100,6 +107,10 @@ final class InputContext {
         let rc = options.with { dict in avformat_open_input(&ptr, url.url, format, &dict) }
         guard rc >= 0, let opened = ptr else {
             // avformat_open_input frees the context on failure.
+            if tessera_interrupt_redirect_refused(interrupt.state) != 0 {
+                let host = String(cString: tessera_interrupt_refused_host(interrupt.state))
+                throw .refused(url: url.url, reason: "the RTSP server redirected to host \"\(host)\", which is not the host the URL policy allowed (\(url.host)); redirects to other hosts are not followed")
+            }
             if interrupt.deadlinePassed { throw .timedOut(operation: "avformat_open_input", url: url.redacted, seconds: ioTimeout.seconds) }
             throw .av("avformat_open_input", url.redacted, rc)
         }

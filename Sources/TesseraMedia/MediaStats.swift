@@ -31,6 +31,8 @@ public struct StreamStats: Hashable, Sendable, Codable {
     /// Capture stamps that were no plausible reading of the wall clock (far in the future, or
     /// hours old): not measured as latency (`WallClock.age(ofStamp:now:)`).
     public var stampsIgnored: Int = 0
+    /// FFmpeg messages about this stream dropped by the per-stream rate limit (`FFmpegLog`).
+    public var ffmpegLogSuppressed: Int = 0
     /// Everything that went wrong: failed opens, decode errors, timeouts, read errors.
     public var errors: Int
     public var reconnects: Int

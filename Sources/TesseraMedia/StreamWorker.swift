@@ -27,7 +27,9 @@ final class StreamWorker: @unchecked Sendable {
 
     func start() {
         let thread = Thread { [self] in
-            run()
+            // FFmpeg's messages from this thread are this stream's, rate-limited (FFmpegLog).
+            let mailbox = mailbox
+            FFmpegThreadScope(stream: "\(id)", onSuppressed: { mailbox.update { $0.ffmpegLogSuppressed += 1 } }).run { run() }
             wake.lock(); finished = true; wake.broadcast(); wake.unlock()
         }
         thread.name = "media \(id)"
@@ -174,7 +176,10 @@ final class StreamWorker: @unchecked Sendable {
                 if pts != tessera_av_nopts_value() {
                     let t = Double(pts) * Double(timeBase.num) / Double(timeBase.den)
                     if let o = paceOrigin {
-                        let due = o.at + .microseconds(Int64((t - o.pts) * 1e6))
+                        // pts and time base come from the file: any value. A gap that is no
+                        // plausible media time (not finite, beyond a day) is not waited for.
+                        let gap = (t - o.pts) * 1e6
+                        let due = gap.isFinite && abs(gap) < 86_400e6 ? o.at + .microseconds(Int64(gap)) : clock.now
                         if due > clock.now, !sleep(due - clock.now) { return }
                     } else {
                         paceOrigin = (t, readAt)

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Limits the network of tessera.service to the addresses in TESSERA_IP_ALLOW (from
+# /etc/tessera/tessera.env), by cgroup (systemd's IPAddressDeny=/IPAddressAllow=): defence in depth
+# behind the wall's own URL policy. Run by tessera.service as `ExecStartPre=+` (as root, before the
+# kiosk starts). systemd does not expand variables in IPAddressAllow=, so the unit cannot take the
+# list from its EnvironmentFile= directly; `systemctl set-property --runtime` applies it to the
+# unit's cgroup at once and keeps it under /run until the next boot. An empty or unset
+# TESSERA_IP_ALLOW lifts the limit.
+set -eu
+unit=${1:-tessera.service}
+if [ -n "${TESSERA_IP_ALLOW:-}" ]; then
+    # localhost: /metrics and /healthz on 127.0.0.1, the systemd-resolved stub resolver.
+    # shellcheck disable=SC2086 # the list is space-separated on purpose
+    exec systemctl set-property --runtime "$unit" IPAddressDeny=any "IPAddressAllow=localhost $TESSERA_IP_ALLOW"
+else
+    exec systemctl set-property --runtime "$unit" IPAddressDeny= IPAddressAllow=
+fi
