@@ -10,10 +10,10 @@ APT_PACKAGES := pkg-config \
 	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
 	libdrm-dev libgbm-dev libegl-dev libgles-dev libinput-dev libxkbcommon-dev libudev-dev \
 	libfreetype-dev fonts-dejavu-core glslang-tools openssl \
-	libegl-mesa0 libgl1-mesa-dri libgbm1
+	libegl-mesa0 libgl1-mesa-dri libgbm1 ffmpeg
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release test demo bench e2e-kms fuzz clean
+.PHONY: deps build release test demo bench e2e-kms fuzz soak soak-ci clean
 
 # Installs the named Debian packages that are missing; apt-get update runs only when one is.
 define apt_install
@@ -74,6 +74,24 @@ bench: deps
 	set -o pipefail; .build/release/tessera bench latency --streams 250 --refresh 15 --cache $(OUT)/bench | tee $(OUT)/bench/latency-15.md
 	python3 tools/bench/report.py --dir $(OUT)/bench > BENCHMARKS.md
 	@echo "make bench: wrote BENCHMARKS.md"
+
+## soak: a headless wall with SOAK_STREAMS live UDP streams for SOAK_MINUTES under churn (publishers killed,
+## participants leaving and joining, presets, layout edits, backend restarts), sampling memory, descriptors,
+## threads and streams; writes $(OUT)/soak/soak.md, samples.csv and soak.png (release build). See RELIABILITY.md.
+SOAK_STREAMS ?= 64
+SOAK_MINUTES ?= 15
+SOAK_ARGS ?=
+soak: deps
+	@python3 -c 'import matplotlib' 2>/dev/null || { echo "make soak: installing matplotlib (for the plot)"; \
+		python3 -m pip install -q matplotlib || echo "make soak: no matplotlib; the report will have no plot"; }
+	$(SWIFT) build -c release
+	python3 tools/soak/soak.py --tessera .build/release/tessera --streams $(SOAK_STREAMS) \
+		--duration $$(( $(SOAK_MINUTES) * 60 )) --out $(OUT)/soak $(SOAK_ARGS)
+
+## soak-ci: a few minutes of the same on the debug build, failing on leaked descriptors or threads (CI)
+soak-ci: build
+	python3 tools/soak/soak.py --tessera $(BIN) --streams 16 --per-publisher 4 --warmup 30 --duration 150 \
+		--churn 10 --sample 3 --rss-limit 1000 --out $(OUT)/soak-ci
 
 ## e2e-kms: the kiosk on a real DRM/KMS device in a QEMU VM (virtio-gpu, two heads, TCG: no root, no KVM);
 ## both renderers, screendumps checked against `tessera plan`, a shortcut key, a clean stop. Installs

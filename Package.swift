@@ -35,7 +35,7 @@ let package = Package(
         .systemLibrary(name: "CFreeType", pkgConfig: "freetype2", providers: [.apt(["libfreetype-dev"])]),
 
         // Shared value types and role protocols; no C.
-        .target(name: "TesseraCore"),
+        .target(name: "TesseraCore", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // Layout model, JSON decoding with positions, validation, tiler, scene builder; no C.
         .target(name: "TesseraLayout", dependencies: ["TesseraCore"]),
         // Middle row: they meet in TesseraCore and never import one another.
@@ -43,10 +43,18 @@ let package = Package(
         .target(name: "TesseraRender", dependencies: ["TesseraCore", "CEGL", "CSwscale", "CFreeType"]),
         // FFmpeg's encoders (PNG snapshots, recordings) are the output side's; decoding is Media's.
         .target(name: "TesseraOutput", dependencies: ["TesseraCore", "CDRM", "CFFmpeg"]),
+        // Signal's pure part: messages and codec, room tracker, URL gate, tokens, the backend's room
+        // store; no sockets, so the fuzz harnesses take it without NIO.
+        .target(name: "TesseraSignalCore", dependencies: ["TesseraCore"]),
         .target(name: "TesseraSignal", dependencies: [
-            "TesseraCore",
+            "TesseraCore", "TesseraSignalCore",
             .product(name: "WSClient", package: "swift-websocket"),
+            .product(name: "WSCore", package: "swift-websocket"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOTLS", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -55,8 +63,11 @@ let package = Package(
         ]),
         // The reference signaling backend as a library, so tests run it in-process.
         .target(name: "TesseraSignalServer", dependencies: [
-            "TesseraSignal", "TesseraCore",
+            "TesseraSignal", "TesseraSignalCore", "TesseraCore",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -124,6 +135,6 @@ let package = Package(
 // built with -sanitize=fuzzer,address -parse-as-library in a build folder of its own (.build-fuzz).
 if Context.environment["TESSERA_FUZZ"] != nil {
     package.targets.append(.executableTarget(name: "tessera-fuzz", dependencies: [
-        "TesseraCore", "TesseraLayout",
+        "TesseraCore", "TesseraLayout", "TesseraSignalCore",
     ], path: "Fuzz/Sources"))
 }

@@ -13,6 +13,8 @@ struct Harness: Sendable {
 /// Every harness; `make fuzz` runs each in turn.
 let harnesses: [Harness] = [
     layoutHarness,
+    signalClientHarness,
+    signalServerHarness,
 ]
 
 @_silgen_name("LLVMFuzzerRunDriver")

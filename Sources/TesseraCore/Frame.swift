@@ -12,6 +12,22 @@ public enum WallClock {
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
     }
+
+    /// How long ago, in microseconds, a stamp read from a stream was taken, or nil when the stamp is
+    /// not a plausible CLOCK_REALTIME reading of a picture still on its way: more than `futureSlack`
+    /// in the future (another clock, or a hostile stream) or older than `maxAge`. Stamps come from
+    /// outside, so the difference is computed without trapping arithmetic (an `Int64.max` stamp
+    /// once ended the process).
+    public static func age(ofStamp captured: Int64, now: Int64) -> Int64? {
+        let (age, overflow) = now.subtractingReportingOverflow(captured)
+        guard !overflow, age >= -futureSlack, age <= maxAge else { return nil }
+        return max(0, age)
+    }
+
+    /// Clocks on one LAN agree to well within this (NTP); a stamp further ahead is not ours.
+    public static let futureSlack: Int64 = 1_000_000
+    /// A picture older than this is not measured as latency (an hour).
+    public static let maxAge: Int64 = 3_600_000_000
 }
 
 /// Pixel layouts that decoders hand over and renderers draw.

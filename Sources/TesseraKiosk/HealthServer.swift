@@ -12,7 +12,8 @@ enum HealthServer {
         let router = Router()
         router.get("/healthz") { _, _ -> Response in
             let problems = kiosk.healthProblems()
-            let body = problems.isEmpty ? "ok\n" : problems.map { $0 + "\n" }.joined()
+            let notes = kiosk.healthNotes()
+            let body = (problems.isEmpty ? "ok\n" : problems.map { $0 + "\n" }.joined()) + notes.map { $0 + "\n" }.joined()
             return Response(status: problems.isEmpty ? .ok : .serviceUnavailable,
                             headers: [.contentType: "text/plain; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(string: body)))
@@ -88,6 +89,20 @@ public enum PrometheusText {
                counts.keys.sorted().map { ([("event", $0)], Double(counts[$0]!)) })
         family("tessera_participants", "gauge", "Participants in the room.", [([], Double(kiosk.wall.currentRoom.participants.count))])
         family("tessera_uptime_seconds", "gauge", "Seconds since the kiosk started.", [([], kiosk.metrics.uptime)])
+        let process = ProcessFigures.now()
+        family("tessera_process_malloc_inuse_bytes", "gauge", "Bytes malloc has handed out and not got back (mallinfo2 uordblks + hblkhd).",
+               [([], Double(process.mallocInUse))])
+        family("tessera_process_open_fds", "gauge", "Open file descriptors.", [([], Double(process.openFDs))])
+        family("tessera_process_threads", "gauge", "Threads of the process.", [([], Double(process.threads))])
+        if let link = kiosk.signalLink {
+            let now = ContinuousClock.now
+            family("tessera_signal_connected", "gauge", "1 while the wall holds a welcomed connection to the signaling backend.",
+                   [([], link.connected ? 1 : 0)])
+            family("tessera_signal_disconnected_seconds", "gauge", "Seconds since the link to the backend went down (0 while connected).",
+                   [([], link.connected ? 0 : Double((now - link.since) / .milliseconds(1)) / 1000)])
+            family("tessera_signal_client_beat_age_seconds", "gauge", "Seconds since the signaling client last ran its liveness beat (about 1 when healthy).",
+                   [([], Double((now - link.beat) / .milliseconds(1)) / 1000)])
+        }
         return out
     }
 

@@ -41,6 +41,7 @@ public final class Kiosk: Sendable {
     private let group = Mutex<ServiceGroup?>(nil)
     private let stopRequested = Atomic<Bool>(false)
     private let boundHealthPort = Mutex<Int?>(nil)
+    private let signalClient = Mutex<SignalClient?>(nil)
     private let keyboards = Mutex<[any KeyboardSource]>([])
     private let renderThreads = Mutex<[OutputThread]>([])
     private let snapshotWriter: SnapshotWriter?
@@ -110,6 +111,7 @@ public final class Kiosk: Sendable {
         if case .signal(let config) = configuration.room {
             let c = SignalClient(configuration: config, logger: Logger(label: "tessera.signal.client"))
             client = c
+            signalClient.withLock { $0 = c }
             services.append(.init(service: c))
         }
         if let address = configuration.healthAddress {
@@ -123,10 +125,15 @@ public final class Kiosk: Sendable {
         }
         // The core is last, so it is the first to shut down: outputs stop before Signal closes.
         services.append(.init(service: CoreService(kiosk: self, client: client), successTerminationBehavior: .gracefullyShutdownGroup))
-        let g = ServiceGroup(configuration: .init(
+        var groupConfiguration = ServiceGroupConfiguration(
             services: services,
             gracefulShutdownSignals: configuration.handleSignals ? [.sigterm, .sigint] : [],
-            logger: logger))
+            logger: logger)
+        // Every service ends on its own at shutdown (the signaling client cancels its attempt in any
+        // phase); these bounds keep SIGTERM under 10 s even if one does not.
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(7)
+        groupConfiguration.maximumCancellationDuration = .seconds(2)
+        let g = ServiceGroup(configuration: groupConfiguration)
         group.withLock { $0 = g }
         if stopRequested.load(ordering: .relaxed) { return }
         try await g.run()
@@ -153,7 +160,27 @@ public final class Kiosk: Sendable {
         let streams = media.stats.streams
         let offline = streams.filter { $0.state == .offline }.count
         if !streams.isEmpty && offline == streams.count { problems.append("all \(streams.count) streams are offline") }
+        if let link = signalLink, let stalled = Self.stalledFor(link) {
+            problems.append("signal: the client has not run for \(stalled) s (hung)")
+        }
         return problems
+    }
+
+    /// The link to the backend, when the room comes from one.
+    public var signalLink: SignalLinkStatus? { signalClient.withLock { $0 }?.link }
+
+    /// A client whose liveness beat (once a second) is more than 10 s old is hung: seconds, or nil.
+    static func stalledFor(_ link: SignalLinkStatus, now: ContinuousClock.Instant = .now) -> Int? {
+        let age = now - link.beat
+        return age > .seconds(10) ? Int(age / .seconds(1)) : nil
+    }
+
+    /// What /healthz adds to its body without failing: the wall keeps showing the last room it had
+    /// while the backend is away, so a lost backend is reported, not a failure of the wall.
+    public func healthNotes() -> [String] {
+        guard let link = signalLink, !link.connected else { return [] }
+        let down = Int((ContinuousClock.now - link.since) / .seconds(1))
+        return ["signal: disconnected for \(down) s" + (link.lastError.map { ", last error: \($0)" } ?? "")]
     }
 
     /// One line of where things stand, for progress output.
@@ -341,13 +368,21 @@ public final class Kiosk: Sendable {
         }
     }
 
-    /// Pings systemd's watchdog only while every output keeps presenting: a hung render thread
-    /// gets the service restarted.
+    /// Pings systemd's watchdog only while every output keeps presenting and the signaling client
+    /// (when there is one) keeps running: a hung render thread or a hung client gets the service
+    /// restarted. A backend that is merely unreachable does not stop the pings (see /healthz).
     func feedWatchdog(_ notify: SystemdNotify, every interval: Duration) async {
         while !Task.isShuttingDownGracefully {
             let now = metrics.uptime
             let alive = metrics.outputFigures.allSatisfy { o in o.lastPresentAt.map { now - $0 < 10 } ?? (now < 30) }
-            if alive { notify.send("WATCHDOG=1") } else { logger.error("an output stopped presenting; not feeding the watchdog") }
+            let stalled = signalLink.flatMap { Self.stalledFor($0) }
+            if !alive {
+                logger.error("an output stopped presenting; not feeding the watchdog")
+            } else if let stalled {
+                logger.error("the signaling client has not run for \(stalled) s; not feeding the watchdog")
+            } else {
+                notify.send("WATCHDOG=1")
+            }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }

@@ -30,7 +30,7 @@ public struct OutputLatency: Sendable {
                 add(&arrivalToDecoded, (p.decodedAt - arrived).wholeMicroseconds)
                 add(&arrivalToBuffer, (inBuffer - arrived).wholeMicroseconds)
             }
-            if let captured = p.captureMicros { add(&captureToBuffer, wallMicros - captured) }
+            if let captured = p.captureMicros, let age = WallClock.age(ofStamp: captured, now: wallMicros) { add(&captureToBuffer, age) }
         }
     }
 

@@ -44,34 +44,32 @@ struct NodeReader {
         return nil
     }
 
-    func int(min: Int? = nil, max: Int? = nil) -> Int? {
-        let expected: String
-        switch (min, max) {
-        case let (lo?, hi?): expected = "an integer from \(lo) to \(hi)"
-        case let (lo?, nil): expected = "an integer ≥ \(lo)"
-        case let (nil, hi?): expected = "an integer ≤ \(hi)"
-        case (nil, nil): expected = "an integer"
-        }
+    /// An integer within `range` (every integer of the format has one: `LayoutLimits`).
+    func int(_ range: ClosedRange<Int>) -> Int? {
+        let expected = "an integer from \(range.lowerBound) to \(range.upperBound)"
         guard case .number(let text) = node.value, let v = Int(text) else { fail(expected); return nil }
-        if let lo = min, v < lo { fail(expected); return nil }
-        if let hi = max, v > hi { fail(expected); return nil }
+        guard range.contains(v) else { fail(expected); return nil }
         return v
     }
 
-    func number(greaterThan lower: Double? = nil, atLeast minimum: Double? = nil) -> Double? {
-        let expected = lower.map { "a number > \(format($0))" } ?? minimum.map { "a number ≥ \(format($0))" } ?? "a number"
+    /// A finite number within `range`, or above its lower bound when `lowerExclusive`.
+    func number(_ range: ClosedRange<Double>, unit: String = "") -> Double? {
+        let expected = "a number from \(format(range.lowerBound)) to \(format(range.upperBound))\(unit)"
         guard case .number(let text) = node.value, let v = Double(text), v.isFinite else { fail(expected); return nil }
-        if let lower, !(v > lower) { fail(expected); return nil }
-        if let minimum, !(v >= minimum) { fail(expected); return nil }
+        guard range.contains(v) else { fail(expected); return nil }
         return v
     }
 
     private func format(_ d: Double) -> String { d == d.rounded() ? String(Int(d)) : String(d) }
 
-    func array(minCount: Int = 0, of what: String = "items") -> [NodeReader]? {
+    func array(minCount: Int = 0, maxCount: Int, of what: String = "items") -> [NodeReader]? {
         guard case .array(let items) = node.value else { fail("an array of \(what)"); return nil }
         if items.count < minCount {
             problem("expected at least \(minCount) \(minCount == 1 ? String(what.dropLast()) : what), got an empty array")
+        }
+        if items.count > maxCount {
+            problem("expected at most \(maxCount) \(what), got \(items.count)")
+            return nil
         }
         return items.enumerated().map { NodeReader(node: $1, path: path.appending($0), sink: sink) }
     }

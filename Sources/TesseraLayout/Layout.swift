@@ -42,7 +42,7 @@ public struct Mode: Hashable, Sendable, CustomStringConvertible {
         let parts = text.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)
         let dims = parts[0].split(separator: "x", omittingEmptySubsequences: false)
         guard dims.count == 2, dims.allSatisfy({ !$0.isEmpty && $0.count <= 5 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
-              let w = Int(dims[0]), let h = Int(dims[1]), w > 0, h > 0 else { return nil }
+              let w = Int(dims[0]), let h = Int(dims[1]), LayoutLimits.modeSide.contains(w), LayoutLimits.modeSide.contains(h) else { return nil }
         var refresh: Double?
         if parts.count == 2 {
             let r = parts[1]

@@ -12,7 +12,9 @@ public enum LayoutLoader {
 
     /// Reads and checks the layout at `path`. A file that cannot be read is reported as one problem.
     public static func load(path: String, options: Options = Options()) -> Result<Layout, LayoutError> {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        // At most one byte over the limit is read: a huge file (or /dev/zero) costs nothing.
+        guard let handle = FileHandle(forReadingAtPath: path),
+              let data = try? handle.read(upToCount: LayoutLimits.fileBytes + 1) ?? Data() else {
             let why = FileManager.default.fileExists(atPath: path) ? "cannot read the file (check its permissions)" : "no such file"
             return .failure(LayoutError(file: path, diagnostics: [
                 LayoutDiagnostic(location: SourceLocation(line: 1, column: 1), path: .root, message: why),
@@ -31,6 +33,12 @@ public enum LayoutLoader {
     }
 
     public static func decode(_ bytes: [UInt8], file: String, options: Options = Options()) -> Result<Layout, LayoutError> {
+        guard bytes.count <= LayoutLimits.fileBytes else {
+            return .failure(LayoutError(file: file, diagnostics: [
+                LayoutDiagnostic(location: SourceLocation(line: 1, column: 1), path: .root,
+                                 message: "the file is over 4 MiB (\(LayoutLimits.fileBytes) bytes), the most a layout may be"),
+            ]))
+        }
         let root: JSONNode
         do {
             root = try JSONParser.parse(bytes)
@@ -101,14 +109,14 @@ final class LayoutDecoding {
         guard let o = root.object("a layout object ({\"version\": 1, \"wall\": …, \"presets\": …})",
                                   allowed: ["version", "name", "wall", "style", "presets", "defaultPreset", "shortcuts"]) else { return nil }
         if let v = o.required("version", "the layout format version, 1") {
-            if let n = v.int(), n != Layout.formatVersion {
+            if let n = v.int(LayoutLimits.version), n != Layout.formatVersion {
                 v.problem("unsupported layout version \(n); this Tessera reads version \(Layout.formatVersion)")
             }
         }
         let name = o["name"]?.string()
         var outputs: [OutputConfig] = []
         if let wall = o.required("wall", "the displays: {\"outputs\": [...]}")?.object(allowed: ["outputs"]),
-           let list = wall.required("outputs", "a list of displays")?.array(minCount: 1, of: "outputs") {
+           let list = wall.required("outputs", "a list of displays")?.array(minCount: 1, maxCount: LayoutLimits.outputs, of: "outputs") {
             var paths: [JSONPath] = []
             outputs = each(list, into: &paths, output)
             map.outputs = paths
@@ -117,7 +125,7 @@ final class LayoutDecoding {
         let style = o["style"].map { styleOverride($0).applied(to: .default) } ?? .default
         var presetPaths: [JSONPath] = [], zonePaths: [[JSONPath]] = []
         let presets = each(o.required("presets", "the named layouts a teacher switches between")?
-            .array(minCount: 1, of: "presets"), into: &presetPaths) { r -> Preset? in
+            .array(minCount: 1, maxCount: LayoutLimits.presets, of: "presets"), into: &presetPaths) { r -> Preset? in
                 let p = preset(r)
                 if p != nil { zonePaths.append(pendingZonePaths) }
                 return p
@@ -127,7 +135,7 @@ final class LayoutDecoding {
         if case .array(let items)? = o["presets"]?.node.value { map.allPresetsDecoded = presets.count == items.count }
         let defaultPreset = o["defaultPreset"]?.string()
         var shortcutPaths: [JSONPath] = []
-        let shortcuts = each(o["shortcuts"]?.array(of: "shortcuts"), into: &shortcutPaths, shortcut)
+        let shortcuts = each(o["shortcuts"]?.array(maxCount: LayoutLimits.shortcuts, of: "shortcuts"), into: &shortcutPaths, shortcut)
         map.shortcuts = shortcutPaths
         return Layout(name: name, outputs: outputs, style: style, presets: presets,
                       defaultPreset: defaultPreset, shortcuts: shortcuts)
@@ -144,47 +152,54 @@ final class LayoutDecoding {
         let position = o.required("position", "{\"x\": …, \"y\": …} on the wall canvas").flatMap(point)
         var rotation: Rotation? = Rotation.none
         if let r = o["rotation"] {
-            rotation = r.int().flatMap(Rotation.init(rawValue:))
-            if rotation == nil, case .number = r.node.value { r.fail("a rotation of 0, 90, 180 or 270") }
+            if case .number(let text) = r.node.value, let degrees = Int(text) { rotation = Rotation(rawValue: degrees) } else { rotation = nil }
+            if rotation == nil { r.fail("a rotation of 0, 90, 180 or 270") }
         }
         let physical = o["physical"].flatMap(physicalSize)
         let bezel = o["bezel"].flatMap(bezelValue)
         guard let id, let connector, let mode, let position, let rotation else { return nil }
         if o["physical"] != nil && physical == nil { return nil }
+        if o["bezel"] != nil && bezel == nil { return nil }
         return OutputConfig(id: id, connector: connector, mode: mode, position: position, rotation: rotation,
                             physical: physical, bezel: bezel ?? .none)
     }
 
     func point(_ r: NodeReader) -> Point? {
         guard let o = r.object("an object {\"x\": …, \"y\": …}", allowed: ["x", "y"]) else { return nil }
-        let x = o.required("x", "an integer ≥ 0")?.int(min: 0)
-        let y = o.required("y", "an integer ≥ 0")?.int(min: 0)
+        let x = o.required("x", "an integer ≥ 0")?.int(LayoutLimits.coordinate)
+        let y = o.required("y", "an integer ≥ 0")?.int(LayoutLimits.coordinate)
         guard let x, let y else { return nil }
         return Point(x: x, y: y)
     }
 
     func rect(_ r: NodeReader) -> Rect? {
         guard let o = r.object("an object {\"x\", \"y\", \"width\", \"height\"}", allowed: ["x", "y", "width", "height"]) else { return nil }
-        let x = o.required("x", "an integer ≥ 0")?.int(min: 0)
-        let y = o.required("y", "an integer ≥ 0")?.int(min: 0)
-        let w = o.required("width", "an integer ≥ 1")?.int(min: 1)
-        let h = o.required("height", "an integer ≥ 1")?.int(min: 1)
+        let x = o.required("x", "an integer ≥ 0")?.int(LayoutLimits.coordinate)
+        let y = o.required("y", "an integer ≥ 0")?.int(LayoutLimits.coordinate)
+        let w = o.required("width", "an integer ≥ 1")?.int(LayoutLimits.length)
+        let h = o.required("height", "an integer ≥ 1")?.int(LayoutLimits.length)
         guard let x, let y, let w, let h else { return nil }
         return Rect(x: x, y: y, width: w, height: h)
     }
 
     func physicalSize(_ r: NodeReader) -> PhysicalSize? {
         guard let o = r.object("an object {\"width\": mm, \"height\": mm}", allowed: ["width", "height"]) else { return nil }
-        let w = o.required("width", "millimetres")?.number(greaterThan: 0)
-        let h = o.required("height", "millimetres")?.number(greaterThan: 0)
+        let w = o.required("width", "millimetres")?.number(LayoutLimits.physicalMillimetres, unit: " mm")
+        let h = o.required("height", "millimetres")?.number(LayoutLimits.physicalMillimetres, unit: " mm")
         guard let w, let h else { return nil }
         return PhysicalSize(width: w, height: h)
     }
 
     func bezelValue(_ r: NodeReader) -> Bezel? {
         guard let o = r.object("an object {\"left\", \"right\", \"top\", \"bottom\"} in mm", allowed: ["left", "right", "top", "bottom"]) else { return nil }
-        func side(_ k: String) -> Double { o[k]?.number(atLeast: 0) ?? 0 }
-        return Bezel(left: side("left"), right: side("right"), top: side("top"), bottom: side("bottom"))
+        var complete = true
+        func side(_ k: String) -> Double {
+            guard let r = o[k] else { return 0 }
+            guard let v = r.number(LayoutLimits.bezelMillimetres, unit: " mm") else { complete = false; return 0 }
+            return v
+        }
+        let bezel = Bezel(left: side("left"), right: side("right"), top: side("top"), bottom: side("bottom"))
+        return complete ? bezel : nil
     }
 
     func color(_ r: NodeReader) -> Color? {
@@ -196,18 +211,18 @@ final class LayoutDecoding {
         guard let o = r.object(allowed: ["fit", "aspect", "gap", "border", "labels", "highlight", "background"]) else { return s }
         s.fit = o["fit"]?.oneOf([("contain", Fit.contain), ("cover", .cover)])
         s.aspect = o["aspect"]?.string(matching: { Aspect($0) != nil }, expected: "an aspect \"W:H\" such as \"16:9\"").flatMap(Aspect.init)
-        s.gap = o["gap"]?.int(min: 0, max: 1000)
+        s.gap = o["gap"]?.int(LayoutLimits.gap)
         if let b = o["border"]?.object(allowed: ["width", "color"]) {
-            s.borderWidth = b["width"]?.int(min: 0, max: 200)
+            s.borderWidth = b["width"]?.int(LayoutLimits.lineWidth)
             s.borderColor = b["color"].flatMap(color)
         }
         if let l = o["labels"]?.object(allowed: ["show", "position", "size"]) {
             s.labelsShow = l["show"]?.bool()
             s.labelsPosition = l["position"]?.oneOf(LabelPosition.allCases.map { ($0.rawValue, $0) })
-            s.labelsSize = l["size"]?.int(min: 8, max: 200)
+            s.labelsSize = l["size"]?.int(LayoutLimits.labelSize)
         }
         if let h = o["highlight"]?.object(allowed: ["width", "hand", "speaker"]) {
-            s.highlightWidth = h["width"]?.int(min: 0, max: 200)
+            s.highlightWidth = h["width"]?.int(LayoutLimits.lineWidth)
             s.highlightHand = h["hand"].flatMap(color)
             s.highlightSpeaker = h["speaker"].flatMap(color)
         }
@@ -220,7 +235,7 @@ final class LayoutDecoding {
         let name = o.required("name", presetNamePattern)?.string(matching: isValidPresetName, expected: presetNamePattern)
         let title = o["title"]?.string()
         var zonePaths: [JSONPath] = []
-        let zones = each(o.required("zones", "the preset's rectangles")?.array(minCount: 1, of: "zones"), into: &zonePaths, zone)
+        let zones = each(o.required("zones", "the preset's rectangles")?.array(minCount: 1, maxCount: LayoutLimits.zonesPerPreset, of: "zones"), into: &zonePaths, zone)
         pendingZonePaths = zonePaths
         guard let name else { return nil }
         return Preset(name: name, title: title, zones: zones)
@@ -248,10 +263,10 @@ final class LayoutDecoding {
         case "grid":
             guard let o = r.object(allowed: ["type", "order", "maxTiles", "minTileHeight", "roles"]) else { return nil }
             let order = o["order"]?.oneOf(GridOrder.allCases.map { ($0.rawValue, $0) }) ?? .join
-            let maxTiles = o["maxTiles"]?.int(min: 1, max: 10_000)
-            let minTileHeight = o["minTileHeight"]?.int(min: 1)
+            let maxTiles = o["maxTiles"]?.int(LayoutLimits.maxTiles)
+            let minTileHeight = o["minTileHeight"]?.int(LayoutLimits.minTileHeight)
             var roles: Set<Role>?
-            if let list = o["roles"]?.array(minCount: 1, of: "roles") {
+            if let list = o["roles"]?.array(minCount: 1, maxCount: Role.allCases.count, of: "roles") {
                 roles = Set(list.compactMap { $0.oneOf(Role.allCases.map { ($0.rawValue, $0) }) })
             }
             return .grid(GridRule(order: order, maxTiles: maxTiles, minTileHeight: minTileHeight, roles: roles))

@@ -1,5 +1,6 @@
 internal import CFFmpeg
 import Foundation
+import TesseraCore
 
 /// Routes libav*'s own messages (which otherwise go straight to standard error) to a `MediaLog`.
 /// Process-wide, as FFmpeg's log callback is: the last engine or command to install wins.
@@ -28,6 +29,7 @@ enum FFmpegLog {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let log, !trimmed.isEmpty else { return }
         let level: MediaLog.Level = avLevel <= 16 ? .warning : avLevel <= 24 ? .info : .debug
+        // FFmpeg repeats URLs (with their credentials) in its messages; MediaLog masks them.
         log(level, "ffmpeg: " + trimmed)
     }
 }

@@ -1,3 +1,5 @@
+import TesseraCore
+
 /// Everything Media can fail with. Each case names the operation and the URL (or codec) that
 /// caused it, and carries FFmpeg's own text for the AVERROR code where there is one.
 public enum MediaError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -19,7 +21,11 @@ public enum MediaError: Error, Hashable, Sendable, CustomStringConvertible {
         .ffmpeg(operation: operation, url: url, code: code, text: FFmpegLibraries.errorText(code))
     }
 
-    public var description: String {
+    /// What went wrong, with secrets in URLs and FFmpeg's text masked (`Redact.text`): this is what
+    /// logs, stats, backend reports and `tessera probe` show.
+    public var description: String { Redact.text(unredactedDescription) }
+
+    private var unredactedDescription: String {
         switch self {
         case .refused(let url, let reason): "refused \(url): \(reason)"
         case .ffmpeg(let op, let url, let code, let text): "\(op) failed for \(url): \(text) (AVERROR \(code))"
@@ -54,6 +60,7 @@ public struct MediaLog: Sendable {
     public static let discard = MediaLog(minimum: .error) { _, _ in }
 
     public func callAsFunction(_ level: Level, _ message: @autoclosure () -> String) {
-        if level >= minimum { sink(level, message()) }
+        // Every Media message (FFmpeg's included) passes here: secrets in URLs never reach a sink.
+        if level >= minimum { sink(level, Redact.text(message())) }
     }
 }

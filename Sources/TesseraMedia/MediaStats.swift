@@ -28,6 +28,9 @@ public struct StreamStats: Hashable, Sendable, Codable {
     public var packetsCorrupt: Int
     /// Pictures the decoder marked corrupt (they are still shown).
     public var framesCorrupt: Int
+    /// Capture stamps that were no plausible reading of the wall clock (far in the future, or
+    /// hours old): not measured as latency (`WallClock.age(ofStamp:now:)`).
+    public var stampsIgnored: Int = 0
     /// Everything that went wrong: failed opens, decode errors, timeouts, read errors.
     public var errors: Int
     public var reconnects: Int
@@ -91,6 +94,7 @@ public struct LatencyHistogram: Sendable, Hashable {
     public init() {}
 
     static func index(microseconds us: Double) -> Int {
+        guard us.isFinite else { return us > 0 ? bucketCount - 1 : 0 }
         let linearEnd = Double(linearBuckets) * bucketMicroseconds
         guard us >= linearEnd else { return max(0, Int(us / bucketMicroseconds)) }
         let i = linearBuckets + Int(log2(us / linearEnd) * Double(bucketsPerOctave))

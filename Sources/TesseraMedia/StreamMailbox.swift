@@ -151,7 +151,13 @@ public final class StreamMailbox: FrameSource, @unchecked Sendable {
         decodeTotalMs += decodeUs / 1000
         decodeHistogram.record(microseconds: decodeUs)
         handoffHistogram.record(microseconds: max(0, (now - readAt).microseconds - decodeUs))
-        if let stamp = new.stamp { endToEndHistogram.record(microseconds: Double(wallMicros - stamp.captureMicros)) }
+        if let stamp = new.stamp {
+            if let age = WallClock.age(ofStamp: stamp.captureMicros, now: wallMicros) {
+                endToEndHistogram.record(microseconds: Double(age))
+            } else {
+                stats.stampsIgnored += 1
+            }
+        }
         windowFrames += 1
         rollWindow(now)
         lock.unlock()

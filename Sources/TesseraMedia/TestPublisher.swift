@@ -24,6 +24,9 @@ public struct TestSourceOptions: Sendable {
     /// sent as it is (looped) instead of encoding, with each picture's stamp rewritten at send
     /// time (see `TestPublisher`). `size`, `fps`, `gop`, `bitrateKbps` and `moving` do not apply.
     public var replay: String? = nil
+    /// Replay mode: how far this publisher's clock is off the wall's, in microseconds, added to every
+    /// capture stamp with wrapping arithmetic (tests: cameras with another clock, hostile stamps).
+    public var clockOffsetMicros: Int64 = 0
     public init() {}
 }
 
@@ -204,7 +207,7 @@ extension TestPublisher {
             if realTime { sleep(until: start + .seconds(Double(outDTS) / ticksPerSecond), clock: clock) }
             if isStopping { break }
 
-            let stamp = TestStamp(participant: options.participant, frame: frame, captureMicros: WallClock.micros())
+            let stamp = TestStamp(participant: options.participant, frame: frame, captureMicros: WallClock.micros() &+ options.clockOffsetMicros)
             if let bytes = StampRewriter.rewrite(UnsafeRawBufferPointer(start: pkt.pointee.data, count: Int(pkt.pointee.size)), with: stamp) {
                 try replace(pkt, with: bytes, path: path)
                 stamped += 1

@@ -1,3 +1,5 @@
+import TesseraCore
+
 /// Which stream URLs Media may hand to libavformat, and how each is opened.
 ///
 /// A URL from the network is never passed raw to `avformat_open_input`: its scheme must be one of
@@ -152,12 +154,6 @@ public struct CheckedURL: Hashable, Sendable {
     /// Live input that starts mid-stream: skip `avformat_find_stream_info` and wait for a keyframe.
     var isMPEGTS: Bool { forcedFormat == "mpegts" }
 
-    /// The URL without user name and password, for logs and stats.
-    public var redacted: String {
-        guard let schemeEnd = url.range(of: "://") else { return url }
-        let after = url[schemeEnd.upperBound...]
-        let authority = after.prefix { $0 != "/" && $0 != "?" }
-        guard let at = authority.lastIndex(of: "@") else { return url }
-        return String(url[..<schemeEnd.upperBound]) + "***@" + after[after.index(after: at)...]
-    }
+    /// The URL without user name, password and secret query values, for logs and stats.
+    public var redacted: String { Redact.text(url) }
 }

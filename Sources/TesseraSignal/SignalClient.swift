@@ -1,12 +1,13 @@
 import Foundation
 import HTTPTypes
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 import NIOWebSocket
 import ServiceLifecycle
 import TesseraCore
-import WSClient
+import WSCore
 
 public struct SignalClientConfiguration: Sendable {
     /// ws:// or wss:// URL of the backend's WebSocket endpoint. Never carries the token.
@@ -30,7 +31,11 @@ public struct SignalClientConfiguration: Sendable {
     public var maxMessageBurst: Double
     /// At most this many `layout.set` per second are applied; more are answered `rate-limited`.
     public var maxLayoutSetsPerSecond: Double
-    /// How long to wait for the welcome after connecting.
+    /// Deadline for one connection's setup: TCP connect, TLS handshake and WebSocket upgrade
+    /// together. A peer that never answers, closes early or speaks another protocol ends the attempt
+    /// with one log line that says which phase failed, and the wall retries after the backoff.
+    public var connectTimeout: Duration
+    /// How long to wait for the welcome after the upgrade.
     public var helloTimeout: Duration
     /// Heartbeat when the backend does not say; the backend's welcome overrides it.
     public var heartbeat: Duration
@@ -46,13 +51,13 @@ public struct SignalClientConfiguration: Sendable {
                 urlPolicy: StreamURLPolicy = .init(), rosterLimits: RosterLimits = .init(),
                 backoff: Backoff = .init(), maxMessageBytes: Int = 4 << 20, maxMessagesPerSecond: Double = 2000,
                 maxMessageBurst: Double = 4000, maxLayoutSetsPerSecond: Double = 5,
-                helloTimeout: Duration = .seconds(10), heartbeat: Duration = .seconds(10),
+                connectTimeout: Duration = .seconds(10), helloTimeout: Duration = .seconds(10), heartbeat: Duration = .seconds(10),
                 deadAfterHeartbeats: Int = 3, statusInterval: Duration = .seconds(5), maxPendingUpdates: Int = 64) {
         self.url = url; self.room = room; self.wallID = wallID; self.nodeID = nodeID; self.token = token
         self.caFile = caFile; self.capabilities = capabilities; self.urlPolicy = urlPolicy
         self.rosterLimits = rosterLimits; self.backoff = backoff; self.maxMessageBytes = maxMessageBytes
         self.maxMessagesPerSecond = maxMessagesPerSecond; self.maxMessageBurst = maxMessageBurst
-        self.maxLayoutSetsPerSecond = maxLayoutSetsPerSecond; self.helloTimeout = helloTimeout
+        self.maxLayoutSetsPerSecond = maxLayoutSetsPerSecond; self.connectTimeout = connectTimeout; self.helloTimeout = helloTimeout
         self.heartbeat = heartbeat; self.deadAfterHeartbeats = deadAfterHeartbeats; self.statusInterval = statusInterval
         self.maxPendingUpdates = maxPendingUpdates
     }
@@ -103,6 +108,24 @@ public struct SignalDisconnect: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// Where the wall's link to the backend stands, readable from any thread (for /healthz, /metrics
+/// and the systemd watchdog) without waiting on the client.
+public struct SignalLinkStatus: Hashable, Sendable {
+    /// True between a `welcome` and the end of that connection.
+    public var connected: Bool
+    /// When `connected` last changed (the client's start while it has never connected).
+    public var since: ContinuousClock.Instant
+    /// How the last connection or attempt ended, with what to check; nil before any failure.
+    public var lastError: String?
+    /// The last time the client's own executor ran its once-a-second liveness beat: an old beat
+    /// means the client is hung, whatever the link says.
+    public var beat: ContinuousClock.Instant
+
+    public init(connected: Bool, since: ContinuousClock.Instant, lastError: String?, beat: ContinuousClock.Instant) {
+        self.connected = connected; self.since = since; self.lastError = lastError; self.beat = beat
+    }
+}
+
 /// The wall's signaling client: keeps one WebSocket to the backend, reconnects with backoff and
 /// jitter, resumes from the last seq, and publishes the room as it changes. A signaling outage
 /// changes nothing in `updates`: the wall keeps showing the last room it had.
@@ -124,6 +147,9 @@ public actor SignalClient: Service {
 
     public let configuration: SignalClientConfiguration
     private let logger: Logger
+    private nonisolated let linkBox: NIOLockedValueBox<SignalLinkStatus>
+    /// The link now; never blocks on the client.
+    public nonisolated var link: SignalLinkStatus { linkBox.withLockedValue { $0 } }
     private var tracker: RoomTracker
     private var sessionID: String?
     public private(set) var state: ConnectionState = .idle
@@ -154,6 +180,8 @@ public actor SignalClient: Service {
         logger[metadataKey: "room"] = .string(configuration.room)
         logger[metadataKey: "wall"] = .string(configuration.wallID)
         self.logger = logger
+        let now = ContinuousClock.now
+        linkBox = NIOLockedValueBox(SignalLinkStatus(connected: false, since: now, lastError: nil, beat: now))
         tracker = RoomTracker(policy: configuration.urlPolicy, limits: configuration.rosterLimits)
         heartbeat = configuration.heartbeat
         inboundLimiter = RateLimiter(perSecond: configuration.maxMessagesPerSecond, burst: configuration.maxMessageBurst)
@@ -191,13 +219,24 @@ public actor SignalClient: Service {
 
     public func run() async throws {
         defer { updateQueue.finish() }
+        // The liveness beat runs on this actor: if the actor hangs, the beat stops and the kiosk's
+        // watchdog stops being fed.
+        let beater = Task { [weak self] in
+            while !Task.isCancelled, let self {
+                await self.beat()
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        defer { beater.cancel() }
         try Self.validate(url: configuration.url)
         let tls = try makeTLSConfiguration()
         var attempt = 0
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             state = .connecting
-            let outcome = await connectOnce(tls: tls)
-            if Task.isCancelled || Task.isShuttingDownGracefully { break }
+            // Graceful shutdown cancels the attempt in whatever phase it is: connecting, upgrading,
+            // or connected (then the socket closes with 1000).
+            let outcome = await cancelWhenGracefulShutdown { await self.connectOnce(tls: tls) }
+            guard !Task.isCancelled, !Task.isShuttingDownGracefully else { break }
             let wait: Duration
             switch outcome {
             case .resumeNow:
@@ -239,14 +278,16 @@ public actor SignalClient: Service {
                           resume: sessionID.map { ResumeRequest(sessionId: $0, lastSeq: tracker.seq) })
         outContinuation.yield(SignalCodec.encode(.hello(hello)))
 
-        var wsConfig = WebSocketClientConfiguration(
-            maxFrameSize: 1 << 16,
-            additionalHeaders: [HTTPField.Name("Sec-WebSocket-Protocol")!: SignalProtocol.subprotocol],
-            closeTimeout: .seconds(2))
-        wsConfig.ignoreUncleanSSLShutdownErrors = true
         let maxBytes = configuration.maxMessageBytes
-        let client = WebSocketClient(url: configuration.url, configuration: wsConfig, tlsConfiguration: tls,
-                                     logger: logger) { inbound, outboundWriter, _ in
+        let connector: SignalConnector
+        do {
+            connector = try SignalConnector(url: configuration.url, tls: tls, setupTimeout: configuration.connectTimeout,
+                                            maxFrameSize: 1 << 16, subprotocol: SignalProtocol.subprotocol, logger: logger)
+        } catch {
+            logger.error("cannot set up the signaling connection: \(error)")
+            return .backoff(reachedWelcome: false)
+        }
+        let handler: WebSocketDataHandler<SignalConnector.Context> = { inbound, outboundWriter, _ in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 // One writer per connection: a message larger than a frame goes out as several
                 // frames, which must not interleave with another message's.
@@ -280,7 +321,7 @@ public actor SignalClient: Service {
         var outcome = ConnectOutcome.backoff(reachedWelcome: false)
         do {
             let close = try await withTaskCancellationHandler {
-                try await client.run()
+                try await connector.run(handler: handler)
             } onCancel: { outContinuation.finish() }
             let code = close.map { WebSocketErrorCode.number($0.closeCode) }
             logger.warning("signaling connection closed", metadata: ["code": "\(code.map(String.init) ?? "none")", "reason": "\(close?.reason ?? "")"])
@@ -290,6 +331,10 @@ public actor SignalClient: Service {
             logger.warning("\(error)")
             record(SignalDisconnect(closeCode: Self.closeCode(for: error), byWall: true, reason: error.description))
             if case .sequenceGap = error { outcome = .resumeNow } else { outcome = .backoff(reachedWelcome: welcomed) }
+        } catch let error as SignalConnectError {
+            logger.warning("signaling connection failed: \(error)")
+            record(SignalDisconnect(closeCode: nil, byWall: false, reason: error.description))
+            outcome = .backoff(reachedWelcome: false)
         } catch {
             let reason = describeConnectionFailure(error)
             logger.warning("signaling connection failed: \(reason)")
@@ -309,7 +354,14 @@ public actor SignalClient: Service {
         }
     }
 
+    private func beat() { linkBox.withLockedValue { $0.beat = .now } }
+
     private func record(_ d: SignalDisconnect) {
+        linkBox.withLockedValue { link in
+            if link.connected { link.since = .now }
+            link.connected = false
+            link.lastError = d.description
+        }
         disconnects.append(d)
         if disconnects.count > 16 { disconnects.removeFirst() }
     }
@@ -371,6 +423,10 @@ public actor SignalClient: Service {
                 throw SignalClientError.protocolViolation("backend chose version \(w.version)")
             }
             welcomed = true
+            linkBox.withLockedValue { link in
+                if !link.connected { link.since = .now }
+                link.connected = true
+            }
             if w.heartbeatMs > 0 { heartbeat = .milliseconds(max(100, w.heartbeatMs)) }
             if w.resumed { resumes += 1 }
             sessionID = w.sessionId

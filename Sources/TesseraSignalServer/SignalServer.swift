@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
@@ -48,15 +49,28 @@ public struct SignalServerConfiguration: Sendable {
     public var maxQueuedPerWall: Int
     /// Serve TLS with these files; nil serves plain ws/http.
     public var tls: TLSFiles?
+    /// A connection must have its first request answered (WebSocket upgrade or admin call) within
+    /// this time, else it is closed: idle and half-sent connections do not pile up.
+    public var upgradeTimeout: Duration
+    /// Connections open at once; over it a new connection is closed at once, with a log line.
+    /// nil: 1,024, and never within 64 of the process's open-file limit.
+    public var maxConnections: Int?
+    /// An admin (plain HTTP) connection idle this long after a response is closed.
+    public var httpIdleTimeout: Duration
+    /// On shutdown, WebSocket handlers get this long to send their close frames; then every
+    /// connection still open is closed.
+    public var shutdownGrace: Duration
 
     public init(host: String = "127.0.0.1", port: Int = 0, wallTokens: [SignalToken], adminToken: SignalToken,
                 heartbeat: Duration = .seconds(10), maxMessageBytes: Int = 256 << 10, maxMessagesPerSecond: Double = 50,
                 maxMessageBurst: Double = 100, helloTimeout: Duration = .seconds(10), maxQueuedPerWall: Int = 8192,
-                tls: TLSFiles? = nil) {
+                tls: TLSFiles? = nil, upgradeTimeout: Duration = .seconds(5), maxConnections: Int? = nil,
+                httpIdleTimeout: Duration = .seconds(30), shutdownGrace: Duration = .seconds(2)) {
         self.host = host; self.port = port; self.wallTokens = wallTokens; self.adminToken = adminToken
         self.heartbeat = heartbeat; self.maxMessageBytes = maxMessageBytes; self.maxMessagesPerSecond = maxMessagesPerSecond
         self.maxMessageBurst = maxMessageBurst; self.helloTimeout = helloTimeout; self.maxQueuedPerWall = maxQueuedPerWall
-        self.tls = tls
+        self.tls = tls; self.upgradeTimeout = upgradeTimeout; self.maxConnections = maxConnections
+        self.httpIdleTimeout = httpIdleTimeout; self.shutdownGrace = shutdownGrace
     }
 }
 
@@ -110,10 +124,20 @@ public struct SignalServer: Service {
                 throw SignalServerError.tls("\(files.certificateChain), \(files.privateKey): \(error)")
             }
         }
+        let registry = ConnectionRegistry(limit: configuration.maxConnections ?? ConnectionRegistry.defaultLimit(),
+                                          deadline: configuration.upgradeTimeout, logger: logger)
+        let wsResponder = wsRouter.buildResponder()
+        let http1 = HTTP1Channel.Configuration(idleTimeout: .init(configuration.httpIdleTimeout))
+        let server = HTTPServerBuilder { [tls] responder in
+            let base = GuardedChannel(base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: wsResponder,
+                                                                          configuration: .init(http1: http1, ws: ws)),
+                                      registry: registry)
+            if let tls { return try TLSChannel(base, tlsConfiguration: tls) }
+            return base
+        }
         let app = Application(
             router: router,
-            server: try tls.map { try .tls(.http1WebSocketUpgrade(webSocketRouter: wsRouter, configuration: .init(ws: ws)), tlsConfiguration: $0) }
-                ?? .http1WebSocketUpgrade(webSocketRouter: wsRouter, configuration: .init(ws: ws)),
+            server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
@@ -121,8 +145,15 @@ public struct SignalServer: Service {
                 await onListening(port)
             },
             logger: logger)
+        let grace = configuration.shutdownGrace
         do {
-            try await app.run()
+            // Shutdown (SIGTERM) closes every connection, idle or half-sent ones too, after a grace
+            // for close frames: none of them can keep the process alive.
+            try await withGracefulShutdownHandler {
+                try await app.run()
+            } onGracefulShutdown: {
+                registry.closeAll(after: grace)
+            }
         } catch {
             await store.detachAll()
             throw error
@@ -245,29 +276,16 @@ struct WallConnectionHandler: Sendable {
                     reply(.error(SignalError(code: error.code, message: error.detail)))
                     continue
                 }
-                switch envelope.message {
-                case .ping(let h): reply(.pong(h))
-                case .pong: break
-                case .subscribe(let s):
-                    await store.record(id, room: hello.room) { $0.subscriptions = s.streams }
-                case .status(let s):
-                    await store.record(id, room: hello.room) { $0.status = s }
-                case .layoutChanged(let l):
-                    await store.record(id, room: hello.room) { $0.layout = l }
-                case .error(let e):
+                if case .error(let e) = envelope.message {
                     logger.warning("wall reported an error", metadata: ["code": "\(e.code)", "participant": "\(e.participant?.rawValue ?? "")",
                                                                       "message": "\(e.message)"])
-                    await store.record(id, room: hello.room) {
-                        $0.errors.append(e)
-                        if $0.errors.count > 64 { $0.errors.removeFirst() }
-                    }
-                case .bye(let b):
-                    logger.info("wall said bye", metadata: ["reason": "\(b.reason)"])
+                }
+                switch await store.receive(envelope.message, from: id, room: hello.room) {
+                case .none: break
+                case .reply(let m): reply(m)
+                case .bye(let reason):
+                    logger.info("wall said bye", metadata: ["reason": "\(reason)"])
                     return
-                case .hello:
-                    reply(.error(SignalError(code: .malformed, message: "hello was already received")))
-                default:
-                    reply(.error(SignalError(code: .unknownType, message: "\(envelope.message.type) is not accepted from walls")))
                 }
             }
         }

@@ -48,11 +48,23 @@ struct TesseraSignalCommand: AsyncParsableCommand {
     @Option(help: "PEM private key for --tls-cert.")
     var tlsKey: String?
 
+    @Option(help: "Seconds a connection may take to send its WebSocket upgrade (or admin request) before it is closed.")
+    var upgradeTimeout = 5.0
+
+    @Option(help: "Connections open at once; over it new ones are closed at once (default: 1024, and 64 below the open-file limit).")
+    var maxConnections: Int?
+
     func validate() throws {
         guard parseListen() != nil else { throw ValidationError("--listen must be HOST:PORT, e.g. 0.0.0.0:8700") }
         guard participants >= 0, participants <= 1000 else { throw ValidationError("--participants must be 0…1000") }
         guard heartbeat >= 1 else { throw ValidationError("--heartbeat must be at least 1 second") }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        guard upgradeTimeout.isFinite, upgradeTimeout >= 0.1, upgradeTimeout <= 3600 else {
+            throw ValidationError("--upgrade-timeout must be 0.1…3600 seconds")
+        }
+        if let maxConnections, !(1...1_000_000).contains(maxConnections) {
+            throw ValidationError("--max-connections must be 1…1000000")
+        }
     }
 
     func parseListen() -> (String, Int)? {
@@ -63,7 +75,7 @@ struct TesseraSignalCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        LoggingSystem.bootstrap { RedactingLogHandler(StreamLogHandler.standardError(label: $0)) }
         let logger = Logger(label: "tessera.signal.server")
         let wallToken = try SignalToken.load(from: wallTokenFile.map { .file($0) } ?? .environment("TESSERA_WALL_TOKEN"))
         let adminToken = try SignalToken.load(from: adminTokenFile.map { .file($0) } ?? .environment("TESSERA_ADMIN_TOKEN"))
@@ -76,10 +88,15 @@ struct TesseraSignalCommand: AsyncParsableCommand {
         let server = SignalServer(
             configuration: .init(host: host, port: port, wallTokens: [wallToken], adminToken: adminToken,
                                  heartbeat: .seconds(heartbeat),
-                                 tls: tlsCert.map { .init(certificateChain: $0, privateKey: tlsKey!) }),
+                                 tls: tlsCert.map { .init(certificateChain: $0, privateKey: tlsKey!) },
+                                 upgradeTimeout: .milliseconds(Int64(upgradeTimeout * 1000)), maxConnections: maxConnections),
             store: store, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint],
-                                                      logger: logger))
+        var groupConfiguration = ServiceGroupConfiguration(services: [server], gracefulShutdownSignals: [.sigterm, .sigint],
+                                                           logger: logger)
+        // The server closes every connection on shutdown; these bounds hold even if something does not.
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(6)
+        groupConfiguration.maximumCancellationDuration = .seconds(2)
+        let group = ServiceGroup(configuration: groupConfiguration)
         try await group.run()
     }
 

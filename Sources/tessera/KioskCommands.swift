@@ -148,7 +148,7 @@ struct Doctor: ParsableCommand {
 /// Logs go to standard error, one line each.
 func bootstrapLogging(level: Logger.Level) {
     LoggingSystem.bootstrap { label in
-        var h = StreamLogHandler.standardError(label: label)
+        var h = RedactingLogHandler(StreamLogHandler.standardError(label: label))
         h.logLevel = level
         return h
     }

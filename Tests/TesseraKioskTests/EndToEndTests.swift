@@ -109,6 +109,12 @@ import Testing
         try await eventually("broken edit rejected") { (kiosk.metrics.counts["layout_reload_rejected"] ?? 0) >= 1 }
         #expect(kiosk.wall.currentLayout == layout)
         try await expectPicture(snapshot, layout: layout, preset: "gallery")
+        // Values at the edge of Int once trapped in the checks and ended the wall (issue 12).
+        try original.replacingOccurrences(of: "\"x\": 0", with: "\"x\": 9223372036854775807")
+            .write(toFile: layoutPath, atomically: true, encoding: .utf8)
+        try await eventually("Int.max edit rejected") { (kiosk.metrics.counts["layout_reload_rejected"] ?? 0) >= 2 }
+        #expect(kiosk.wall.currentLayout == layout)
+        try await expectPicture(snapshot, layout: layout, preset: "gallery")
         try original.replacingOccurrences(of: "\"gap\": 8", with: "\"gap\": 24").write(toFile: layoutPath, atomically: true, encoding: .utf8)
         try await eventually("good edit applied") { kiosk.wall.currentLayout.style.gap == 24 }
         let edited = kiosk.wall.currentLayout

@@ -36,3 +36,27 @@ import Testing
         #expect(log.contains("stopped"))
     }
 }
+
+/// `tessera probe` prints refusals and errors for URLs that may carry passwords: they come out masked.
+@Suite struct ProbeRedactionTests {
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: RunCommandTests.binary), "needs .build/debug/tessera: run `swift build` first"),
+          arguments: [
+            ["rtsp://admin:hunter2@10.0.0.7/cam?token=hunter2", "--allow-host", "127.0.0.1"],
+            ["ftp://admin:hunter2@10.0.0.7/x?passphrase=hunter2"],
+            ["srt://u:hunter2@127.0.0.1:9?passphrase=hunter2secret&mode=caller", "--seconds", "2", "--verbose"],
+          ])
+    func probeNeverPrintsAPassword(_ args: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: RunCommandTests.binary)
+        process.arguments = ["probe"] + args
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(!text.isEmpty)
+        #expect(!text.contains("hunter2"), "\(text)")
+    }
+}

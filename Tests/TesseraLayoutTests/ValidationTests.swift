@@ -36,8 +36,8 @@ import TesseraCore
              json: layoutJSON(outputs: #"{"id": 7, "mode": "1920x1080", "position": {"x": -1, "y": "0"}, "rotation": 45}"#),
              expected: [
                 #"3:29: wall.outputs[0].id: expected an id of letters, digits, '-' and '_' (at most 64, starting with a letter or digit), got 7"#,
-                #"3:71: wall.outputs[0].position.x: expected an integer ≥ 0, got -1"#,
-                #"3:80: wall.outputs[0].position.y: expected an integer ≥ 0, got "0""#,
+                #"3:71: wall.outputs[0].position.x: expected an integer from 0 to 1000000, got -1"#,
+                #"3:80: wall.outputs[0].position.y: expected an integer from 0 to 1000000, got "0""#,
                 #"3:98: wall.outputs[0].rotation: expected a rotation of 0, 90, 180 or 270, got 45"#,
              ]),
         Case(name: "overlapping outputs",

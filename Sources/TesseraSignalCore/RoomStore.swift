@@ -1,6 +1,5 @@
 import Foundation
 import TesseraCore
-import TesseraSignal
 
 /// What the admin API (or a test) sends to add or change a participant. Absent fields keep their
 /// value on update and take defaults on join.
@@ -21,6 +20,7 @@ public struct RoomStoreError: Error, Hashable, Sendable, CustomStringConvertible
     public var status: Int
     public var message: String
     public var description: String { message }
+    package init(status: Int, message: String) { self.status = status; self.message = message }
     static func notFound(_ what: String) -> Self { .init(status: 404, message: "\(what) not found") }
     static func invalid(_ what: String) -> Self { .init(status: 400, message: what) }
 }
@@ -193,7 +193,7 @@ public actor RoomStore {
 
     /// Attaches a wall: yields the welcome, then either the events after `resume.lastSeq` (when the
     /// ring still holds them all) or a snapshot, into `continuation`, and from then on every event.
-    func attach(_ id: UUID, hello: Hello, heartbeatMs: Int, maxMessageBytes: Int,
+    package func attach(_ id: UUID, hello: Hello, heartbeatMs: Int, maxMessageBytes: Int,
                 continuation: AsyncStream<String>.Continuation) throws(RoomStoreError) {
         try withRoom(hello.room) { (s) throws(RoomStoreError) in
             let oldest = s.seq - s.ring.count + 1
@@ -217,21 +217,51 @@ public actor RoomStore {
         }
     }
 
-    func detach(_ id: UUID, room: String) {
+    package func detach(_ id: UUID, room: String) {
         rooms[room]?.attachments[id] = nil
     }
 
-    func record(_ id: UUID, room: String, _ update: (inout WallView) -> Void) {
+    package func record(_ id: UUID, room: String, _ update: (inout WallView) -> Void) {
         guard var a = rooms[room]?.attachments[id] else { return }
         update(&a.wall)
         rooms[room]?.attachments[id] = a
     }
 
+    /// What the backend does with one message from an attached wall: record what it reports, and
+    /// say what to answer. The server's connection handler and the `signal-server` fuzz harness both
+    /// go through here.
+    package func receive(_ message: SignalMessage, from id: UUID, room: String) -> WallMessageOutcome {
+        switch message {
+        case .ping(let h): return .reply(.pong(h))
+        case .pong: return .none
+        case .subscribe(let s): record(id, room: room) { $0.subscriptions = s.streams }
+        case .status(let s): record(id, room: room) { $0.status = s }
+        case .layoutChanged(let l): record(id, room: room) { $0.layout = l }
+        case .error(let e):
+            record(id, room: room) {
+                $0.errors.append(e)
+                if $0.errors.count > 64 { $0.errors.removeFirst() }
+            }
+        case .bye(let b): return .bye(reason: b.reason)
+        case .hello: return .reply(.error(SignalError(code: .malformed, message: "hello was already received")))
+        default: return .reply(.error(SignalError(code: .unknownType, message: "\(message.type) is not accepted from walls")))
+        }
+        return .none
+    }
+
     /// Ends every wall's stream (graceful shutdown).
-    func detachAll() {
+    package func detachAll() {
         for name in rooms.keys {
             for a in rooms[name]!.attachments.values { a.continuation.finish() }
             rooms[name]!.attachments = [:]
         }
     }
+}
+
+/// The backend's answer to one message from a wall.
+package enum WallMessageOutcome: Sendable {
+    case none
+    case reply(SignalMessage)
+    /// The wall said goodbye; the connection ends.
+    case bye(reason: String)
 }

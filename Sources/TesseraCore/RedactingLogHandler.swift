@@ -1,0 +1,45 @@
+import Logging
+
+/// Wraps the process's log handler so that every message and metadata value passes `Redact.text`
+/// on its way out: a URL with credentials logged anywhere (a refused stream, a failed open, a
+/// backend URL) reaches standard error and the journal masked. `tessera` and `tessera-signal`
+/// bootstrap their logging through it.
+public struct RedactingLogHandler: LogHandler {
+    public var wrapped: any LogHandler
+
+    public init(_ wrapped: any LogHandler) { self.wrapped = wrapped }
+
+    public var logLevel: Logger.Level {
+        get { wrapped.logLevel }
+        set { wrapped.logLevel = newValue }
+    }
+
+    public var metadata: Logger.Metadata {
+        get { wrapped.metadata }
+        set { wrapped.metadata = newValue }
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { wrapped[metadataKey: key] }
+        set { wrapped[metadataKey: key] = newValue }
+    }
+
+    public func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?,
+                    source: String, file: String, function: String, line: UInt) {
+        wrapped.log(level: level, message: "\(Redact.text(message.description))", metadata: metadata.map(Self.redacted),
+                    source: source, file: file, function: function, line: line)
+    }
+
+    static func redacted(_ metadata: Logger.Metadata) -> Logger.Metadata {
+        metadata.mapValues(redacted)
+    }
+
+    static func redacted(_ value: Logger.Metadata.Value) -> Logger.Metadata.Value {
+        switch value {
+        case .string(let s): .string(Redact.text(s))
+        case .stringConvertible(let c): .string(Redact.text(c.description))
+        case .dictionary(let d): .dictionary(redacted(d))
+        case .array(let a): .array(a.map(redacted))
+        }
+    }
+}

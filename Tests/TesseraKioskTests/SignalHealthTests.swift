@@ -1,0 +1,48 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import TesseraCore
+import TesseraSignal
+@testable import TesseraKiosk
+import Testing
+
+/// /healthz, /metrics and the watchdog cover the control plane: a lost backend is reported (the
+/// picture is fine, so /healthz stays 200), a hung signaling client fails health and the watchdog.
+@Suite(.serialized) struct SignalHealthTests {
+    @Test func aLostBackendIsReportedWithItsLastErrorWhileHealthzStaysOK() async throws {
+        let peer = try StuckPeer(.finAtOnce)
+        defer { peer.stop() }
+        var config = KioskConfiguration(layoutPath: "\(repoRoot)/Layouts/single-1080p.json", room: .signal(SignalClientConfiguration(
+            url: "ws://127.0.0.1:\(peer.port)/signal", room: "r", wallID: "wall-health", token: .value("t"),
+            backoff: Backoff(initial: .milliseconds(50), maximum: .milliseconds(200)))))
+        config.headlessFPS = 10
+        config.healthAddress = "127.0.0.1:0"
+        config.keyboard = .none
+        config.handleSignals = false
+        let kiosk = try Kiosk(configuration: config)
+        let run = Task { try await kiosk.run() }
+        try await eventually("health listening") { kiosk.healthPort != nil }
+        let port = try #require(kiosk.healthPort)
+        try await eventually("a reported lost backend") {
+            let (body, status) = try await get("http://127.0.0.1:\(port)/healthz")
+            return status == 200 && body.hasPrefix("ok\n") && body.contains("signal: disconnected for")
+                && body.contains("closed the connection before the WebSocket upgrade")
+        }
+        let (metrics, _) = try await get("http://127.0.0.1:\(port)/metrics")
+        #expect(metrics.contains("tessera_signal_connected 0"))
+        #expect(metrics.contains("tessera_signal_disconnected_seconds "))
+        #expect(metrics.contains("tessera_signal_client_beat_age_seconds "))
+        #expect(kiosk.signalLink?.connected == false)
+        await kiosk.shutdown()
+        _ = try? await run.value
+    }
+
+    @Test func aClientWhoseBeatStoppedIsHung() {
+        let now = ContinuousClock.now
+        var link = SignalLinkStatus(connected: false, since: now - .seconds(400), lastError: "x", beat: now - .seconds(1))
+        #expect(Kiosk.stalledFor(link, now: now) == nil, "a backend away for long is not a hung client")
+        link.beat = now - .seconds(12)
+        #expect(Kiosk.stalledFor(link, now: now) == 12)
+    }
+}
