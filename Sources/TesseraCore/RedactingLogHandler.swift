@@ -24,10 +24,11 @@ public struct RedactingLogHandler: LogHandler {
         set { wrapped[metadataKey: key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?,
-                    source: String, file: String, function: String, line: UInt) {
-        wrapped.log(level: level, message: "\(Redact.text(message.description))", metadata: metadata.map(Self.redacted),
-                    source: source, file: file, function: function, line: line)
+    public func log(event: LogEvent) {
+        var event = event
+        event.message = "\(Redact.text(event.message.description))"
+        event.metadata = event.metadata.map(Self.redacted)
+        wrapped.log(event: event)
     }
 
     static func redacted(_ metadata: Logger.Metadata) -> Logger.Metadata {
