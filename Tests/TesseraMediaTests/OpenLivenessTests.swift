@@ -46,8 +46,10 @@ final class SilentPeer: @unchecked Sendable {
         let script = NSTemporaryDirectory() + "tessera-peer-\(UUID().uuidString).py"
         try Self.script.write(toFile: script, atomically: true, encoding: .utf8)
         let out = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, mode, String(port)]
+        // Debian's own interpreter: a version-manager shim in PATH would stand between us and the
+        // peer, and a signal to the shim would not reach it.
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [script, mode, String(port)]
         process.standardOutput = out
         try process.run()
         var seen = Data()
@@ -60,7 +62,7 @@ final class SilentPeer: @unchecked Sendable {
 
     func stop() {
         guard process.isRunning else { return }
-        process.terminate()
+        kill(process.processIdentifier, SIGKILL) // a peer that hangs must not hang the suite
         process.waitUntilExit()
     }
 

@@ -59,8 +59,10 @@ final class MisbehavingRTSPServer: @unchecked Sendable {
         port = Ports.take(4)
         let dir = NSTemporaryDirectory() + "tessera-rtsp-\(UUID().uuidString).py"
         try Self.script.write(toFile: dir, atomically: true, encoding: .utf8)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", dir, mode, String(port), String(port + 2)]
+        // Debian's own interpreter: a version-manager shim in PATH would stand between us and the
+        // peer, and a signal to the shim would not reach it.
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [dir, mode, String(port), String(port + 2)]
         process.standardOutput = output
         process.standardError = output
         try process.run()
@@ -81,7 +83,7 @@ final class MisbehavingRTSPServer: @unchecked Sendable {
     func stop() -> String {
         if let report { return report }
         Thread.sleep(forTimeInterval: 0.3) // late datagrams (RTCP) and connections
-        process.terminate()
+        kill(process.processIdentifier, SIGKILL) // a peer that hangs must not hang the suite
         process.waitUntilExit()
         let rest = output.fileHandleForReading.readDataToEndOfFile()
         let text = String(decoding: pending + rest, as: UTF8.self)
