@@ -13,7 +13,7 @@ APT_PACKAGES := pkg-config \
 	libegl-mesa0 libgl1-mesa-dri libgbm1 ffmpeg
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release test demo bench e2e-kms fuzz soak soak-ci clean
+.PHONY: deps build release test demo bench e2e-kms fuzz soak soak-ci deb clean
 
 # Installs the named Debian packages that are missing; apt-get update runs only when one is.
 define apt_install
@@ -92,6 +92,15 @@ soak: deps
 soak-ci: build
 	python3 tools/soak/soak.py --tessera $(BIN) --streams 16 --per-publisher 4 --warmup 30 --duration 150 \
 		--churn 10 --sample 3 --rss-limit 1000 --out $(OUT)/soak-ci
+
+## deb: out/deb/tessera_<version>_amd64.deb and tessera-signal_<version>_amd64.deb: a release build with the
+## Swift runtime linked in (--static-swift-stdlib, in .build-deb/), Debian dependencies read off the binaries,
+## the unit, conffiles under /etc/tessera, maintainer scripts; lintian errors fail it. See docs/install.md.
+DEB_VERSION ?= 0.1.0+$(shell git rev-list --count HEAD 2>/dev/null || echo 0).g$(shell git rev-parse --short HEAD 2>/dev/null || echo 0)
+deb: deps
+	$(call apt_install,dpkg-dev lintian binutils)
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path .build-deb
+	python3 packaging/deb/build.py --version $(DEB_VERSION) --bin .build-deb/release --out $(OUT)/deb
 
 ## e2e-kms: the kiosk on a real DRM/KMS device in a QEMU VM (virtio-gpu, two heads, TCG: no root, no KVM);
 ## both renderers, screendumps checked against `tessera plan`, a shortcut key, a clean stop. Installs
