@@ -1,89 +1,47 @@
 internal import CSwscale
 import TesseraCore
 
-/// Everything a swscale context is made for. The context is ours, made with `sws_getContext` and
-/// given its colour details whenever this changes: `sws_getCachedContext` cannot be used, because
-/// swscale adds `SWS_FULL_CHR_H_INT` to its own flags for odd output widths, so the cached context
-/// never matched the flags asked for and was freed and re-made on every frame (often at the same
-/// address, so colour details keyed by the address were skipped: odd-width tiles came out BT.601
-/// limited, and 3–4× slower).
-private struct ScalerParameters: Equatable {
-    var source: Size
-    var format: PixelFormat
-    var output: Size
-    var matrix: ColorMatrix
-    var range: ColorRange
-}
-
-/// One swscale context for one tile: converts and scales the tile's source region into a padded
-/// scratch picture, whose part the plan shows is copied into the output buffer. Re-made only when
-/// sizes, formats, matrix or range change.
+/// One swscale context for one tile: converts and scales the tile's source region straight into
+/// the output buffer. Re-made only when sizes or formats change (sws_getCachedContext).
 final class TileScaler {
     private var context: OpaquePointer?
-    private var parameters: ScalerParameters?
+    private var colorKey: (ColorMatrix, ColorRange, OpaquePointer)?
     /// swscale's SIMD paths write whole vectors past the end of a row, so it converts into this
     /// padded scratch picture and the rows are copied into the tile; writing straight into the
     /// output would spill into the neighbour tile, which another worker may be drawing.
     private var scratch: [UInt8] = []
 
-    /// Bilinear, swscale's fast path. Its YUV → RGB tables draw limited-range green about 2 levels
-    /// low (white 255,253,255); the exact path (`SWS_FULL_CHR_H_INT | SWS_ACCURATE_RND`) measured
-    /// 8× slower on a 232x130 tile and 70× on 1920x1080, so it is not used (docs/rendering.md).
-    static let flags = SWS_BILINEAR
-
     deinit { sws_freeContext(context) }
-
-    /// The source rows/columns to convert and where the plan's region lies in the scaled result:
-    /// swscale takes whole source pixels, and YUV 4:2:0 regions must start on even pixels so chroma
-    /// lines up, so a slightly larger aligned region is scaled at the plan's scale and the tile
-    /// takes its pixels from `offset`. `even` makes the scaled width even: swscale draws odd widths
-    /// on its slow full-chroma path (8× slower), and all tiles should look the same. Pure, for tests.
-    static func span(start: Double, length: Double, limit: Int, output: Int, aligned: Bool, even: Bool = false) -> (first: Int, count: Int, scaled: Int, offset: Int) {
-        let scale = Double(output) / max(length, 1)
-        var first = max(0, min(limit - 1, Int(start.rounded(.down))))
-        if aligned { first &= ~1 }
-        let end = max(first + 1, min(limit, Int((start + length).rounded(.up))))
-        let offset = max(0, Int(((start - Double(first)) * scale).rounded()))
-        var scaled = max(offset + output, Int((Double(end - first) * scale).rounded()))
-        if even && scaled % 2 == 1 { scaled += 1 }
-        return (first, end - first, scaled, offset)
-    }
 
     /// Converts `placement`'s source region of `frame` into `destination` (BGRA, `stride` bytes a row,
     /// pointing at the placement's top-left pixel). Called on a worker thread; one tile per scaler.
     func convert(_ frame: any VideoFrame, _ placement: TilePlacement, destination: UnsafeMutableRawPointer, stride: Int) throws(RenderError) {
         let format = frame.format
+        let chromaAligned = format != .bgra
+        // swscale takes whole source pixels; YUV 4:2:0 crops start on even pixels so chroma lines up.
+        var x0 = Int(placement.sourceX.rounded()), y0 = Int(placement.sourceY.rounded())
+        let x1 = min(frame.size.width, max(x0 + 1, Int((placement.sourceX + placement.sourceWidth).rounded())))
+        let y1 = min(frame.size.height, max(y0 + 1, Int((placement.sourceY + placement.sourceHeight).rounded())))
+        if chromaAligned { x0 &= ~1; y0 &= ~1 }
+        let srcW = Int32(x1 - x0), srcH = Int32(y1 - y0)
         let dst = placement.destination
-        let aligned = format != .bgra
-        let h = Self.span(start: placement.sourceX, length: placement.sourceWidth, limit: frame.size.width, output: dst.width, aligned: aligned, even: true)
-        let v = Self.span(start: placement.sourceY, length: placement.sourceHeight, limit: frame.size.height, output: dst.height, aligned: aligned)
-        let (x0, y0) = (h.first, v.first)
-        let srcW = Int32(h.count), srcH = Int32(v.count)
-        let wanted = ScalerParameters(source: Size(width: h.count, height: v.count), format: format,
-                                      output: Size(width: h.scaled, height: v.scaled), matrix: frame.matrix, range: frame.range)
-        if parameters != wanted || context == nil {
-            sws_freeContext(context)
-            parameters = nil
-            let srcFormat: AVPixelFormat = switch format {
-            case .yuv420p: AV_PIX_FMT_YUV420P
-            case .nv12: AV_PIX_FMT_NV12
-            case .bgra: AV_PIX_FMT_BGRA
-            }
-            context = sws_getContext(srcW, srcH, srcFormat, Int32(h.scaled), Int32(v.scaled), AV_PIX_FMT_BGRA, Self.flags, nil, nil, nil)
-            guard let context else {
-                throw .cpu(operation: "sws_getContext(\(srcW)x\(srcH) \(format) → \(h.scaled)x\(v.scaled) bgra)")
-            }
-            if format != .bgra {
-                let inv = sws_getCoefficients(frame.matrix == .bt709 ? SWS_CS_ITU709 : SWS_CS_ITU601)
-                let out = sws_getCoefficients(SWS_CS_DEFAULT)
-                // Full-range RGB out; the source's range as the frame says.
-                guard sws_setColorspaceDetails(context, inv, frame.range == .full ? 1 : 0, out, 1, 0, 1 << 16, 1 << 16) >= 0 else {
-                    throw .cpu(operation: "sws_setColorspaceDetails(\(frame.matrix) \(frame.range))")
-                }
-            }
-            parameters = wanted
+        let srcFormat: AVPixelFormat = switch format {
+        case .yuv420p: AV_PIX_FMT_YUV420P
+        case .nv12: AV_PIX_FMT_NV12
+        case .bgra: AV_PIX_FMT_BGRA
         }
-        guard let context else { throw .cpu(operation: "swscale context for \(format)") }
+        context = sws_getCachedContext(context, srcW, srcH, srcFormat, Int32(dst.width), Int32(dst.height),
+                                       AV_PIX_FMT_BGRA, SWS_BILINEAR, nil, nil, nil)
+        guard let context else {
+            throw .cpu(operation: "sws_getCachedContext(\(srcW)x\(srcH) \(format) → \(dst.width)x\(dst.height) bgra)")
+        }
+        if format != .bgra, colorKey.map({ $0.0 != frame.matrix || $0.1 != frame.range || $0.2 != context }) ?? true {
+            let inv = sws_getCoefficients(frame.matrix == .bt709 ? SWS_CS_ITU709 : SWS_CS_ITU601)
+            let out = sws_getCoefficients(SWS_CS_DEFAULT)
+            // Full-range RGB out; the source's range as the frame says.
+            _ = sws_setColorspaceDetails(context, inv, frame.range == .full ? 1 : 0, out, 1, 0, 1 << 16, 1 << 16)
+            colorKey = (frame.matrix, frame.range, context)
+        }
         try withPlanes(frame) { (planes: [UnsafeRawPointer]) throws(RenderError) in
             var src: [UnsafePointer<UInt8>?] = [nil, nil, nil, nil]
             var srcStride: [Int32] = [0, 0, 0, 0]
@@ -94,8 +52,8 @@ final class TileScaler {
                 srcStride[i] = Int32(s)
             }
             let rowBytes = dst.width * 4
-            let scratchStride = (h.scaled * 4 + 64 + 63) & ~63
-            if scratch.count < scratchStride * v.scaled + 64 { scratch = [UInt8](repeating: 0, count: scratchStride * v.scaled + 64) }
+            let scratchStride = (rowBytes + 64 + 63) & ~63
+            if scratch.count < scratchStride * dst.height + 64 { scratch = [UInt8](repeating: 0, count: scratchStride * dst.height + 64) }
             let rows = scratch.withUnsafeMutableBytes { out -> Int32 in
                 let aligned = out.baseAddress!.alignedUp(toMultipleOf: 64)
                 var dstPlanes: [UnsafeMutablePointer<UInt8>?] = [aligned.assumingMemoryBound(to: UInt8.self), nil, nil, nil]
@@ -103,13 +61,12 @@ final class TileScaler {
                 let rows = src.withUnsafeBufferPointer { s in
                     sws_scale(context, s.baseAddress, &srcStride, 0, srcH, &dstPlanes, &dstStride)
                 }
-                let first = aligned.advanced(by: v.offset * scratchStride + h.offset * 4)
                 for y in 0..<dst.height {
-                    destination.advanced(by: y * stride).copyMemory(from: first.advanced(by: y * scratchStride), byteCount: rowBytes)
+                    destination.advanced(by: y * stride).copyMemory(from: aligned.advanced(by: y * scratchStride), byteCount: rowBytes)
                 }
                 return rows
             }
-            guard rows > 0 else { throw .cpu(operation: "sws_scale(\(format) \(srcW)x\(srcH) → \(h.scaled)x\(v.scaled))") }
+            guard rows > 0 else { throw .cpu(operation: "sws_scale(\(format) \(srcW)x\(srcH) → \(dst.width)x\(dst.height))") }
         }
     }
 }
