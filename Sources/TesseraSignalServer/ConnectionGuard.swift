@@ -88,7 +88,7 @@ final class ConnectionRegistry: Sendable {
 /// Watches one connection from the moment it is accepted: closes it when over the cap, and when
 /// nothing has been written back (no upgrade, no response) by the registry's deadline.
 final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = NIOAny
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = NIOAny
 
     private let registry: ConnectionRegistry
@@ -106,6 +106,27 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         let millis = max(1, Int64(registry.deadline / .milliseconds(1)))
         let registry = self.registry
         timer = context.eventLoop.scheduleTask(in: .milliseconds(millis)) { registry.timedOut(channel) }
+    }
+
+    /// The deadline is on the peer: it ends once a whole request head (up to the blank line) has
+    /// arrived, so a busy server answering slowly never cuts off a request it already has, while
+    /// an idle or half-sent connection is still closed.
+    private var tail: [UInt8] = []
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        if !answered, let bytes = buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) {
+            tail = tail + bytes
+            let marker: [UInt8] = [13, 10, 13, 10]
+            if tail.count >= 4, (0...(tail.count - 4)).contains(where: { Array(tail[$0..<$0 + 4]) == marker }) {
+                answered = true
+                timer?.cancel()
+                tail = []
+            } else {
+                tail = Array(tail.suffix(3))
+            }
+        }
+        context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
