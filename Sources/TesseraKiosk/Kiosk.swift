@@ -131,8 +131,10 @@ public final class Kiosk: Sendable {
             logger: logger)
         // Every service ends on its own at shutdown (the signaling client cancels its attempt in any
         // phase); these bounds keep SIGTERM under 10 s even if one does not.
-        groupConfiguration.maximumGracefulShutdownDuration = .seconds(7)
-        groupConfiguration.maximumCancellationDuration = .seconds(2)
+        if configuration.boundedShutdown {
+            groupConfiguration.maximumGracefulShutdownDuration = .seconds(7)
+            groupConfiguration.maximumCancellationDuration = .seconds(2)
+        }
         let g = ServiceGroup(configuration: groupConfiguration)
         group.withLock { $0 = g }
         if stopRequested.load(ordering: .relaxed) { return }

@@ -39,6 +39,10 @@ public struct KioskConfiguration: Sendable {
     public var media = MediaConfiguration()
     /// Handle SIGTERM and SIGINT (the CLI); tests stop the kiosk with `shutdown()`.
     public var handleSignals = true
+    /// Caps shutdown at 7 s of graceful stop plus 2 s of cancellation, after which ServiceLifecycle
+    /// ends the process (a fatal error): SIGTERM always ends `tessera run` within 10 s. For the
+    /// CLI's own process only, never where the kiosk shares a process (tests, benchmarks).
+    public var boundedShutdown = false
     /// Threads each CPU renderer converts tiles on (default: the cores shared among the outputs).
     public var workersPerOutput: Int?
 

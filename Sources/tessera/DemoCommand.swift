@@ -120,6 +120,7 @@ struct Demo: ParsableCommand {
         config.healthAddress = "127.0.0.1:0"
         config.keyboard = .none
         config.handleSignals = true
+        config.boundedShutdown = true
         config.media = mediaConfig
         let kiosk = try Kiosk(configuration: config)
         // Ctrl+C / SIGTERM stop the wall (its service group handles them); the script then ends

@@ -80,6 +80,7 @@ struct Run: ParsableCommand {
         bootstrapLogging(level: Logger.Level(rawValue: logLevel)!)
         var config = try makeConfiguration()
         config.handleSignals = true
+        config.boundedShutdown = true
         let kiosk: Kiosk
         do { kiosk = try Kiosk(configuration: config) } catch {
             printError("\(error)")
