@@ -40,11 +40,16 @@ build: deps
 release:
 	$(MAKE) build CONFIG=release
 
+## test: layout schema checks, example layouts, and the Swift test suite. Tests that measure the process's
+## memory (malloc in use) run afterwards on their own: other tests running beside them allocate too.
+ALONE_TESTS := noMemoryGrowthOverOpenCloseCycles
 ## test: layout schema checks, example layouts, and the Swift test suite
 test: build
 	python3 tools/check_schema.py
 	$(BIN) validate Layouts/*.json
-	$(SWIFT) test
+	$(SWIFT) test --skip $(ALONE_TESTS)
+	@echo "make test: tests that measure the whole process's memory, alone: $(ALONE_TESTS)"
+	$(SWIFT) test --skip-build --filter $(ALONE_TESTS)
 
 ## demo: the lecture-theatre wall, headless, with 250 synthetic participants, their publishers and the
 ## reference backend in one process; PNG snapshots and a stats summary in $(OUT)/demo/
