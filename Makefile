@@ -43,7 +43,6 @@ release:
 ## test: layout schema checks, example layouts, and the Swift test suite. Tests that measure the process's
 ## memory (malloc in use) run afterwards on their own: other tests running beside them allocate too.
 ALONE_TESTS := noMemoryGrowthOverOpenCloseCycles
-## test: layout schema checks, example layouts, and the Swift test suite
 test: build
 	python3 tools/check_schema.py
 	$(BIN) validate Layouts/*.json
