@@ -40,15 +40,25 @@ build: deps
 release:
 	$(MAKE) build CONFIG=release
 
-## test: layout schema checks, example layouts, and the Swift test suite. Tests that measure the process's
-## memory (malloc in use) run afterwards on their own: other tests running beside them allocate too.
+## test: layout schema checks, example layouts, and the Swift test suite, one test target per process.
+## Swift Testing runs a process's tests on as many cooperative threads as there are cores (2 here):
+## the media tests that wait on publisher threads would otherwise stall the signaling and kiosk
+## tests' timers beside them (CI saw 60 s waits run out). Tests that measure the process's memory
+## (malloc in use) run last on their own: other tests running beside them allocate too.
+TEST_TARGETS := $(notdir $(wildcard Tests/*Tests))
 ALONE_TESTS := noMemoryGrowthOverOpenCloseCycles
 test: build
 	python3 tools/check_schema.py
 	$(BIN) validate Layouts/*.json
-	$(SWIFT) test --skip $(ALONE_TESTS)
-	@echo "make test: tests that measure the whole process's memory, alone: $(ALONE_TESTS)"
-	$(SWIFT) test --skip-build --filter $(ALONE_TESTS)
+	$(SWIFT) build --build-tests
+	@failed=""; for t in $(TEST_TARGETS); do \
+	  echo "make test: $$t"; \
+	  $(SWIFT) test --skip-build --filter "^$$t\." --skip $(ALONE_TESTS) || failed="$$failed $$t"; \
+	done; \
+	echo "make test: tests that measure the whole process's memory, alone: $(ALONE_TESTS)"; \
+	$(SWIFT) test --skip-build --filter $(ALONE_TESTS) || failed="$$failed $(ALONE_TESTS)"; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED in:$$failed"; exit 1; fi; \
+	echo "make test: all test targets passed"
 
 ## demo: the lecture-theatre wall, headless, with 250 synthetic participants, their publishers and the
 ## reference backend in one process; PNG snapshots and a stats summary in $(OUT)/demo/
