@@ -11,6 +11,10 @@ APT_PACKAGES := pkg-config \
 	libdrm-dev libgbm-dev libegl-dev libgles-dev libinput-dev libxkbcommon-dev libudev-dev \
 	libfreetype-dev fonts-dejavu-core glslang-tools openssl \
 	libegl-mesa0 libgl1-mesa-dri libgbm1 ffmpeg
+# Only `make test` needs these: media servers packaged by Debian that the wall is tested against
+# (gst-rtsp-server, srt-live-transmit, nginx's RTMP module; see docs/media.md).
+TEST_APT_PACKAGES := python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+	gstreamer1.0-plugins-bad srt-tools nginx-light libnginx-mod-rtmp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build release test demo bench e2e-kms fuzz soak soak-ci deb clean
@@ -48,6 +52,7 @@ release:
 TEST_TARGETS := $(notdir $(wildcard Tests/*Tests))
 ALONE_TESTS := noMemoryGrowthOverOpenCloseCycles
 test: build
+	$(call apt_install,$(TEST_APT_PACKAGES))
 	python3 tools/check_schema.py
 	$(BIN) validate Layouts/*.json
 	$(SWIFT) build --build-tests
