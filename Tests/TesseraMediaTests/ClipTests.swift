@@ -96,3 +96,35 @@ struct ClipTests {
         #expect(bytes.count == 36)
     }
 }
+
+/// Issue 16, finding 4: `tessera bench compose` once crawled for 12 minutes. In lock-step a decoder
+/// waits for the renderer to take its frame; a frame left untaken for `stallAfter` made the stream
+/// "stalled", renderers only take frames from streams that play, so it was never taken and the
+/// stream waited for ever. A lock-step stream with an untaken frame is waiting, not stalled.
+@Suite("Lock-step files")
+struct LockstepTests {
+    @Test func aFrameLeftUntakenPastStallAfterIsStillTakenAndTheClipPlaysToItsEnd() throws {
+        let dir = TempDir()
+        let path = try ClipTests.makeClip(dir, participant: 3, seconds: 1)
+        var config = testConfiguration()
+        config.loopFiles = false; config.paceFiles = false; config.lockstepFiles = true
+        let engine = MediaEngine(configuration: config)
+        defer { engine.shutdown() }
+        let id = StreamID("p3")
+        engine.update(desired: [StreamRequest(id: id, url: path, origin: .localConfig)])
+        let box = try #require(engine.mailbox(for: id))
+        #expect(wait(upTo: .seconds(30)) { box.hasUntakenFrame })
+        // The renderer is busy elsewhere for twice stallAfter (another stream, a slow machine).
+        Thread.sleep(forTimeInterval: 2 * config.stallAfter.seconds)
+        #expect(box.state == .playing, "waiting for the renderer is not a stall")
+        // A renderer's rule: take a frame only from a stream that plays (or is connecting).
+        var taken = 0
+        let finished = wait(upTo: .seconds(60)) {
+            let state = box.state
+            if (state == .playing || state == .connecting) && box.hasUntakenFrame, box.latestFrame() != nil { taken += 1 }
+            return engine.allFinished
+        }
+        #expect(finished, "the clip played to its end (\(taken) frames taken, state \(box.state))")
+        #expect(taken == 30, "every frame of 1 s × 30 fps taken once")
+    }
+}
