@@ -9,7 +9,8 @@ OUT ?= out
 APT_PACKAGES := pkg-config \
 	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
 	libdrm-dev libgbm-dev libegl-dev libgles-dev libinput-dev libxkbcommon-dev libudev-dev \
-	libfreetype-dev fonts-dejavu-core glslang-tools openssl \
+	libfreetype-dev libharfbuzz-dev libfribidi-dev libfontconfig-dev \
+	fonts-dejavu-core fonts-noto-core fonts-noto-cjk fonts-symbola glslang-tools openssl \
 	libegl-mesa0 libgl1-mesa-dri libgbm1 ffmpeg
 # Only `make test` needs these: media servers packaged by Debian that the wall is tested against
 # (gst-rtsp-server, srt-live-transmit, nginx's RTMP module; see docs/media.md).

@@ -32,7 +32,9 @@ let package = Package(
         .systemLibrary(name: "CEGL", pkgConfig: "egl", providers: [.apt(["libegl-dev", "libgles-dev"])]),
         .systemLibrary(name: "CInput", pkgConfig: "libinput", providers: [.apt(["libinput-dev", "libxkbcommon-dev", "libudev-dev"])]),
         .systemLibrary(name: "CSwscale", pkgConfig: "libswscale", providers: [.apt(["libswscale-dev"])]),
-        .systemLibrary(name: "CFreeType", pkgConfig: "freetype2", providers: [.apt(["libfreetype-dev"])]),
+        // FreeType, HarfBuzz, FriBidi and fontconfig in one module (harfbuzz.pc brings freetype2's flags).
+        .systemLibrary(name: "CText", pkgConfig: "harfbuzz",
+                       providers: [.apt(["libfreetype-dev", "libharfbuzz-dev", "libfribidi-dev", "libfontconfig-dev"])]),
 
         // Shared value types and role protocols; no C.
         .target(name: "TesseraCore", dependencies: [.product(name: "Logging", package: "swift-log")]),
@@ -40,7 +42,7 @@ let package = Package(
         .target(name: "TesseraLayout", dependencies: ["TesseraCore"]),
         // Middle row: they meet in TesseraCore and never import one another.
         .target(name: "TesseraMedia", dependencies: ["TesseraCore", "CFFmpeg"]),
-        .target(name: "TesseraRender", dependencies: ["TesseraCore", "CEGL", "CSwscale", "CFreeType"]),
+        .target(name: "TesseraRender", dependencies: ["TesseraCore", "CEGL", "CSwscale", "CText"]),
         // FFmpeg's encoders (PNG snapshots, recordings) are the output side's; decoding is Media's.
         .target(name: "TesseraOutput", dependencies: ["TesseraCore", "CDRM", "CFFmpeg"]),
         // Signal's pure part: messages and codec, room tracker, URL gate, tokens, the backend's room
