@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import TesseraCore
 @testable import TesseraMedia
+import CFFmpeg
+@testable import TesseraFFmpeg
 
 /// Clips the tests make with libx264, decoded through the engine as a local-config file.
 @Suite("Clips")
@@ -126,5 +128,29 @@ struct LockstepTests {
         }
         #expect(finished, "the clip played to its end (\(taken) frames taken, state \(box.state))")
         #expect(taken == 30, "every frame of 1 s × 30 fps taken once")
+    }
+}
+
+/// Issue 15, item 2: `Decoder.init` leaked its codec context and frame when
+/// `avcodec_parameters_to_context` failed (the class was not fully initialised, so its deinit,
+/// which freed them, never ran). They are now owned by classes that free themselves.
+@Suite("FFmpeg handles")
+struct HandleTests {
+    @Test func aDecoderWhoseParametersCannotBeCopiedFreesItsContext() throws {
+        guard let format = avformat_alloc_context() else { Issue.record("avformat_alloc_context"); return }
+        defer { avformat_free_context(format) }
+        let stream = try #require(avformat_new_stream(format, nil))
+        let par = try #require(stream.pointee.codecpar)
+        // Cinepak: a decoder no other test opens, so the count below is this test's alone.
+        par.pointee.codec_type = AVMEDIA_TYPE_VIDEO
+        par.pointee.codec_id = AV_CODEC_ID_CINEPAK
+        // Extradata whose padded size does not fit in an int: the copy fails with ENOMEM.
+        par.pointee.extradata = av_mallocz(16)?.assumingMemoryBound(to: UInt8.self)
+        par.pointee.extradata_size = Int32.max - 8
+        defer { par.pointee.extradata_size = 16 }
+        let before = CodecContext.live(codec: "cinepak")
+        let error = #expect(throws: MediaError.self) { _ = try Decoder(stream: stream, url: "test", hardwareDevice: nil) }
+        #expect(error?.description.contains("avcodec_parameters_to_context") == true, "\(String(describing: error))")
+        #expect(CodecContext.live(codec: "cinepak") == before, "the context made for the failed decoder was freed")
     }
 }
