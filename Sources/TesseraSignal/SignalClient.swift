@@ -71,6 +71,8 @@ public enum SignalClientError: Error, CustomStringConvertible {
     case sequenceGap(expected: Int, got: Int)
     case rateLimited
     case protocolViolation(String)
+    /// A message (one frame or several) over `maxMessageBytes`.
+    case messageTooLarge(limit: Int)
 
     public var description: String {
         switch self {
@@ -80,6 +82,7 @@ public enum SignalClientError: Error, CustomStringConvertible {
         case .sequenceGap(let e, let g): "event seq \(g) arrived where \(e) was expected; resuming"
         case .rateLimited: "backend sent messages faster than the configured limit"
         case .protocolViolation(let s): "protocol violation: \(s)"
+        case .messageTooLarge(let limit): "the backend sent a message over the wall's limit of \(limit) bytes (maxMessageBytes); closing with 1009"
         }
     }
 }
@@ -281,8 +284,9 @@ public actor SignalClient: Service {
         let maxBytes = configuration.maxMessageBytes
         let connector: SignalConnector
         do {
+            // The frame limit is the message limit: a backend may send any message whole.
             connector = try SignalConnector(url: configuration.url, tls: tls, setupTimeout: configuration.connectTimeout,
-                                            maxFrameSize: 1 << 16, subprotocol: SignalProtocol.subprotocol, logger: logger)
+                                            maxFrameSize: maxBytes, subprotocol: SignalProtocol.subprotocol, logger: logger)
         } catch {
             logger.error("cannot set up the signaling connection: \(error)")
             return .backoff(reachedWelcome: false)
@@ -297,12 +301,16 @@ public actor SignalClient: Service {
                 group.addTask { try await self.watchdog() }
                 group.addTask { try await self.statusLoop() }
                 group.addTask {
-                    for try await message in inbound.messages(maxSize: maxBytes) {
-                        guard case .text(let text) = message else {
-                            await self.send(.error(SignalError(code: .malformed, message: "binary messages are not part of v1")))
-                            continue
+                    do {
+                        for try await message in inbound.messages(maxSize: maxBytes) {
+                            guard case .text(let text) = message else {
+                                await self.send(.error(SignalError(code: .malformed, message: "binary messages are not part of v1")))
+                                continue
+                            }
+                            try await self.receive(text)
                         }
-                        try await self.receive(text)
+                    } catch let error where Self.isMessageTooLarge(error) {
+                        throw SignalClientError.messageTooLarge(limit: maxBytes)
                     }
                 }
                 // The first task to end ends the connection: the reader when the backend closes or
@@ -346,10 +354,18 @@ public actor SignalClient: Service {
         return outcome
     }
 
+    /// A whole frame over the limit fails in NIO's frame decoder; fragments over it in
+    /// swift-websocket's reader, whose error type is internal to it (hence the name check).
+    static func isMessageTooLarge(_ error: any Error) -> Bool {
+        if let e = error as? NIOWebSocketError { return e == .invalidFrameLength }
+        return "\(error)".contains("messageTooLarge")
+    }
+
     static func closeCode(for error: SignalClientError) -> UInt16 {
         switch error {
         case .deadPeer: SignalCloseCode.deadPeer
         case .rateLimited: SignalCloseCode.rateLimited
+        case .messageTooLarge: 1009
         default: 1008
         }
     }

@@ -67,7 +67,7 @@ struct SignalConnector: Sendable {
         self.url = url
         sslContext = try (secure ? tls : nil).map { try NIOSSLContext(configuration: $0) }
         self.setupTimeout = setupTimeout
-        self.maxFrameSize = maxFrameSize
+        self.maxFrameSize = min(maxFrameSize, Int(UInt32.max))
         self.subprotocol = subprotocol
         self.logger = logger
     }
@@ -131,7 +131,9 @@ struct SignalConnector: Sendable {
                 try sync.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: target.host))
             }
             try sync.addHandler(PhaseHandler(attempt: attempt))
-            let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(maxFrameSize: maxFrameSize) { channel, _ in
+            // No automatic error handling: a frame over the limit reaches the client's reader as an
+            // error, so the wall closes with 1009 itself and can say why.
+            let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(maxFrameSize: maxFrameSize, enableAutomaticErrorHandling: false) { channel, _ in
                 channel.eventLoop.makeCompletedFuture {
                     .websocket(try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(wrappingChannelSynchronously: channel))
                 }

@@ -114,7 +114,8 @@ public struct SignalServer: Service {
             try await handler.handle(inbound: inbound, outbound: outbound, logger: context.logger)
         }
 
-        let ws = WebSocketServerConfiguration(maxFrameSize: 1 << 16, autoPing: .enabled(timePeriod: configuration.heartbeat * 3),
+        // The frame limit is the message limit: a wall may send any message whole.
+        let ws = WebSocketServerConfiguration(maxFrameSize: min(configuration.maxMessageBytes, Int(UInt32.max)), autoPing: .enabled(timePeriod: configuration.heartbeat * 3),
                                               closeTimeout: .seconds(5))
         let onListening = self.onListening
         let logger = self.logger

@@ -21,9 +21,11 @@ actor Recorder {
 /// Connects without the client: sends the first of `messages` (raw text), waits for `afterFirst`
 /// replies (2 after a good hello: welcome and snapshot), sends the rest, and records what comes back
 /// until `waitForReplies` messages in all or the close.
-func rawSession(_ url: String, send messages: [String], afterFirst: Int = 0, waitForReplies: Int) async throws -> RawSession {
+/// Messages up to `maxFrameSize` go out as one frame.
+func rawSession(_ url: String, send messages: [String], afterFirst: Int = 0, waitForReplies: Int,
+                maxFrameSize: Int = 1 << 16) async throws -> RawSession {
     let recorder = Recorder()
-    let client = WebSocketClient(url: url, configuration: .init(maxFrameSize: 1 << 16), logger: testLogger("test.raw")) { inbound, outbound, _ in
+    let client = WebSocketClient(url: url, configuration: .init(maxFrameSize: maxFrameSize), logger: testLogger("test.raw")) { inbound, outbound, _ in
         var it = inbound.messages(maxSize: 8 << 20).makeAsyncIterator()
         var n = 0
         func read(until count: Int) async throws {
