@@ -234,6 +234,7 @@ public actor SignalClient: Service {
         try Self.validate(url: configuration.url)
         let tls = try makeTLSConfiguration()
         var attempt = 0
+        var gapsInARow = 0
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             state = .connecting
             // Graceful shutdown cancels the attempt in whatever phase it is: connecting, upgrading,
@@ -242,10 +243,19 @@ public actor SignalClient: Service {
             guard !Task.isCancelled, !Task.isShuttingDownGracefully else { break }
             let wait: Duration
             switch outcome {
-            case .resumeNow:
-                wait = .zero
-                attempt = 0
+            case .sequenceGap:
+                // A gap resumes at once; a second in a row means the backend keeps sending them:
+                // from then on the backoff, so a broken backend is not flooded with connects.
+                gapsInARow += 1
+                if gapsInARow == 1 {
+                    wait = .zero
+                    attempt = 0
+                } else {
+                    wait = configuration.backoff.delay(attempt: attempt)
+                    attempt += 1
+                }
             case .backoff(let reachedWelcome):
+                gapsInARow = 0
                 if reachedWelcome { attempt = 0 }
                 wait = max(retryAfter ?? .zero, configuration.backoff.delay(attempt: attempt))
                 attempt += 1
@@ -260,7 +270,7 @@ public actor SignalClient: Service {
         state = .idle
     }
 
-    private enum ConnectOutcome { case resumeNow, backoff(reachedWelcome: Bool) }
+    private enum ConnectOutcome { case sequenceGap, backoff(reachedWelcome: Bool) }
 
     private func connectOnce(tls: TLSConfiguration?) async -> ConnectOutcome {
         let token: SignalToken
@@ -338,7 +348,7 @@ public actor SignalClient: Service {
         } catch let error as SignalClientError {
             logger.warning("\(error)")
             record(SignalDisconnect(closeCode: Self.closeCode(for: error), byWall: true, reason: error.description))
-            if case .sequenceGap = error { outcome = .resumeNow } else { outcome = .backoff(reachedWelcome: welcomed) }
+            if case .sequenceGap = error { outcome = .sequenceGap } else { outcome = .backoff(reachedWelcome: welcomed) }
         } catch let error as SignalConnectError {
             logger.warning("signaling connection failed: \(error)")
             record(SignalDisconnect(closeCode: nil, byWall: false, reason: error.description))

@@ -226,7 +226,8 @@ struct WallConnectionHandler: Sendable {
         }
         do {
             try await store.attach(id, hello: hello, heartbeatMs: Int(configuration.heartbeat / .milliseconds(1)),
-                                   maxMessageBytes: configuration.maxMessageBytes, continuation: outContinuation)
+                                   maxMessageBytes: configuration.maxMessageBytes, queueCapacity: configuration.maxQueuedPerWall,
+                                   continuation: outContinuation)
         } catch {
             return try await refuse(.unknownRoom, error.message, close: 1008)
         }
