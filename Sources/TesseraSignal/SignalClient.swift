@@ -154,7 +154,11 @@ public actor SignalClient: Service {
     /// The link now; never blocks on the client.
     public nonisolated var link: SignalLinkStatus { linkBox.withLockedValue { $0 } }
     private var tracker: RoomTracker
+    /// The session to resume: one whose snapshot the wall applied (or that resumed such a one).
+    /// A session whose snapshot never came is not resumable, whatever its id.
     private var sessionID: String?
+    /// The session the last welcome opened, until its snapshot arrives.
+    private var sessionAwaitingSnapshot: String?
     public private(set) var state: ConnectionState = .idle
     /// Connections made so far, resumed or not (for tests and health).
     public private(set) var connections = 0
@@ -280,6 +284,7 @@ public actor SignalClient: Service {
         }
         connections += 1
         welcomed = false
+        sessionAwaitingSnapshot = nil
         lastHeard = .now
         heartbeat = configuration.heartbeat
         sentSubscriptions = nil
@@ -455,7 +460,12 @@ public actor SignalClient: Service {
             }
             if w.heartbeatMs > 0 { heartbeat = .milliseconds(max(100, w.heartbeatMs)) }
             if w.resumed { resumes += 1 }
-            sessionID = w.sessionId
+            if w.resumed, sessionID != nil {
+                sessionID = w.sessionId
+            } else {
+                sessionID = nil
+                sessionAwaitingSnapshot = w.sessionId
+            }
             state = .connected(resumed: w.resumed)
             logger.info("signaling connected", metadata: ["resumed": "\(w.resumed)", "seq": "\(tracker.seq)"])
             flushSubscriptions()
@@ -463,6 +473,10 @@ public actor SignalClient: Service {
         case .snapshot(let s):
             let update = tracker.apply(snapshot: s, seq: envelope.seq ?? 0)
             snapshotsApplied += 1
+            if let session = sessionAwaitingSnapshot {
+                sessionID = session
+                sessionAwaitingSnapshot = nil
+            }
             publish(update)
         case _ where message.isRoomEvent:
             guard let seq = envelope.seq else {

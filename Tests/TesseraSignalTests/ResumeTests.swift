@@ -65,6 +65,34 @@ struct ResumeTests {
         await backend.stop()
     }
 
+    /// Finding 3: after a welcome whose snapshot never came, the wall resumed with the new
+    /// session's id and its old seq; a backend that answered `resumed:true` left it without the
+    /// room. The wall resumes only a session whose snapshot it applied.
+    @Test func aSessionWhoseSnapshotFailedIsNotResumed() async throws {
+        let backend = try await ScriptedBackend.start { c in
+            switch c.number {
+            case 1:  // welcome, then gone before the snapshot
+                try await c.welcome(session: "s.1")
+                try await c.outbound.close(.goingAway, reason: "restarting")
+            case 2:
+                try await c.welcome(session: "s.2")
+                try await c.send(.snapshot(Snapshot(room: "r", participants: [typicalParticipant(1)], activeSpeaker: nil, layout: nil)), seq: 3)
+                try await Task.sleep(for: .milliseconds(100))
+                try await c.outbound.close(.goingAway, reason: "restarting")
+            default:
+                try await c.welcome(session: "s.\(c.number)", resumed: true)
+            }
+        }
+        let wall = RunningClient(url: backend.url)
+        try await eventually("three connections") { await backend.log.hellos.count >= 3 }
+        let hellos = await backend.log.hellos
+        #expect(hellos[0].resume == nil)
+        #expect(hellos[1].resume == nil, "s.1 never delivered its snapshot")
+        #expect(hellos[2].resume == ResumeRequest(sessionId: "s.2", lastSeq: 3))
+        await wall.stop()
+        await backend.stop()
+    }
+
     /// Finding 4: a backend whose every connection has a gap made the wall reconnect with no delay
     /// (517 connects in 8 s). The first gap resumes at once; the second in a row waits the backoff.
     @Test func repeatedGapsBackOff() async throws {
