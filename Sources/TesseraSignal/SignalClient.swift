@@ -73,6 +73,8 @@ public enum SignalClientError: Error, CustomStringConvertible {
     case protocolViolation(String)
     /// A message (one frame or several) over `maxMessageBytes`.
     case messageTooLarge(limit: Int)
+    /// An envelope whose `v` is not 1.
+    case unsupportedVersion(String)
 
     public var description: String {
         switch self {
@@ -82,7 +84,18 @@ public enum SignalClientError: Error, CustomStringConvertible {
         case .sequenceGap(let e, let g): "event seq \(g) arrived where \(e) was expected; resuming"
         case .rateLimited: "backend sent messages faster than the configured limit"
         case .protocolViolation(let s): "protocol violation: \(s)"
+        case .unsupportedVersion(let detail): "the backend sent a message this wall cannot read: \(detail); closing with 4002"
         case .messageTooLarge(let limit): "the backend sent a message over the wall's limit of \(limit) bytes (maxMessageBytes); closing with 1009"
+        }
+    }
+}
+
+extension SignalClientError {
+    /// The `error` the wall sends before it closes, for the errors the protocol names.
+    var fatalError: SignalError? {
+        switch self {
+        case .unsupportedVersion(let detail): SignalError(code: .unsupportedVersion, message: detail, fatal: true)
+        default: nil
         }
     }
 }
@@ -334,7 +347,11 @@ public actor SignalClient: Service {
                 do {
                     try await group.next()
                 } catch let error as SignalClientError {
-                    try? await outboundWriter.close(.init(codeNumber: Int(Self.closeCode(for: error))), reason: "\(error)")
+                    if let fatal = error.fatalError {
+                        // Straight to the socket, ahead of the close (each wall message is one frame).
+                        try? await outboundWriter.writeTextMessage(SignalCodec.encode(.error(fatal)))
+                    }
+                    try? await outboundWriter.close(.init(codeNumber: Int(Self.closeCode(for: error))), reason: Self.closeReason("\(error)"))
                     group.cancelAll()
                     throw error
                 }
@@ -376,11 +393,19 @@ public actor SignalClient: Service {
         return "\(error)".contains("messageTooLarge")
     }
 
+    /// A close frame's reason is at most 123 bytes (RFC 6455 5.5: control frames carry 125).
+    static func closeReason(_ text: String) -> String {
+        var t = Substring(text)
+        while t.utf8.count > 123 { t = t.dropLast() }
+        return String(t)
+    }
+
     static func closeCode(for error: SignalClientError) -> UInt16 {
         switch error {
         case .deadPeer: SignalCloseCode.deadPeer
         case .rateLimited: SignalCloseCode.rateLimited
         case .messageTooLarge: 1009
+        case .unsupportedVersion: SignalCloseCode.unsupportedVersion
         default: 1008
         }
     }
@@ -436,7 +461,8 @@ public actor SignalClient: Service {
         lastHeard = .now
         guard inboundLimiter.allow() else { throw SignalClientError.rateLimited }
         let envelope: SignalEnvelope
-        do throws(SignalDecodingError) { envelope = try SignalCodec.decode(text) } catch {
+        do throws(SignalDecodingError) { envelope = try SignalCodec.decode(text, from: .backend) } catch {
+            if error.code == .unsupportedVersion { throw SignalClientError.unsupportedVersion(error.detail) }
             logger.warning("unreadable message from backend", metadata: ["error": "\(error.detail)"])
             send(.error(SignalError(code: error.code, message: error.detail)))
             return

@@ -205,17 +205,19 @@ struct WallConnectionHandler: Sendable {
             return try await refuse(.helloRequired, "the first message must be a text hello", close: SignalCloseCode.helloRequired)
         }
         let hello: Hello
-        switch Result(catching: { () throws(SignalDecodingError) in try SignalCodec.decode(firstText) }) {
+        switch Result(catching: { () throws(SignalDecodingError) in try SignalCodec.decode(firstText, from: .wall) }) {
         case .success(let e):
             guard case .hello(let h) = e.message else {
                 return try await refuse(.helloRequired, "the first message must be hello, not \(e.message.type)", close: SignalCloseCode.helloRequired)
             }
             hello = h
         case .failure(let error):
-            if error.type == "hello" || error.code == .unknownType {
-                return try await refuse(error.code, error.detail, close: error.code == .unknownType ? SignalCloseCode.helloRequired : 1008)
+            let close: UInt16 = switch error.code {
+            case .unsupportedVersion: SignalCloseCode.unsupportedVersion
+            case .unknownType: SignalCloseCode.helloRequired
+            default: 1008
             }
-            return try await refuse(error.code, error.detail, close: 1008)
+            return try await refuse(error.code, error.detail, close: close)
         }
         guard hello.versions.contains(SignalProtocol.version) else {
             return try await refuse(.unsupportedVersion, "this backend speaks version \(SignalProtocol.version); hello offered \(hello.versions)",
@@ -273,7 +275,16 @@ struct WallConnectionHandler: Sendable {
                     continue
                 }
                 let envelope: SignalEnvelope
-                do throws(SignalDecodingError) { envelope = try SignalCodec.decode(text) } catch {
+                do throws(SignalDecodingError) { envelope = try SignalCodec.decode(text, from: .wall) } catch {
+                    if error.code == .unsupportedVersion {
+                        // Not a message this backend can read at all: fatal, as for the hello.
+                        logger.warning("wall sent an unsupported envelope version; closing", metadata: ["error": "\(error.detail)"])
+                        reply(.error(SignalError(code: error.code, message: error.detail, fatal: true)))
+                        closing.set(SignalCloseCode.unsupportedVersion, error.detail)
+                        outContinuation.finish()
+                        try await group.waitForAll()
+                        return
+                    }
                     logger.notice("unreadable message from wall", metadata: ["error": "\(error.detail)"])
                     reply(.error(SignalError(code: error.code, message: error.detail)))
                     continue
