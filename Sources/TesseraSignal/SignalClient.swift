@@ -289,6 +289,13 @@ public actor SignalClient: Service {
 
     private enum ConnectOutcome { case sequenceGap, backoff(reachedWelcome: Bool) }
 
+    /// The configured capabilities, with the schemes the URL gate actually accepts.
+    private var advertisedCapabilities: Capabilities {
+        var c = configuration.capabilities
+        c.schemes = configuration.urlPolicy.allowedSchemes.sorted()
+        return c
+    }
+
     private func connectOnce(tls: TLSConfiguration?) async -> ConnectOutcome {
         let token: SignalToken
         do { token = try SignalToken.load(from: configuration.token) } catch {
@@ -305,7 +312,7 @@ public actor SignalClient: Service {
         let (out, outContinuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .unbounded)
         outbound = outContinuation
         let hello = Hello(wallId: configuration.wallID, nodeId: configuration.nodeID, room: configuration.room,
-                          token: token.secret, capabilities: configuration.capabilities,
+                          token: token.secret, capabilities: advertisedCapabilities,
                           resume: sessionID.map { ResumeRequest(sessionId: $0, lastSeq: tracker.seq) })
         outContinuation.yield(SignalCodec.encode(.hello(hello)))
 
@@ -425,8 +432,7 @@ public actor SignalClient: Service {
     /// A failed connect in words; a TLS refusal says what the wall checks, so a missing `caFile` or
     /// a certificate for another name is plain from the log line.
     private func describeConnectionFailure(_ error: any Error) -> String {
-        let isTLS = error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError
-        guard isTLS else { return "\(error)" }
+        guard SignalConnector.isCertificateRefusal(error) else { return "\(error)" }
         let host = URLComponents(string: configuration.url)?.host ?? "?"
         let roots = configuration.caFile.map { "the CA in \($0)" } ?? "the system's trusted roots (set caFile for a private CA)"
         return "TLS refused the backend's certificate: \(error); it must chain to \(roots) and name \(host)"

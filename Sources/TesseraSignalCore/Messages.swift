@@ -56,13 +56,43 @@ public struct LayoutSelection: Hashable, Sendable, Codable {
     }
 }
 
+/// One display output of the wall, as the layout names it. Written as an object; a bare string
+/// (what walls before this field's objects sent) reads as an output with only an id.
+public struct OutputCapability: Hashable, Sendable, Codable {
+    /// The layout's output id.
+    public var id: String
+    /// The DRM connector (`HDMI-A-1`), or `any`.
+    public var connector: String?
+    public var width: Int?
+    public var height: Int?
+    /// Hz, when the layout says.
+    public var refresh: Double?
+    public init(id: String, connector: String? = nil, width: Int? = nil, height: Int? = nil, refresh: Double? = nil) {
+        self.id = id; self.connector = connector; self.width = width; self.height = height; self.refresh = refresh
+    }
+
+    private enum CodingKeys: String, CodingKey { case id, connector, width, height, refresh }
+    public init(from decoder: any Decoder) throws {
+        if let id = try? decoder.singleValueContainer().decode(String.self) {
+            self.init(id: id)
+            return
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(id: try c.decode(String.self, forKey: .id), connector: try c.decodeIfPresent(String.self, forKey: .connector),
+                  width: try c.decodeIfPresent(Int.self, forKey: .width), height: try c.decodeIfPresent(Int.self, forKey: .height),
+                  refresh: try c.decodeIfPresent(Double.self, forKey: .refresh))
+    }
+}
+
 public struct Capabilities: Hashable, Sendable, Codable {
+    /// The stream URL schemes the wall accepts (its URL gate's, `--allow-scheme` included).
     public var schemes: [String]
     public var codecs: [String]
     public var maxDecodes: Int
-    public var outputs: [String]
+    /// The wall's outputs, when it knows them (the kiosk fills them from the layout).
+    public var outputs: [OutputCapability]
     public init(schemes: [String] = ["rtsp", "rtsps", "srt"], codecs: [String] = ["h264"],
-                maxDecodes: Int = 250, outputs: [String] = []) {
+                maxDecodes: Int = 250, outputs: [OutputCapability] = []) {
         self.schemes = schemes; self.codecs = codecs; self.maxDecodes = maxDecodes; self.outputs = outputs
     }
 }

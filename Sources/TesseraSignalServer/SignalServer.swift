@@ -324,41 +324,50 @@ struct AdminAPI: Sendable {
     func register(on router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in "ok\n" }
         let rooms = router.group("rooms").add(middleware: AdminAuth(token: adminToken))
-        rooms.get(":room") { _, c in try await json { try await store.view(of: c.parameters.require("room")) } }
+        rooms.get(":room") { _, c in try await json { try await store.view(of: Self.path(c, "room")) } }
         rooms.post(":room/participants") { req, c in
             try await json {
                 let input = try await Self.decode(ParticipantInput.self, from: req, context: c)
-                return try await store.upsert(input, in: c.parameters.require("room"))
+                return try await store.upsert(input, in: Self.path(c, "room"))
             }
         }
         rooms.put(":room/participants/:id") { req, c in
             try await json {
                 var input = try await Self.decode(PathParticipantInput.self, from: req, context: c).input
-                input.id = ParticipantID(try c.parameters.require("id"))
-                return try await store.upsert(input, in: c.parameters.require("room"))
+                input.id = ParticipantID(try Self.path(c, "id"))
+                return try await store.upsert(input, in: Self.path(c, "room"))
             }
         }
         rooms.delete(":room/participants/:id") { _, c in
-            try await json { try await store.remove(ParticipantID(c.parameters.require("id")), from: c.parameters.require("room")) }
+            try await json { try await store.remove(ParticipantID(Self.path(c, "id")), from: Self.path(c, "room")) }
         }
         rooms.post(":room/hands/:id") { _, c in
-            try await json { try await store.setHand(ParticipantID(c.parameters.require("id")), raised: true, in: c.parameters.require("room")) }
+            try await json { try await store.setHand(ParticipantID(Self.path(c, "id")), raised: true, in: Self.path(c, "room")) }
         }
         rooms.delete(":room/hands/:id") { _, c in
-            try await json { try await store.setHand(ParticipantID(c.parameters.require("id")), raised: false, in: c.parameters.require("room")) }
+            try await json { try await store.setHand(ParticipantID(Self.path(c, "id")), raised: false, in: Self.path(c, "room")) }
         }
         rooms.post(":room/speaker") { req, c in
             try await json {
                 let body = try await Self.decode(SpeakerBody.self, from: req, context: c)
-                try await store.setSpeaker(body.id, in: c.parameters.require("room"))
+                try await store.setSpeaker(body.id, in: Self.path(c, "room"))
             }
         }
         rooms.post(":room/layout") { req, c in
             try await json {
                 let body = try await Self.decode(LayoutBody.self, from: req, context: c)
-                return try await store.setLayout(preset: body.preset, applyAt: body.applyAt, in: c.parameters.require("room"))
+                return try await store.setLayout(preset: body.preset, applyAt: body.applyAt, in: Self.path(c, "room"))
             }
         }
+    }
+
+    /// A path parameter, percent-decoded (`a%20b` is `a b`, `a%2Fb` is `a/b`); invalid encoding is a 400.
+    static func path(_ c: BasicRequestContext, _ name: String) throws -> String {
+        let raw = try c.parameters.require(name)
+        guard let decoded = raw.removingPercentEncoding else {
+            throw RoomStoreError(status: 400, message: "\(name) in the path is not valid percent-encoding: \(raw)")
+        }
+        return decoded
     }
 
     /// The PUT body: a participant whose `id` comes from the path (one in the body is ignored).
