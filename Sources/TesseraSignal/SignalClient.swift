@@ -192,6 +192,11 @@ public actor SignalClient: Service {
     private var welcomed = false
     private var retryAfter: Duration?
     private var inboundLimiter: RateLimiter
+    /// Every `error` the wall sends: 20/s, bursts of 25 (a refused update's 20 and its summary) —
+    /// under half the backend's documented 50/s, leaving room for pings, status and subscribe.
+    private var errorLimiter = RateLimiter(perSecond: 20, burst: 25)
+    private var unreportedRefusals: Set<ParticipantID> = []
+    private var unreportedRefusalCode = SignalErrorCode.urlRefused
     private var layoutLimiter: RateLimiter
 
     public init(configuration: SignalClientConfiguration, logger: Logger = Logger(label: "tessera.signal.client")) {
@@ -339,7 +344,7 @@ public actor SignalClient: Service {
                     do {
                         for try await message in inbound.messages(maxSize: maxBytes) {
                             guard case .text(let text) = message else {
-                                await self.send(.error(SignalError(code: .malformed, message: "binary messages are not part of v1")))
+                                await self.sendError(SignalError(code: .malformed, message: "binary messages are not part of v1"))
                                 continue
                             }
                             try await self.receive(text)
@@ -458,6 +463,7 @@ public actor SignalClient: Service {
             try await Task.sleep(for: configuration.statusInterval)
             guard welcomed else { continue }
             send(.status(WallStatus(seq: tracker.seq, preset: tracker.layout?.preset, streams: health)))
+            reportUnreportedRefusals()
         }
     }
 
@@ -470,7 +476,7 @@ public actor SignalClient: Service {
         do throws(SignalDecodingError) { envelope = try SignalCodec.decode(text, from: .backend) } catch {
             if error.code == .unsupportedVersion { throw SignalClientError.unsupportedVersion(error.detail) }
             logger.warning("unreadable message from backend", metadata: ["error": "\(error.detail)"])
-            send(.error(SignalError(code: error.code, message: error.detail)))
+            sendError(SignalError(code: error.code, message: error.detail))
             return
         }
         let message = envelope.message
@@ -512,13 +518,13 @@ public actor SignalClient: Service {
             publish(update)
         case _ where message.isRoomEvent:
             guard let seq = envelope.seq else {
-                send(.error(SignalError(code: .malformed, message: "\(message.type) without seq")))
+                sendError(SignalError(code: .malformed, message: "\(message.type) without seq"))
                 return
             }
             var event = message
             if case .layoutSet(let l) = message, !layoutLimiter.allow() {
                 logger.warning("layout.set over the rate limit; ignored", metadata: ["preset": "\(l.preset)", "rev": "\(l.rev)"])
-                send(.error(SignalError(code: .rateLimited, message: "layout.set rev \(l.rev) ignored: over \(configuration.maxLayoutSetsPerSecond)/s")))
+                sendError(SignalError(code: .rateLimited, message: "layout.set rev \(l.rev) ignored: over \(configuration.maxLayoutSetsPerSecond)/s"))
                 event = .layoutSet(LayoutSelection(preset: l.preset, rev: Int.min))  // advances seq, changes nothing
             }
             switch tracker.apply(event: event, seq: seq) {
@@ -542,19 +548,56 @@ public actor SignalClient: Service {
             logger.info("backend said bye", metadata: ["reason": "\(b.reason)"])
             retryAfter = b.retryAfterMs.map { .milliseconds($0) }
         default:
-            send(.error(SignalError(code: .unknownType, message: "\(message.type) is not sent to walls")))
+            sendError(SignalError(code: .unknownType, message: "\(message.type) is not sent to walls"))
         }
     }
 
     private func publish(_ update: RoomUpdate) {
-        for r in update.refusals {
-            logger.warning("roster entry refused", metadata: ["participant": "\(r.participant)", "reason": "\(r.reason)"])
-            send(.error(SignalError(code: r.code, message: r.reason, participant: r.participant)))
-        }
+        report(update.refusals)
         updateQueue.push(update)
     }
 
+    /// Refusals go to the backend one `error` each for the first `maxRefusalErrorsPerUpdate` of an
+    /// update, then as one summary; and all errors within `errorLimiter`, so that a roster of
+    /// thousands the wall refuses stays far under the backend's own limit (50 messages/s). What the
+    /// limiter holds back is counted into the next summary (at the latest with the next status).
+    private func report(_ refusals: [RosterRefusal]) {
+        var sent = 0
+        for r in refusals {
+            if sent < Self.maxRefusalErrorsPerUpdate, errorLimiter.allow() {
+                logger.warning("roster entry refused", metadata: ["participant": "\(r.participant)", "reason": "\(r.reason)"])
+                send(.error(SignalError(code: r.code, message: r.reason, participant: r.participant)))
+                sent += 1
+            } else {
+                unreportedRefusals.insert(r.participant)
+                if r.code != .urlRefused { unreportedRefusalCode = .rosterRefused }
+            }
+        }
+        reportUnreportedRefusals()
+    }
+
+    private func reportUnreportedRefusals() {
+        guard !unreportedRefusals.isEmpty, outbound != nil, errorLimiter.allow() else { return }
+        let n = unreportedRefusals.count
+        logger.warning("roster entries refused, not reported one by one", metadata: ["participants": "\(n)"])
+        send(.error(SignalError(code: unreportedRefusalCode, message: "… and \(n) more participants refused")))
+        unreportedRefusals = []
+        unreportedRefusalCode = .urlRefused
+    }
+
     // MARK: Sending
+
+    /// At most this many refusal `error`s per room update; the rest go as one summary.
+    static let maxRefusalErrorsPerUpdate = 20
+
+    /// An `error` to the backend, within `errorLimiter` (over it, logged and dropped).
+    private func sendError(_ e: SignalError) {
+        guard errorLimiter.allow() else {
+            logger.notice("error not sent to the backend: over the wall's error rate", metadata: ["code": "\(e.code)", "message": "\(e.message)"])
+            return
+        }
+        send(.error(e))
+    }
 
     @discardableResult
     private func send(_ message: SignalMessage) -> Bool {

@@ -40,4 +40,35 @@ struct WallOutboundTests {
         guard case .hello(let h) = try SignalCodec.decode(text).message else { Issue.record("not a hello"); return }
         #expect(h.capabilities.outputs == [OutputCapability(id: "HDMI-A-1")])
     }
+
+    /// A 5,000-person roster whose every URL the wall refuses: 1,000 admitted with both layers
+    /// refused, 4,000 over the cap. One `error` each would be 6,000 messages, far over the
+    /// backend's 50/s, and the backend would cut the wall off. The wall sends at most 20 per
+    /// update and a summary, within the rate over time, and stays connected.
+    @Test func aFloodOfRefusalsStaysWithinTheBackendsRate() async throws {
+        let store = RoomStore(maxParticipantsPerRoom: 5200)
+        for n in 1...5000 {
+            try await store.upsert(ParticipantInput(id: ParticipantID("p\(n)"), name: "P\(n)", streams: camera("p\(n)", scheme: "file")), in: "r")
+        }
+        let backend = try await RunningBackend.start(store: store)
+        let wall = RunningClient(url: backend.url)
+        try await eventually("the snapshot") { await wall.client.snapshotsApplied == 1 }
+        #expect(await wall.client.room.participants.count == 1000)
+        try await eventually("the summary") {
+            try await store.view(of: "r").walls.first?.errors.contains { $0.message.contains("more participants refused") } == true
+        }
+        // Then a stream of single refusals, faster than the backend's rate.
+        for n in 5001...5150 {
+            try await store.upsert(ParticipantInput(id: ParticipantID("p\(n)"), name: "P\(n)", streams: camera("p\(n)")), in: "r")
+        }
+        try await eventually("the events") { await wall.client.lastSeq == 5150 }
+        try await Task.sleep(for: .seconds(1))
+        let disconnects = await wall.client.disconnects
+        #expect(disconnects.isEmpty, "\(disconnects)")
+        #expect(await wall.client.connections == 1)
+        let errors = try await store.view(of: "r").walls.first?.errors ?? []
+        #expect(!errors.contains { $0.code == .rateLimited })
+        await wall.stop()
+        await backend.stop()
+    }
 }
