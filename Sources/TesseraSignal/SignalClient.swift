@@ -405,6 +405,14 @@ public actor SignalClient: Service {
         return "\(error)".contains("messageTooLarge")
     }
 
+    /// The longest wait a `bye` can ask for before the wall reconnects.
+    static let maxRetryAfter = Duration.seconds(60)
+
+    /// How long a `bye` asks the wall to wait: its `retryAfterMs`, within 0…`maxRetryAfter`.
+    static func retryDelay(for bye: Bye) -> Duration? {
+        bye.retryAfterMs.map { .milliseconds(min(max(0, $0), Int(maxRetryAfter / .milliseconds(1)))) }
+    }
+
     /// A close frame's reason is at most 123 bytes (RFC 6455 5.5: control frames carry 125).
     static func closeReason(_ text: String) -> String {
         var t = Substring(text)
@@ -545,8 +553,8 @@ public actor SignalClient: Service {
                 logger.warning("backend reported an error", metadata: ["code": "\(e.code)", "message": "\(e.message)"])
             }
         case .bye(let b):
-            logger.info("backend said bye", metadata: ["reason": "\(b.reason)"])
-            retryAfter = b.retryAfterMs.map { .milliseconds($0) }
+            retryAfter = Self.retryDelay(for: b)
+            logger.info("backend said bye", metadata: ["reason": "\(b.reason)", "retry_after_ms": "\(retryAfter.map { $0 / .milliseconds(1) } ?? 0)"])
         default:
             sendError(SignalError(code: .unknownType, message: "\(message.type) is not sent to walls"))
         }

@@ -259,6 +259,19 @@ public actor RoomStore {
         return .none
     }
 
+    /// Says `bye` to every attached wall and ends its stream (graceful shutdown): the bye is the
+    /// last message each wall gets before the close.
+    package func sayBye(_ bye: Bye) {
+        let text = SignalCodec.encode(.bye(bye))
+        for name in rooms.keys {
+            for a in rooms[name]!.attachments.values {
+                a.continuation.yield(text)
+                a.continuation.finish()
+            }
+            rooms[name]!.attachments = [:]
+        }
+    }
+
     /// Ends every wall's stream (graceful shutdown).
     package func detachAll() {
         for name in rooms.keys {

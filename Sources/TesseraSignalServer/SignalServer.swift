@@ -5,6 +5,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 import NIOWebSocket
@@ -60,17 +61,20 @@ public struct SignalServerConfiguration: Sendable {
     /// On shutdown, WebSocket handlers get this long to send their close frames; then every
     /// connection still open is closed.
     public var shutdownGrace: Duration
+    /// On shutdown every wall gets `bye` with this as `retryAfterMs`, then a close with 1001.
+    public var byeRetryAfter: Duration
 
     public init(host: String = "127.0.0.1", port: Int = 0, wallTokens: [SignalToken], adminToken: SignalToken,
                 heartbeat: Duration = .seconds(10), maxMessageBytes: Int = 256 << 10, maxMessagesPerSecond: Double = 50,
                 maxMessageBurst: Double = 100, helloTimeout: Duration = .seconds(10), maxQueuedPerWall: Int = 8192,
                 tls: TLSFiles? = nil, upgradeTimeout: Duration = .seconds(5), maxConnections: Int? = nil,
-                httpIdleTimeout: Duration = .seconds(30), shutdownGrace: Duration = .seconds(2)) {
+                httpIdleTimeout: Duration = .seconds(30), shutdownGrace: Duration = .seconds(2),
+                byeRetryAfter: Duration = .seconds(5)) {
         self.host = host; self.port = port; self.wallTokens = wallTokens; self.adminToken = adminToken
         self.heartbeat = heartbeat; self.maxMessageBytes = maxMessageBytes; self.maxMessagesPerSecond = maxMessagesPerSecond
         self.maxMessageBurst = maxMessageBurst; self.helloTimeout = helloTimeout; self.maxQueuedPerWall = maxQueuedPerWall
         self.tls = tls; self.upgradeTimeout = upgradeTimeout; self.maxConnections = maxConnections
-        self.httpIdleTimeout = httpIdleTimeout; self.shutdownGrace = shutdownGrace
+        self.httpIdleTimeout = httpIdleTimeout; self.shutdownGrace = shutdownGrace; self.byeRetryAfter = byeRetryAfter
     }
 }
 
@@ -103,7 +107,8 @@ public struct SignalServer: Service {
         AdminAPI(store: store, adminToken: configuration.adminToken).register(on: router)
 
         let wsRouter = Router(context: BasicWebSocketRequestContext.self)
-        let handler = WallConnectionHandler(configuration: configuration, store: store, logger: logger)
+        let shutdown = ShutdownState()
+        let handler = WallConnectionHandler(configuration: configuration, store: store, shutdown: shutdown, logger: logger)
         wsRouter.ws(RouterPath(stringLiteral: SignalProtocol.webSocketPath)) { request, _ in
             let offered = request.headers[values: HTTPField.Name("Sec-WebSocket-Protocol")!]
                 .flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
@@ -147,13 +152,27 @@ public struct SignalServer: Service {
             },
             logger: logger)
         let grace = configuration.shutdownGrace
+        let bye = Bye(reason: "backend shutting down", retryAfterMs: Int(configuration.byeRetryAfter / .milliseconds(1)))
+        let store = self.store
+        // The app runs outside this service's graceful shutdown (a detached task does not inherit
+        // it): were it inside, every WebSocket would be closed with 1000 at once, before the walls
+        // hear `bye`. This service shuts it down itself, after the byes.
+        let appGroup = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let running = Task.detached { try await appGroup.run() }
         do {
-            // Shutdown (SIGTERM) closes every connection, idle or half-sent ones too, after a grace
-            // for close frames: none of them can keep the process alive.
+            // Shutdown (SIGTERM): every wall gets `bye` and a close with 1001; every connection,
+            // idle or half-sent ones too, is closed after a grace for close frames: none of them
+            // can keep the process alive.
             try await withGracefulShutdownHandler {
-                try await app.run()
+                try await withTaskCancellationHandler { try await running.value } onCancel: { running.cancel() }
             } onGracefulShutdown: {
+                shutdown.begin()
                 registry.closeAll(after: grace)
+                Task {
+                    await store.sayBye(bye)
+                    await shutdown.wallsClosed(within: grace)
+                    await appGroup.triggerGracefulShutdown()
+                }
             }
         } catch {
             await store.detachAll()
@@ -163,13 +182,33 @@ public struct SignalServer: Service {
     }
 }
 
+/// Whether the server is shutting down, and how many walls are still connected.
+final class ShutdownState: Sendable {
+    private let state = NIOLockedValueBox((shuttingDown: false, walls: 0))
+    var shuttingDown: Bool { state.withLockedValue { $0.shuttingDown } }
+    func begin() { state.withLockedValue { $0.shuttingDown = true } }
+    func wallOpened() { state.withLockedValue { $0.walls += 1 } }
+    func wallClosed() { state.withLockedValue { $0.walls -= 1 } }
+
+    /// Returns when no wall is connected, or after `grace`.
+    func wallsClosed(within grace: Duration) async {
+        let deadline = ContinuousClock.now + grace
+        while state.withLockedValue({ $0.walls }) > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
 /// One wall's WebSocket: hello and auth, then the room's events out and the wall's reports in.
 struct WallConnectionHandler: Sendable {
     let configuration: SignalServerConfiguration
     let store: RoomStore
+    let shutdown: ShutdownState
     let logger: Logger
 
     func handle(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async throws {
+        shutdown.wallOpened()
+        defer { shutdown.wallClosed() }
         let id = UUID()
         var logger = logger
         logger[metadataKey: "connection"] = .string(id.uuidString.prefix(8).lowercased())
@@ -240,6 +279,7 @@ struct WallConnectionHandler: Sendable {
         logger.info("wall attached", metadata: ["resume": "\(hello.resume != nil)"])
         let wallLogger = logger
         let closing = CloseIntent()
+        let shutdown = self.shutdown
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             // The only writer: welcome, snapshot or missed events, live events and replies, in order.
@@ -250,6 +290,8 @@ struct WallConnectionHandler: Sendable {
                 guard !Task.isCancelled else { return }
                 if let (code, reason) = closing.value {
                     try await outbound.close(.init(codeNumber: Int(code)), reason: reason)
+                } else if shutdown.shuttingDown {
+                    try await outbound.close(.goingAway, reason: "backend shutting down")
                 } else {
                     wallLogger.warning("wall fell behind; cutting it off so it resumes")
                     try await outbound.close(.init(codeNumber: Int(SignalCloseCode.slowConsumer)), reason: "queue overflow; resume")

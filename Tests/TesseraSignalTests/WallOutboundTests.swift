@@ -71,4 +71,58 @@ struct WallOutboundTests {
         await wall.stop()
         await backend.stop()
     }
+
+    /// On graceful shutdown (SIGTERM in `tessera-signal`) the backend says `bye` with a retry
+    /// delay to every wall, then closes with 1001; the wall waits that long before reconnecting.
+    @Test func aBackendThatShutsDownSaysByeAndTheWallWaits() async throws {
+        let store = RoomStore()
+        try await fill(store, ids: 1...3)
+        var backend = try await RunningBackend.start(store: store) { $0.byeRetryAfter = .milliseconds(1500) }
+        let port = backend.port
+        let wall = RunningClient(url: backend.url)
+        try await eventually("the snapshot") { await wall.client.snapshotsApplied == 1 }
+
+        // A raw wall sees the bye itself.
+        let recorder = Recorder()
+        let (ready, readyContinuation) = AsyncStream.makeStream(of: Void.self)
+        let url = backend.url
+        let raw = Task {
+            let ws = WebSocketClient(url: url, configuration: .init(maxFrameSize: 1 << 20), logger: testLogger("test.bye")) { inbound, outbound, _ in
+                try await outbound.writeTextMessage(helloText())
+                var n = 0
+                for try await message in inbound.messages(maxSize: 8 << 20) {
+                    guard case .text(let text) = message else { continue }
+                    await recorder.add(try SignalCodec.decode(text))
+                    n += 1
+                    if n == 2 { readyContinuation.yield() }
+                }
+            }
+            return try await ws.run()
+        }
+        for await _ in ready { break }
+
+        await backend.stop()
+        let close = try await raw.value
+        #expect(close.map { WebSocketErrorCode.number($0.closeCode) } == 1001)
+        let last = await recorder.received.last?.message
+        #expect(last == .bye(Bye(reason: "backend shutting down", retryAfterMs: 1500)))
+
+        try await eventually("the wall's disconnect") { await !wall.client.disconnects.isEmpty }
+        let closedAt = ContinuousClock.now
+        #expect(await wall.client.disconnects.first?.closeCode == 1001)
+        backend = try await RunningBackend.start(store: store, port: port)
+        try await eventually("reconnected") { await wall.client.state == .connected(resumed: true) }
+        // A lower bound only: the wall waited at least what the backend asked (less the moment
+        // between its disconnect and this test seeing it).
+        #expect(ContinuousClock.now - closedAt > .milliseconds(1300))
+        await wall.stop()
+        await backend.stop()
+    }
+
+    @Test func aByesDelayIsBounded() {
+        #expect(SignalClient.retryDelay(for: Bye(reason: "r", retryAfterMs: 1500)) == .milliseconds(1500))
+        #expect(SignalClient.retryDelay(for: Bye(reason: "r", retryAfterMs: .max)) == .seconds(60))
+        #expect(SignalClient.retryDelay(for: Bye(reason: "r", retryAfterMs: -5)) == .zero)
+        #expect(SignalClient.retryDelay(for: Bye(reason: "r", retryAfterMs: nil)) == nil)
+    }
 }
