@@ -108,12 +108,24 @@ public final class Kiosk: Sendable {
         if let g = group.withLock({ $0 }) { await g.triggerGracefulShutdown() }
     }
 
+    /// The signaling configuration with the layout's outputs in `hello.capabilities.outputs`,
+    /// unless it names some already.
+    static func advertising(_ outputs: [OutputConfig], in config: SignalClientConfiguration) -> SignalClientConfiguration {
+        var config = config
+        if config.capabilities.outputs.isEmpty {
+            config.capabilities.outputs = outputs.map {
+                OutputCapability(id: $0.id, connector: $0.connector, width: $0.mode.width, height: $0.mode.height, refresh: $0.mode.refresh)
+            }
+        }
+        return config
+    }
+
     /// Runs until shutdown. Throws when an output cannot start.
     public func run() async throws {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         var client: SignalClient?
         if case .signal(let config) = configuration.room {
-            let c = SignalClient(configuration: config, logger: Logger(label: "tessera.signal.client"))
+            let c = SignalClient(configuration: Self.advertising(outputs, in: config), logger: Logger(label: "tessera.signal.client"))
             client = c
             signalClient.withLock { $0 = c }
             services.append(.init(service: c))

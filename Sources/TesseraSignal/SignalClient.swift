@@ -71,6 +71,10 @@ public enum SignalClientError: Error, CustomStringConvertible {
     case sequenceGap(expected: Int, got: Int)
     case rateLimited
     case protocolViolation(String)
+    /// A message (one frame or several) over `maxMessageBytes`.
+    case messageTooLarge(limit: Int)
+    /// An envelope whose `v` is not 1.
+    case unsupportedVersion(String)
 
     public var description: String {
         switch self {
@@ -80,6 +84,18 @@ public enum SignalClientError: Error, CustomStringConvertible {
         case .sequenceGap(let e, let g): "event seq \(g) arrived where \(e) was expected; resuming"
         case .rateLimited: "backend sent messages faster than the configured limit"
         case .protocolViolation(let s): "protocol violation: \(s)"
+        case .unsupportedVersion(let detail): "the backend sent a message this wall cannot read: \(detail); closing with 4002"
+        case .messageTooLarge(let limit): "the backend sent a message over the wall's limit of \(limit) bytes (maxMessageBytes); closing with 1009"
+        }
+    }
+}
+
+extension SignalClientError {
+    /// The `error` the wall sends before it closes, for the errors the protocol names.
+    var fatalError: SignalError? {
+        switch self {
+        case .unsupportedVersion(let detail): SignalError(code: .unsupportedVersion, message: detail, fatal: true)
+        default: nil
         }
     }
 }
@@ -151,7 +167,11 @@ public actor SignalClient: Service {
     /// The link now; never blocks on the client.
     public nonisolated var link: SignalLinkStatus { linkBox.withLockedValue { $0 } }
     private var tracker: RoomTracker
+    /// The session to resume: one whose snapshot the wall applied (or that resumed such a one).
+    /// A session whose snapshot never came is not resumable, whatever its id.
     private var sessionID: String?
+    /// The session the last welcome opened, until its snapshot arrives.
+    private var sessionAwaitingSnapshot: String?
     public private(set) var state: ConnectionState = .idle
     /// Connections made so far, resumed or not (for tests and health).
     public private(set) var connections = 0
@@ -172,6 +192,11 @@ public actor SignalClient: Service {
     private var welcomed = false
     private var retryAfter: Duration?
     private var inboundLimiter: RateLimiter
+    /// Every `error` the wall sends: 20/s, bursts of 25 (a refused update's 20 and its summary) —
+    /// under half the backend's documented 50/s, leaving room for pings, status and subscribe.
+    private var errorLimiter = RateLimiter(perSecond: 20, burst: 25)
+    private var unreportedRefusals: Set<ParticipantID> = []
+    private var unreportedRefusalCode = SignalErrorCode.urlRefused
     private var layoutLimiter: RateLimiter
 
     public init(configuration: SignalClientConfiguration, logger: Logger = Logger(label: "tessera.signal.client")) {
@@ -231,6 +256,7 @@ public actor SignalClient: Service {
         try Self.validate(url: configuration.url)
         let tls = try makeTLSConfiguration()
         var attempt = 0
+        var gapsInARow = 0
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             state = .connecting
             // Graceful shutdown cancels the attempt in whatever phase it is: connecting, upgrading,
@@ -239,10 +265,19 @@ public actor SignalClient: Service {
             guard !Task.isCancelled, !Task.isShuttingDownGracefully else { break }
             let wait: Duration
             switch outcome {
-            case .resumeNow:
-                wait = .zero
-                attempt = 0
+            case .sequenceGap:
+                // A gap resumes at once; a second in a row means the backend keeps sending them:
+                // from then on the backoff, so a broken backend is not flooded with connects.
+                gapsInARow += 1
+                if gapsInARow == 1 {
+                    wait = .zero
+                    attempt = 0
+                } else {
+                    wait = configuration.backoff.delay(attempt: attempt)
+                    attempt += 1
+                }
             case .backoff(let reachedWelcome):
+                gapsInARow = 0
                 if reachedWelcome { attempt = 0 }
                 wait = max(retryAfter ?? .zero, configuration.backoff.delay(attempt: attempt))
                 attempt += 1
@@ -257,7 +292,14 @@ public actor SignalClient: Service {
         state = .idle
     }
 
-    private enum ConnectOutcome { case resumeNow, backoff(reachedWelcome: Bool) }
+    private enum ConnectOutcome { case sequenceGap, backoff(reachedWelcome: Bool) }
+
+    /// The configured capabilities, with the schemes the URL gate actually accepts.
+    private var advertisedCapabilities: Capabilities {
+        var c = configuration.capabilities
+        c.schemes = configuration.urlPolicy.allowedSchemes.sorted()
+        return c
+    }
 
     private func connectOnce(tls: TLSConfiguration?) async -> ConnectOutcome {
         let token: SignalToken
@@ -267,6 +309,7 @@ public actor SignalClient: Service {
         }
         connections += 1
         welcomed = false
+        sessionAwaitingSnapshot = nil
         lastHeard = .now
         heartbeat = configuration.heartbeat
         sentSubscriptions = nil
@@ -274,15 +317,16 @@ public actor SignalClient: Service {
         let (out, outContinuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .unbounded)
         outbound = outContinuation
         let hello = Hello(wallId: configuration.wallID, nodeId: configuration.nodeID, room: configuration.room,
-                          token: token.secret, capabilities: configuration.capabilities,
+                          token: token.secret, capabilities: advertisedCapabilities,
                           resume: sessionID.map { ResumeRequest(sessionId: $0, lastSeq: tracker.seq) })
         outContinuation.yield(SignalCodec.encode(.hello(hello)))
 
         let maxBytes = configuration.maxMessageBytes
         let connector: SignalConnector
         do {
+            // The frame limit is the message limit: a backend may send any message whole.
             connector = try SignalConnector(url: configuration.url, tls: tls, setupTimeout: configuration.connectTimeout,
-                                            maxFrameSize: 1 << 16, subprotocol: SignalProtocol.subprotocol, logger: logger)
+                                            maxFrameSize: maxBytes, subprotocol: SignalProtocol.subprotocol, logger: logger)
         } catch {
             logger.error("cannot set up the signaling connection: \(error)")
             return .backoff(reachedWelcome: false)
@@ -297,12 +341,16 @@ public actor SignalClient: Service {
                 group.addTask { try await self.watchdog() }
                 group.addTask { try await self.statusLoop() }
                 group.addTask {
-                    for try await message in inbound.messages(maxSize: maxBytes) {
-                        guard case .text(let text) = message else {
-                            await self.send(.error(SignalError(code: .malformed, message: "binary messages are not part of v1")))
-                            continue
+                    do {
+                        for try await message in inbound.messages(maxSize: maxBytes) {
+                            guard case .text(let text) = message else {
+                                await self.sendError(SignalError(code: .malformed, message: "binary messages are not part of v1"))
+                                continue
+                            }
+                            try await self.receive(text)
                         }
-                        try await self.receive(text)
+                    } catch let error where Self.isMessageTooLarge(error) {
+                        throw SignalClientError.messageTooLarge(limit: maxBytes)
                     }
                 }
                 // The first task to end ends the connection: the reader when the backend closes or
@@ -311,7 +359,11 @@ public actor SignalClient: Service {
                 do {
                     try await group.next()
                 } catch let error as SignalClientError {
-                    try? await outboundWriter.close(.init(codeNumber: Int(Self.closeCode(for: error))), reason: "\(error)")
+                    if let fatal = error.fatalError {
+                        // Straight to the socket, ahead of the close (each wall message is one frame).
+                        try? await outboundWriter.writeTextMessage(SignalCodec.encode(.error(fatal)))
+                    }
+                    try? await outboundWriter.close(.init(codeNumber: Int(Self.closeCode(for: error))), reason: Self.closeReason("\(error)"))
                     group.cancelAll()
                     throw error
                 }
@@ -330,7 +382,7 @@ public actor SignalClient: Service {
         } catch let error as SignalClientError {
             logger.warning("\(error)")
             record(SignalDisconnect(closeCode: Self.closeCode(for: error), byWall: true, reason: error.description))
-            if case .sequenceGap = error { outcome = .resumeNow } else { outcome = .backoff(reachedWelcome: welcomed) }
+            if case .sequenceGap = error { outcome = .sequenceGap } else { outcome = .backoff(reachedWelcome: welcomed) }
         } catch let error as SignalConnectError {
             logger.warning("signaling connection failed: \(error)")
             record(SignalDisconnect(closeCode: nil, byWall: false, reason: error.description))
@@ -346,10 +398,34 @@ public actor SignalClient: Service {
         return outcome
     }
 
+    /// A whole frame over the limit fails in NIO's frame decoder; fragments over it in
+    /// swift-websocket's reader, whose error type is internal to it (hence the name check).
+    static func isMessageTooLarge(_ error: any Error) -> Bool {
+        if let e = error as? NIOWebSocketError { return e == .invalidFrameLength }
+        return "\(error)".contains("messageTooLarge")
+    }
+
+    /// The longest wait a `bye` can ask for before the wall reconnects.
+    static let maxRetryAfter = Duration.seconds(60)
+
+    /// How long a `bye` asks the wall to wait: its `retryAfterMs`, within 0…`maxRetryAfter`.
+    static func retryDelay(for bye: Bye) -> Duration? {
+        bye.retryAfterMs.map { .milliseconds(min(max(0, $0), Int(maxRetryAfter / .milliseconds(1)))) }
+    }
+
+    /// A close frame's reason is at most 123 bytes (RFC 6455 5.5: control frames carry 125).
+    static func closeReason(_ text: String) -> String {
+        var t = Substring(text)
+        while t.utf8.count > 123 { t = t.dropLast() }
+        return String(t)
+    }
+
     static func closeCode(for error: SignalClientError) -> UInt16 {
         switch error {
         case .deadPeer: SignalCloseCode.deadPeer
         case .rateLimited: SignalCloseCode.rateLimited
+        case .messageTooLarge: 1009
+        case .unsupportedVersion: SignalCloseCode.unsupportedVersion
         default: 1008
         }
     }
@@ -369,8 +445,7 @@ public actor SignalClient: Service {
     /// A failed connect in words; a TLS refusal says what the wall checks, so a missing `caFile` or
     /// a certificate for another name is plain from the log line.
     private func describeConnectionFailure(_ error: any Error) -> String {
-        let isTLS = error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError
-        guard isTLS else { return "\(error)" }
+        guard SignalConnector.isCertificateRefusal(error) else { return "\(error)" }
         let host = URLComponents(string: configuration.url)?.host ?? "?"
         let roots = configuration.caFile.map { "the CA in \($0)" } ?? "the system's trusted roots (set caFile for a private CA)"
         return "TLS refused the backend's certificate: \(error); it must chain to \(roots) and name \(host)"
@@ -396,6 +471,7 @@ public actor SignalClient: Service {
             try await Task.sleep(for: configuration.statusInterval)
             guard welcomed else { continue }
             send(.status(WallStatus(seq: tracker.seq, preset: tracker.layout?.preset, streams: health)))
+            reportUnreportedRefusals()
         }
     }
 
@@ -405,9 +481,10 @@ public actor SignalClient: Service {
         lastHeard = .now
         guard inboundLimiter.allow() else { throw SignalClientError.rateLimited }
         let envelope: SignalEnvelope
-        do throws(SignalDecodingError) { envelope = try SignalCodec.decode(text) } catch {
+        do throws(SignalDecodingError) { envelope = try SignalCodec.decode(text, from: .backend) } catch {
+            if error.code == .unsupportedVersion { throw SignalClientError.unsupportedVersion(error.detail) }
             logger.warning("unreadable message from backend", metadata: ["error": "\(error.detail)"])
-            send(.error(SignalError(code: error.code, message: error.detail)))
+            sendError(SignalError(code: error.code, message: error.detail))
             return
         }
         let message = envelope.message
@@ -429,7 +506,12 @@ public actor SignalClient: Service {
             }
             if w.heartbeatMs > 0 { heartbeat = .milliseconds(max(100, w.heartbeatMs)) }
             if w.resumed { resumes += 1 }
-            sessionID = w.sessionId
+            if w.resumed, sessionID != nil {
+                sessionID = w.sessionId
+            } else {
+                sessionID = nil
+                sessionAwaitingSnapshot = w.sessionId
+            }
             state = .connected(resumed: w.resumed)
             logger.info("signaling connected", metadata: ["resumed": "\(w.resumed)", "seq": "\(tracker.seq)"])
             flushSubscriptions()
@@ -437,16 +519,20 @@ public actor SignalClient: Service {
         case .snapshot(let s):
             let update = tracker.apply(snapshot: s, seq: envelope.seq ?? 0)
             snapshotsApplied += 1
+            if let session = sessionAwaitingSnapshot {
+                sessionID = session
+                sessionAwaitingSnapshot = nil
+            }
             publish(update)
         case _ where message.isRoomEvent:
             guard let seq = envelope.seq else {
-                send(.error(SignalError(code: .malformed, message: "\(message.type) without seq")))
+                sendError(SignalError(code: .malformed, message: "\(message.type) without seq"))
                 return
             }
             var event = message
             if case .layoutSet(let l) = message, !layoutLimiter.allow() {
                 logger.warning("layout.set over the rate limit; ignored", metadata: ["preset": "\(l.preset)", "rev": "\(l.rev)"])
-                send(.error(SignalError(code: .rateLimited, message: "layout.set rev \(l.rev) ignored: over \(configuration.maxLayoutSetsPerSecond)/s")))
+                sendError(SignalError(code: .rateLimited, message: "layout.set rev \(l.rev) ignored: over \(configuration.maxLayoutSetsPerSecond)/s"))
                 event = .layoutSet(LayoutSelection(preset: l.preset, rev: Int.min))  // advances seq, changes nothing
             }
             switch tracker.apply(event: event, seq: seq) {
@@ -467,22 +553,59 @@ public actor SignalClient: Service {
                 logger.warning("backend reported an error", metadata: ["code": "\(e.code)", "message": "\(e.message)"])
             }
         case .bye(let b):
-            logger.info("backend said bye", metadata: ["reason": "\(b.reason)"])
-            retryAfter = b.retryAfterMs.map { .milliseconds($0) }
+            retryAfter = Self.retryDelay(for: b)
+            logger.info("backend said bye", metadata: ["reason": "\(b.reason)", "retry_after_ms": "\(retryAfter.map { $0 / .milliseconds(1) } ?? 0)"])
         default:
-            send(.error(SignalError(code: .unknownType, message: "\(message.type) is not sent to walls")))
+            sendError(SignalError(code: .unknownType, message: "\(message.type) is not sent to walls"))
         }
     }
 
     private func publish(_ update: RoomUpdate) {
-        for r in update.refusals {
-            logger.warning("roster entry refused", metadata: ["participant": "\(r.participant)", "reason": "\(r.reason)"])
-            send(.error(SignalError(code: r.code, message: r.reason, participant: r.participant)))
-        }
+        report(update.refusals)
         updateQueue.push(update)
     }
 
+    /// Refusals go to the backend one `error` each for the first `maxRefusalErrorsPerUpdate` of an
+    /// update, then as one summary; and all errors within `errorLimiter`, so that a roster of
+    /// thousands the wall refuses stays far under the backend's own limit (50 messages/s). What the
+    /// limiter holds back is counted into the next summary (at the latest with the next status).
+    private func report(_ refusals: [RosterRefusal]) {
+        var sent = 0
+        for r in refusals {
+            if sent < Self.maxRefusalErrorsPerUpdate, errorLimiter.allow() {
+                logger.warning("roster entry refused", metadata: ["participant": "\(r.participant)", "reason": "\(r.reason)"])
+                send(.error(SignalError(code: r.code, message: r.reason, participant: r.participant)))
+                sent += 1
+            } else {
+                unreportedRefusals.insert(r.participant)
+                if r.code != .urlRefused { unreportedRefusalCode = .rosterRefused }
+            }
+        }
+        reportUnreportedRefusals()
+    }
+
+    private func reportUnreportedRefusals() {
+        guard !unreportedRefusals.isEmpty, outbound != nil, errorLimiter.allow() else { return }
+        let n = unreportedRefusals.count
+        logger.warning("roster entries refused, not reported one by one", metadata: ["participants": "\(n)"])
+        send(.error(SignalError(code: unreportedRefusalCode, message: "… and \(n) more participants refused")))
+        unreportedRefusals = []
+        unreportedRefusalCode = .urlRefused
+    }
+
     // MARK: Sending
+
+    /// At most this many refusal `error`s per room update; the rest go as one summary.
+    static let maxRefusalErrorsPerUpdate = 20
+
+    /// An `error` to the backend, within `errorLimiter` (over it, logged and dropped).
+    private func sendError(_ e: SignalError) {
+        guard errorLimiter.allow() else {
+            logger.notice("error not sent to the backend: over the wall's error rate", metadata: ["code": "\(e.code)", "message": "\(e.message)"])
+            return
+        }
+        send(.error(e))
+    }
 
     @discardableResult
     private func send(_ message: SignalMessage) -> Bool {

@@ -67,7 +67,7 @@ struct SignalConnector: Sendable {
         self.url = url
         sslContext = try (secure ? tls : nil).map { try NIOSSLContext(configuration: $0) }
         self.setupTimeout = setupTimeout
-        self.maxFrameSize = maxFrameSize
+        self.maxFrameSize = min(maxFrameSize, Int(UInt32.max))
         self.subprotocol = subprotocol
         self.logger = logger
     }
@@ -99,7 +99,7 @@ struct SignalConnector: Sendable {
             upgraded = channel
         } catch let error as SignalConnectError {
             throw error
-        } catch let error where error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError {
+        } catch let error where Self.isCertificateRefusal(error) {
             throw error  // the client says which certificate check failed
         } catch {
             throw explain(error, attempt: attempt)
@@ -114,6 +114,20 @@ struct SignalConnector: Sendable {
             // Room for the close handshake (1000), then the socket goes regardless.
             attempt.closeAfter(.seconds(3))
         }
+    }
+
+    /// Whether a TLS error is the wall refusing the backend's certificate (chain or name), as
+    /// opposed to the handshake failing otherwise (the peer closed, spoke something else).
+    static func isCertificateRefusal(_ error: any Error) -> Bool {
+        if error is NIOSSLExtraError { return true }
+        guard error is NIOSSLError || error is BoringSSLError else { return false }
+        return "\(error)".contains("CERTIFICATE")
+    }
+
+    /// Whether a TLS error is the peer's end of input during the handshake.
+    static func isTLSEndOfInput(_ error: any Error) -> Bool {
+        if case .uncleanShutdown? = error as? NIOSSLError { return true }
+        return (error is NIOSSLError || error is BoringSSLError) && "\(error)".contains("EOF")
     }
 
     private func bootstrap(_ attempt: Attempt) -> ClientBootstrap {
@@ -131,7 +145,9 @@ struct SignalConnector: Sendable {
                 try sync.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: target.host))
             }
             try sync.addHandler(PhaseHandler(attempt: attempt))
-            let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(maxFrameSize: maxFrameSize) { channel, _ in
+            // No automatic error handling: a frame over the limit reaches the client's reader as an
+            // error, so the wall closes with 1009 itself and can say why.
+            let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(maxFrameSize: maxFrameSize, enableAutomaticErrorHandling: false) { channel, _ in
                 channel.eventLoop.makeCompletedFuture {
                     .websocket(try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(wrappingChannelSynchronously: channel))
                 }
@@ -177,7 +193,7 @@ struct SignalConnector: Sendable {
         switch phase {
         case .connect:
             return failure(.connect, "\(error)", "is the backend running and listening on \(target.host):\(target.port)?")
-        case .tls where peerClosed:
+        case .tls where peerClosed || Self.isTLSEndOfInput(error):
             return failure(.tls, "the backend closed the connection during the TLS handshake", "is it plain WebSocket (use ws://)?")
         case .tls:
             return failure(.tls, "\(error)", "is the backend TLS at all (else use ws://)?")

@@ -56,13 +56,43 @@ public struct LayoutSelection: Hashable, Sendable, Codable {
     }
 }
 
+/// One display output of the wall, as the layout names it. Written as an object; a bare string
+/// (what walls before this field's objects sent) reads as an output with only an id.
+public struct OutputCapability: Hashable, Sendable, Codable {
+    /// The layout's output id.
+    public var id: String
+    /// The DRM connector (`HDMI-A-1`), or `any`.
+    public var connector: String?
+    public var width: Int?
+    public var height: Int?
+    /// Hz, when the layout says.
+    public var refresh: Double?
+    public init(id: String, connector: String? = nil, width: Int? = nil, height: Int? = nil, refresh: Double? = nil) {
+        self.id = id; self.connector = connector; self.width = width; self.height = height; self.refresh = refresh
+    }
+
+    private enum CodingKeys: String, CodingKey { case id, connector, width, height, refresh }
+    public init(from decoder: any Decoder) throws {
+        if let id = try? decoder.singleValueContainer().decode(String.self) {
+            self.init(id: id)
+            return
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(id: try c.decode(String.self, forKey: .id), connector: try c.decodeIfPresent(String.self, forKey: .connector),
+                  width: try c.decodeIfPresent(Int.self, forKey: .width), height: try c.decodeIfPresent(Int.self, forKey: .height),
+                  refresh: try c.decodeIfPresent(Double.self, forKey: .refresh))
+    }
+}
+
 public struct Capabilities: Hashable, Sendable, Codable {
+    /// The stream URL schemes the wall accepts (its URL gate's, `--allow-scheme` included).
     public var schemes: [String]
     public var codecs: [String]
     public var maxDecodes: Int
-    public var outputs: [String]
+    /// The wall's outputs, when it knows them (the kiosk fills them from the layout).
+    public var outputs: [OutputCapability]
     public init(schemes: [String] = ["rtsp", "rtsps", "srt"], codecs: [String] = ["h264"],
-                maxDecodes: Int = 250, outputs: [String] = []) {
+                maxDecodes: Int = 250, outputs: [OutputCapability] = []) {
         self.schemes = schemes; self.codecs = codecs; self.maxDecodes = maxDecodes; self.outputs = outputs
     }
 }
@@ -85,6 +115,20 @@ public struct Hello: Hashable, Sendable, Codable {
                 token: String, capabilities: Capabilities = .init(), resume: ResumeRequest? = nil) {
         self.versions = versions; self.wallId = wallId; self.nodeId = nodeId; self.room = room
         self.token = token; self.capabilities = capabilities; self.resume = resume
+    }
+
+    private enum CodingKeys: String, CodingKey { case versions, wallId, nodeId, room, token, capabilities, resume }
+    /// A missing `token` reads as empty, so the backend answers it as the bad token it is
+    /// (`unauthorized`, 4001) rather than as a malformed hello.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        versions = try c.decode([Int].self, forKey: .versions)
+        wallId = try c.decode(String.self, forKey: .wallId)
+        nodeId = try c.decode(String.self, forKey: .nodeId)
+        room = try c.decode(String.self, forKey: .room)
+        token = try c.decodeIfPresent(String.self, forKey: .token) ?? ""
+        capabilities = try c.decode(Capabilities.self, forKey: .capabilities)
+        resume = try c.decodeIfPresent(ResumeRequest.self, forKey: .resume)
     }
 }
 
@@ -119,9 +163,18 @@ public struct ParticipantRef: Hashable, Sendable, Codable {
 }
 
 public struct SpeakerActive: Hashable, Sendable, Codable {
-    /// Nil when no one is speaking.
+    /// Nil when no one is speaking: written `"id":null`; an absent `id` reads as nil too.
     public var id: ParticipantID?
     public init(id: ParticipantID?) { self.id = id }
+
+    private enum CodingKeys: String, CodingKey { case id }
+    public init(from decoder: any Decoder) throws {
+        id = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(ParticipantID.self, forKey: .id)
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        if let id { try c.encode(id, forKey: .id) } else { try c.encodeNil(forKey: .id) }
+    }
 }
 
 public struct HandRaised: Hashable, Sendable, Codable {
@@ -272,6 +325,16 @@ public enum SignalMessage: Hashable, Sendable {
         }
     }
 
+    /// Which side sends messages of `type`; nil for a type that both send, or an unknown one.
+    public static func sender(of type: String) -> SignalPeer? {
+        switch type {
+        case "hello", "layout.changed", "subscribe", "status": .wall
+        case "welcome", "snapshot", "participant.joined", "participant.updated", "participant.left", "speaker.active",
+             "hand.raised", "hand.lowered", "layout.set": .backend
+        default: nil
+        }
+    }
+
     /// Whether the message is a room event, numbered by `seq` and kept in the backend's ring.
     public var isRoomEvent: Bool {
         switch self {
@@ -280,6 +343,11 @@ public enum SignalMessage: Hashable, Sendable {
         default: false
         }
     }
+}
+
+/// One end of a signaling connection.
+public enum SignalPeer: String, Hashable, Sendable {
+    case wall, backend
 }
 
 /// A message with its envelope fields.
@@ -316,7 +384,10 @@ public enum SignalCodec {
         var data: T
     }
 
-    public static func decode(_ text: String) throws(SignalDecodingError) -> SignalEnvelope {
+    /// Reads one message. The envelope's `v` must be 1 (else `unsupported-version`). With `sender`,
+    /// a type that only the other side sends is `unknown-type` whatever its data, as an unknown
+    /// type is: a message is judged by its type before its data.
+    public static func decode(_ text: String, from sender: SignalPeer? = nil) throws(SignalDecodingError) -> SignalEnvelope {
         let bytes = Data(text.utf8)
         let decoder = JSONDecoder()
         let header: Header
@@ -324,6 +395,13 @@ public enum SignalCodec {
             header = try decoder.decode(Header.self, from: bytes)
         } catch {
             throw SignalDecodingError(code: .malformed, type: nil, detail: "not an envelope {v,type,data}: \(describe(error))")
+        }
+        guard header.v == SignalProtocol.version else {
+            throw SignalDecodingError(code: .unsupportedVersion, type: header.type,
+                                      detail: "envelope v \(header.v) is not supported; v must be \(SignalProtocol.version)")
+        }
+        if let sender, let expected = SignalMessage.sender(of: header.type), expected != sender {
+            throw SignalDecodingError(code: .unknownType, type: header.type, detail: "\(header.type) is not sent by \(sender == .wall ? "walls" : "backends")")
         }
         func body<T: Decodable>(_: T.Type) throws(SignalDecodingError) -> T {
             do { return try decoder.decode(Body<T>.self, from: bytes).data } catch {

@@ -191,26 +191,36 @@ public actor RoomStore {
 
     // MARK: Walls
 
-    /// Attaches a wall: yields the welcome, then either the events after `resume.lastSeq` (when the
-    /// ring still holds them all) or a snapshot, into `continuation`, and from then on every event.
-    package func attach(_ id: UUID, hello: Hello, heartbeatMs: Int, maxMessageBytes: Int,
+    /// Attaches a wall: yields the welcome, then either the events after `resume.lastSeq` or a
+    /// snapshot, into `continuation`, and from then on every event. The events only when the ring
+    /// still holds every one of them and they fit, with the welcome, in the `queueCapacity`
+    /// messages the continuation buffers: a resume never loses an event. Should a yield be dropped
+    /// all the same, the stream ends (the server then closes with 4013 and the wall resumes).
+    package func attach(_ id: UUID, hello: Hello, heartbeatMs: Int, maxMessageBytes: Int, queueCapacity: Int = .max,
                 continuation: AsyncStream<String>.Continuation) throws(RoomStoreError) {
         try withRoom(hello.room) { (s) throws(RoomStoreError) in
             let oldest = s.seq - s.ring.count + 1
             var resumed = false
-            if let r = hello.resume, r.sessionId.hasPrefix(s.epoch + "."), r.lastSeq <= s.seq, r.lastSeq + 1 >= oldest {
+            if let r = hello.resume, r.sessionId.hasPrefix(s.epoch + "."), r.lastSeq <= s.seq, r.lastSeq + 1 >= oldest,
+               s.seq - r.lastSeq < queueCapacity {
                 resumed = true
             }
             let sessionID = "\(s.epoch).\(UUID().uuidString.lowercased())"
-            continuation.yield(SignalCodec.encode(.welcome(Welcome(version: SignalProtocol.version, sessionId: sessionID,
-                                                                   heartbeatMs: heartbeatMs, maxMessageBytes: maxMessageBytes,
-                                                                   resumed: resumed))))
+            var texts = [SignalCodec.encode(.welcome(Welcome(version: SignalProtocol.version, sessionId: sessionID,
+                                                             heartbeatMs: heartbeatMs, maxMessageBytes: maxMessageBytes,
+                                                             resumed: resumed)))]
             if resumed, let r = hello.resume {
-                for text in s.ring.suffix(s.seq - r.lastSeq) { continuation.yield(text) }
+                texts += s.ring.suffix(s.seq - r.lastSeq)
             } else {
                 var snap = s.snapshot
                 snap.room = hello.room
-                continuation.yield(SignalCodec.encode(.snapshot(snap), seq: s.seq))
+                texts.append(SignalCodec.encode(.snapshot(snap), seq: s.seq))
+            }
+            for text in texts {
+                if case .dropped = continuation.yield(text) {
+                    continuation.finish()
+                    return
+                }
             }
             s.attachments[id] = Attachment(continuation: continuation,
                                            wall: WallView(wallId: hello.wallId, nodeId: hello.nodeId, subscriptions: [], errors: []))
@@ -247,6 +257,19 @@ public actor RoomStore {
         default: return .reply(.error(SignalError(code: .unknownType, message: "\(message.type) is not accepted from walls")))
         }
         return .none
+    }
+
+    /// Says `bye` to every attached wall and ends its stream (graceful shutdown): the bye is the
+    /// last message each wall gets before the close.
+    package func sayBye(_ bye: Bye) {
+        let text = SignalCodec.encode(.bye(bye))
+        for name in rooms.keys {
+            for a in rooms[name]!.attachments.values {
+                a.continuation.yield(text)
+                a.continuation.finish()
+            }
+            rooms[name]!.attachments = [:]
+        }
     }
 
     /// Ends every wall's stream (graceful shutdown).

@@ -5,6 +5,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 import NIOWebSocket
@@ -60,17 +61,20 @@ public struct SignalServerConfiguration: Sendable {
     /// On shutdown, WebSocket handlers get this long to send their close frames; then every
     /// connection still open is closed.
     public var shutdownGrace: Duration
+    /// On shutdown every wall gets `bye` with this as `retryAfterMs`, then a close with 1001.
+    public var byeRetryAfter: Duration
 
     public init(host: String = "127.0.0.1", port: Int = 0, wallTokens: [SignalToken], adminToken: SignalToken,
                 heartbeat: Duration = .seconds(10), maxMessageBytes: Int = 256 << 10, maxMessagesPerSecond: Double = 50,
                 maxMessageBurst: Double = 100, helloTimeout: Duration = .seconds(10), maxQueuedPerWall: Int = 8192,
                 tls: TLSFiles? = nil, upgradeTimeout: Duration = .seconds(5), maxConnections: Int? = nil,
-                httpIdleTimeout: Duration = .seconds(30), shutdownGrace: Duration = .seconds(2)) {
+                httpIdleTimeout: Duration = .seconds(30), shutdownGrace: Duration = .seconds(2),
+                byeRetryAfter: Duration = .seconds(5)) {
         self.host = host; self.port = port; self.wallTokens = wallTokens; self.adminToken = adminToken
         self.heartbeat = heartbeat; self.maxMessageBytes = maxMessageBytes; self.maxMessagesPerSecond = maxMessagesPerSecond
         self.maxMessageBurst = maxMessageBurst; self.helloTimeout = helloTimeout; self.maxQueuedPerWall = maxQueuedPerWall
         self.tls = tls; self.upgradeTimeout = upgradeTimeout; self.maxConnections = maxConnections
-        self.httpIdleTimeout = httpIdleTimeout; self.shutdownGrace = shutdownGrace
+        self.httpIdleTimeout = httpIdleTimeout; self.shutdownGrace = shutdownGrace; self.byeRetryAfter = byeRetryAfter
     }
 }
 
@@ -103,7 +107,8 @@ public struct SignalServer: Service {
         AdminAPI(store: store, adminToken: configuration.adminToken).register(on: router)
 
         let wsRouter = Router(context: BasicWebSocketRequestContext.self)
-        let handler = WallConnectionHandler(configuration: configuration, store: store, logger: logger)
+        let shutdown = ShutdownState()
+        let handler = WallConnectionHandler(configuration: configuration, store: store, shutdown: shutdown, logger: logger)
         wsRouter.ws(RouterPath(stringLiteral: SignalProtocol.webSocketPath)) { request, _ in
             let offered = request.headers[values: HTTPField.Name("Sec-WebSocket-Protocol")!]
                 .flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
@@ -114,7 +119,8 @@ public struct SignalServer: Service {
             try await handler.handle(inbound: inbound, outbound: outbound, logger: context.logger)
         }
 
-        let ws = WebSocketServerConfiguration(maxFrameSize: 1 << 16, autoPing: .enabled(timePeriod: configuration.heartbeat * 3),
+        // The frame limit is the message limit: a wall may send any message whole.
+        let ws = WebSocketServerConfiguration(maxFrameSize: min(configuration.maxMessageBytes, Int(UInt32.max)), autoPing: .enabled(timePeriod: configuration.heartbeat * 3),
                                               closeTimeout: .seconds(5))
         let onListening = self.onListening
         let logger = self.logger
@@ -146,13 +152,27 @@ public struct SignalServer: Service {
             },
             logger: logger)
         let grace = configuration.shutdownGrace
+        let bye = Bye(reason: "backend shutting down", retryAfterMs: Int(configuration.byeRetryAfter / .milliseconds(1)))
+        let store = self.store
+        // The app runs outside this service's graceful shutdown (a detached task does not inherit
+        // it): were it inside, every WebSocket would be closed with 1000 at once, before the walls
+        // hear `bye`. This service shuts it down itself, after the byes.
+        let appGroup = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let running = Task.detached { try await appGroup.run() }
         do {
-            // Shutdown (SIGTERM) closes every connection, idle or half-sent ones too, after a grace
-            // for close frames: none of them can keep the process alive.
+            // Shutdown (SIGTERM): every wall gets `bye` and a close with 1001; every connection,
+            // idle or half-sent ones too, is closed after a grace for close frames: none of them
+            // can keep the process alive.
             try await withGracefulShutdownHandler {
-                try await app.run()
+                try await withTaskCancellationHandler { try await running.value } onCancel: { running.cancel() }
             } onGracefulShutdown: {
+                shutdown.begin()
                 registry.closeAll(after: grace)
+                Task {
+                    await store.sayBye(bye)
+                    await shutdown.wallsClosed(within: grace)
+                    await appGroup.triggerGracefulShutdown()
+                }
             }
         } catch {
             await store.detachAll()
@@ -162,13 +182,33 @@ public struct SignalServer: Service {
     }
 }
 
+/// Whether the server is shutting down, and how many walls are still connected.
+final class ShutdownState: Sendable {
+    private let state = NIOLockedValueBox((shuttingDown: false, walls: 0))
+    var shuttingDown: Bool { state.withLockedValue { $0.shuttingDown } }
+    func begin() { state.withLockedValue { $0.shuttingDown = true } }
+    func wallOpened() { state.withLockedValue { $0.walls += 1 } }
+    func wallClosed() { state.withLockedValue { $0.walls -= 1 } }
+
+    /// Returns when no wall is connected, or after `grace`.
+    func wallsClosed(within grace: Duration) async {
+        let deadline = ContinuousClock.now + grace
+        while state.withLockedValue({ $0.walls }) > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
 /// One wall's WebSocket: hello and auth, then the room's events out and the wall's reports in.
 struct WallConnectionHandler: Sendable {
     let configuration: SignalServerConfiguration
     let store: RoomStore
+    let shutdown: ShutdownState
     let logger: Logger
 
     func handle(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async throws {
+        shutdown.wallOpened()
+        defer { shutdown.wallClosed() }
         let id = UUID()
         var logger = logger
         logger[metadataKey: "connection"] = .string(id.uuidString.prefix(8).lowercased())
@@ -204,17 +244,19 @@ struct WallConnectionHandler: Sendable {
             return try await refuse(.helloRequired, "the first message must be a text hello", close: SignalCloseCode.helloRequired)
         }
         let hello: Hello
-        switch Result(catching: { () throws(SignalDecodingError) in try SignalCodec.decode(firstText) }) {
+        switch Result(catching: { () throws(SignalDecodingError) in try SignalCodec.decode(firstText, from: .wall) }) {
         case .success(let e):
             guard case .hello(let h) = e.message else {
                 return try await refuse(.helloRequired, "the first message must be hello, not \(e.message.type)", close: SignalCloseCode.helloRequired)
             }
             hello = h
         case .failure(let error):
-            if error.type == "hello" || error.code == .unknownType {
-                return try await refuse(error.code, error.detail, close: error.code == .unknownType ? SignalCloseCode.helloRequired : 1008)
+            let close: UInt16 = switch error.code {
+            case .unsupportedVersion: SignalCloseCode.unsupportedVersion
+            case .unknownType: SignalCloseCode.helloRequired
+            default: 1008
             }
-            return try await refuse(error.code, error.detail, close: 1008)
+            return try await refuse(error.code, error.detail, close: close)
         }
         guard hello.versions.contains(SignalProtocol.version) else {
             return try await refuse(.unsupportedVersion, "this backend speaks version \(SignalProtocol.version); hello offered \(hello.versions)",
@@ -225,7 +267,8 @@ struct WallConnectionHandler: Sendable {
         }
         do {
             try await store.attach(id, hello: hello, heartbeatMs: Int(configuration.heartbeat / .milliseconds(1)),
-                                   maxMessageBytes: configuration.maxMessageBytes, continuation: outContinuation)
+                                   maxMessageBytes: configuration.maxMessageBytes, queueCapacity: configuration.maxQueuedPerWall,
+                                   continuation: outContinuation)
         } catch {
             return try await refuse(.unknownRoom, error.message, close: 1008)
         }
@@ -236,6 +279,7 @@ struct WallConnectionHandler: Sendable {
         logger.info("wall attached", metadata: ["resume": "\(hello.resume != nil)"])
         let wallLogger = logger
         let closing = CloseIntent()
+        let shutdown = self.shutdown
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             // The only writer: welcome, snapshot or missed events, live events and replies, in order.
@@ -246,6 +290,8 @@ struct WallConnectionHandler: Sendable {
                 guard !Task.isCancelled else { return }
                 if let (code, reason) = closing.value {
                     try await outbound.close(.init(codeNumber: Int(code)), reason: reason)
+                } else if shutdown.shuttingDown {
+                    try await outbound.close(.goingAway, reason: "backend shutting down")
                 } else {
                     wallLogger.warning("wall fell behind; cutting it off so it resumes")
                     try await outbound.close(.init(codeNumber: Int(SignalCloseCode.slowConsumer)), reason: "queue overflow; resume")
@@ -271,7 +317,16 @@ struct WallConnectionHandler: Sendable {
                     continue
                 }
                 let envelope: SignalEnvelope
-                do throws(SignalDecodingError) { envelope = try SignalCodec.decode(text) } catch {
+                do throws(SignalDecodingError) { envelope = try SignalCodec.decode(text, from: .wall) } catch {
+                    if error.code == .unsupportedVersion {
+                        // Not a message this backend can read at all: fatal, as for the hello.
+                        logger.warning("wall sent an unsupported envelope version; closing", metadata: ["error": "\(error.detail)"])
+                        reply(.error(SignalError(code: error.code, message: error.detail, fatal: true)))
+                        closing.set(SignalCloseCode.unsupportedVersion, error.detail)
+                        outContinuation.finish()
+                        try await group.waitForAll()
+                        return
+                    }
                     logger.notice("unreadable message from wall", metadata: ["error": "\(error.detail)"])
                     reply(.error(SignalError(code: error.code, message: error.detail)))
                     continue
@@ -311,41 +366,50 @@ struct AdminAPI: Sendable {
     func register(on router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in "ok\n" }
         let rooms = router.group("rooms").add(middleware: AdminAuth(token: adminToken))
-        rooms.get(":room") { _, c in try await json { try await store.view(of: c.parameters.require("room")) } }
+        rooms.get(":room") { _, c in try await json { try await store.view(of: Self.path(c, "room")) } }
         rooms.post(":room/participants") { req, c in
             try await json {
                 let input = try await Self.decode(ParticipantInput.self, from: req, context: c)
-                return try await store.upsert(input, in: c.parameters.require("room"))
+                return try await store.upsert(input, in: Self.path(c, "room"))
             }
         }
         rooms.put(":room/participants/:id") { req, c in
             try await json {
                 var input = try await Self.decode(PathParticipantInput.self, from: req, context: c).input
-                input.id = ParticipantID(try c.parameters.require("id"))
-                return try await store.upsert(input, in: c.parameters.require("room"))
+                input.id = ParticipantID(try Self.path(c, "id"))
+                return try await store.upsert(input, in: Self.path(c, "room"))
             }
         }
         rooms.delete(":room/participants/:id") { _, c in
-            try await json { try await store.remove(ParticipantID(c.parameters.require("id")), from: c.parameters.require("room")) }
+            try await json { try await store.remove(ParticipantID(Self.path(c, "id")), from: Self.path(c, "room")) }
         }
         rooms.post(":room/hands/:id") { _, c in
-            try await json { try await store.setHand(ParticipantID(c.parameters.require("id")), raised: true, in: c.parameters.require("room")) }
+            try await json { try await store.setHand(ParticipantID(Self.path(c, "id")), raised: true, in: Self.path(c, "room")) }
         }
         rooms.delete(":room/hands/:id") { _, c in
-            try await json { try await store.setHand(ParticipantID(c.parameters.require("id")), raised: false, in: c.parameters.require("room")) }
+            try await json { try await store.setHand(ParticipantID(Self.path(c, "id")), raised: false, in: Self.path(c, "room")) }
         }
         rooms.post(":room/speaker") { req, c in
             try await json {
                 let body = try await Self.decode(SpeakerBody.self, from: req, context: c)
-                try await store.setSpeaker(body.id, in: c.parameters.require("room"))
+                try await store.setSpeaker(body.id, in: Self.path(c, "room"))
             }
         }
         rooms.post(":room/layout") { req, c in
             try await json {
                 let body = try await Self.decode(LayoutBody.self, from: req, context: c)
-                return try await store.setLayout(preset: body.preset, applyAt: body.applyAt, in: c.parameters.require("room"))
+                return try await store.setLayout(preset: body.preset, applyAt: body.applyAt, in: Self.path(c, "room"))
             }
         }
+    }
+
+    /// A path parameter, percent-decoded (`a%20b` is `a b`, `a%2Fb` is `a/b`); invalid encoding is a 400.
+    static func path(_ c: BasicRequestContext, _ name: String) throws -> String {
+        let raw = try c.parameters.require(name)
+        guard let decoded = raw.removingPercentEncoding else {
+            throw RoomStoreError(status: 400, message: "\(name) in the path is not valid percent-encoding: \(raw)")
+        }
+        return decoded
     }
 
     /// The PUT body: a participant whose `id` comes from the path (one in the body is ignored).

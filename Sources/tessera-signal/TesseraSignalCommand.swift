@@ -54,6 +54,9 @@ struct TesseraSignalCommand: AsyncParsableCommand {
     @Option(help: "Connections open at once; over it new ones are closed at once (default: 1024, and 64 below the open-file limit).")
     var maxConnections: Int?
 
+    @Option(help: "On shutdown, the seconds each wall is asked (bye.retryAfterMs) to wait before reconnecting.")
+    var byeRetryAfter = 5.0
+
     func validate() throws {
         guard parseListen() != nil else { throw ValidationError("--listen must be HOST:PORT, e.g. 0.0.0.0:8700") }
         guard participants >= 0, participants <= 1000 else { throw ValidationError("--participants must be 0…1000") }
@@ -61,6 +64,9 @@ struct TesseraSignalCommand: AsyncParsableCommand {
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard upgradeTimeout.isFinite, upgradeTimeout >= 0.1, upgradeTimeout <= 3600 else {
             throw ValidationError("--upgrade-timeout must be 0.1…3600 seconds")
+        }
+        guard byeRetryAfter.isFinite, byeRetryAfter >= 0, byeRetryAfter <= 60 else {
+            throw ValidationError("--bye-retry-after must be 0…60 seconds")
         }
         if let maxConnections, !(1...1_000_000).contains(maxConnections) {
             throw ValidationError("--max-connections must be 1…1000000")
@@ -89,7 +95,8 @@ struct TesseraSignalCommand: AsyncParsableCommand {
             configuration: .init(host: host, port: port, wallTokens: [wallToken], adminToken: adminToken,
                                  heartbeat: .seconds(heartbeat),
                                  tls: tlsCert.map { .init(certificateChain: $0, privateKey: tlsKey!) },
-                                 upgradeTimeout: .milliseconds(Int64(upgradeTimeout * 1000)), maxConnections: maxConnections),
+                                 upgradeTimeout: .milliseconds(Int64(upgradeTimeout * 1000)), maxConnections: maxConnections,
+                                 byeRetryAfter: .milliseconds(Int64(byeRetryAfter * 1000))),
             store: store, logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(services: [server], gracefulShutdownSignals: [.sigterm, .sigint],
                                                            logger: logger)

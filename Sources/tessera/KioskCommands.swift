@@ -52,6 +52,7 @@ struct Run: ParsableCommand {
     @Option(help: "The layout file.") var layout: String
     @Option(help: "WebSocket URL of the signaling backend, e.g. ws://10.0.0.5:8700/signal.") var signal: String?
     @Option(help: "File holding the wall's token (else $TESSERA_WALL_TOKEN).") var tokenFile: String?
+    @Option(help: "wss: PEM file of the CA that signs the backend's certificate (else the system's roots).") var signalCaFile: String?
     @Option(help: "Room on the backend.") var room: String = "demo"
     @Option(help: "This wall's id on the backend (default: the host name).") var wallId: String?
     @Option(help: "Output backend: drm or headless.") var backend: KioskConfiguration.Backend = .drm
@@ -71,6 +72,7 @@ struct Run: ParsableCommand {
         if signal == nil && participants == 0 && streamUrlTemplate != nil {
             throw ValidationError("--stream-url-template needs --participants N")
         }
+        if signalCaFile != nil && signal == nil { throw ValidationError("--signal-ca-file needs --signal") }
         if let exitAfter, exitAfter <= 0 { throw ValidationError("--exit-after must be positive") }
         if snapshotDir != nil && backend != .headless { throw ValidationError("--snapshot-dir works with --backend headless only") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
@@ -103,7 +105,7 @@ struct Run: ParsableCommand {
         if let signal {
             let token: SignalToken.Source = tokenFile.map { .file($0) } ?? .environment("TESSERA_WALL_TOKEN")
             source = .signal(SignalClientConfiguration(url: signal, room: room, wallID: wallId ?? ProcessInfo.processInfo.hostName,
-                                                       token: token, urlPolicy: signalPolicy))
+                                                       token: token, caFile: signalCaFile, urlPolicy: signalPolicy))
         } else {
             var people = Room.synthetic(count: participants).participants
             if let template = streamUrlTemplate {

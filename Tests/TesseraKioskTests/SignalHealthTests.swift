@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import TesseraCore
+import TesseraLayout
 import TesseraSignal
 @testable import TesseraKiosk
 import Testing
@@ -36,6 +37,17 @@ import Testing
         #expect(kiosk.signalLink?.connected == false)
         await kiosk.shutdown()
         _ = try? await run.value
+    }
+
+    /// `hello.capabilities.outputs` lists the layout's outputs with their modes.
+    @Test func helloAdvertisesTheLayoutsOutputs() throws {
+        let layout = try LayoutFiles.load("\(repoRoot)/Layouts/single-1080p.json").get()
+        let base = SignalClientConfiguration(url: "ws://h/signal", room: "r", wallID: "w", token: .value("t"))
+        let outputs = Kiosk.advertising(layout.outputs, in: base).capabilities.outputs
+        #expect(outputs == layout.outputs.map {
+            OutputCapability(id: $0.id, connector: $0.connector, width: $0.mode.width, height: $0.mode.height, refresh: $0.mode.refresh)
+        })
+        #expect(outputs.first?.width == 1920 && outputs.first?.height == 1080)
     }
 
     @Test func aClientWhoseBeatStoppedIsHung() {

@@ -161,6 +161,27 @@ struct AdminAPITests {
         await backend.stop()
     }
 
+    /// Ids in paths are percent-decoded: a space, non-ASCII letters and a slash (`%2F`) all name
+    /// the participant the body named.
+    @Test(arguments: [("a b", "a%20b"), ("été", "%C3%A9t%C3%A9"), ("a/b", "a%2Fb"), ("100%", "100%25")])
+    func idsInPathsArePercentDecoded(_ id: String, _ encoded: String) async throws {
+        let store = RoomStore()
+        let backend = try await RunningBackend.start(store: store)
+        let port = backend.port
+        let body = String(decoding: try JSONEncoder().encode(["id": id]), as: UTF8.self)
+        #expect(try await adminCall(port, "POST", "/rooms/r/participants", body: body).status == 200)
+        var reply = try await adminCall(port, "POST", "/rooms/r/hands/\(encoded)")
+        #expect(reply.status == 200, "\(reply.text)")
+        #expect(try await store.view(of: "r").snapshot.participants.first?.handRaisedOrder != nil)
+        reply = try await adminCall(port, "PUT", "/rooms/r/participants/\(encoded)", body: #"{"name":"Renamed"}"#)
+        #expect(reply.status == 200, "\(reply.text)")
+        #expect(try await store.view(of: "r").snapshot.participants.map(\.name) == ["Renamed"])
+        reply = try await adminCall(port, "DELETE", "/rooms/r/participants/\(encoded)")
+        #expect(reply.status == 200, "\(reply.text)")
+        #expect(try await store.view(of: "r").snapshot.participants.isEmpty)
+        await backend.stop()
+    }
+
     struct BadCall: CustomTestStringConvertible, Sendable {
         var method: String
         var path: String

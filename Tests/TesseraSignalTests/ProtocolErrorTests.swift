@@ -21,9 +21,11 @@ actor Recorder {
 /// Connects without the client: sends the first of `messages` (raw text), waits for `afterFirst`
 /// replies (2 after a good hello: welcome and snapshot), sends the rest, and records what comes back
 /// until `waitForReplies` messages in all or the close.
-func rawSession(_ url: String, send messages: [String], afterFirst: Int = 0, waitForReplies: Int) async throws -> RawSession {
+/// Messages up to `maxFrameSize` go out as one frame.
+func rawSession(_ url: String, send messages: [String], afterFirst: Int = 0, waitForReplies: Int,
+                maxFrameSize: Int = 1 << 16) async throws -> RawSession {
     let recorder = Recorder()
-    let client = WebSocketClient(url: url, configuration: .init(maxFrameSize: 1 << 16), logger: testLogger("test.raw")) { inbound, outbound, _ in
+    let client = WebSocketClient(url: url, configuration: .init(maxFrameSize: maxFrameSize), logger: testLogger("test.raw")) { inbound, outbound, _ in
         var it = inbound.messages(maxSize: 8 << 20).makeAsyncIterator()
         var n = 0
         func read(until count: Int) async throws {
@@ -65,6 +67,8 @@ struct ProtocolErrorTests {
         Case(name: "data does not match type", after: #"{"v":1,"type":"subscribe","data":{"streams":"all"}}"#, code: .malformed),
         Case(name: "unknown type", after: #"{"v":1,"type":"teleport","data":{}}"#, code: .unknownType),
         Case(name: "backend-only type", after: #"{"v":1,"type":"snapshot","data":{"room":"r","participants":[]}}"#, code: .unknownType),
+        Case(name: "backend-only type, its data not matching", after: #"{"v":1,"type":"welcome","data":{}}"#, code: .unknownType),
+        Case(name: "backend-only type, no data", after: #"{"v":1,"type":"participant.left"}"#, code: .unknownType),
     ])
     func badMessageGetsAnError(_ c: Case) async throws {
         let backend = try await RunningBackend.start()
@@ -93,6 +97,62 @@ struct ProtocolErrorTests {
         guard case .error(let e)? = s.received.first?.message else { Issue.record("no error"); return }
         #expect(e.code == .unauthorized && e.fatal)
         #expect(s.closeCode == SignalCloseCode.unauthorized)
+        await backend.stop()
+    }
+
+    /// A `hello` without `token` is a missing token, not a malformed hello.
+    @Test func aHelloWithoutTokenGetsUnauthorizedAndClose4001() async throws {
+        let backend = try await RunningBackend.start()
+        let hello = #"{"v":1,"type":"hello","data":{"versions":[1],"wallId":"w","nodeId":"n","room":"r","capabilities":{"schemes":["rtsp"],"codecs":["h264"],"maxDecodes":1,"outputs":[]}}}"#
+        let s = try await rawSession(backend.url, send: [hello], waitForReplies: 5)
+        guard case .error(let e)? = s.received.first?.message else { Issue.record("no error"); return }
+        #expect(e.code == .unauthorized && e.fatal)
+        #expect(s.closeCode == SignalCloseCode.unauthorized)
+        await backend.stop()
+    }
+
+    /// The envelope's `v` must be 1, on the hello as on every later message.
+    @Test func anEnvelopeVersionOtherThan1GetsClose4002() async throws {
+        let backend = try await RunningBackend.start()
+        let hello2 = helloText().replacingOccurrences(of: #""v":1"#, with: #""v":2"#)
+        let first = try await rawSession(backend.url, send: [hello2], waitForReplies: 5)
+        guard case .error(let e)? = first.received.first?.message else { Issue.record("no error"); return }
+        #expect(e.code == .unsupportedVersion && e.fatal)
+        #expect(first.closeCode == SignalCloseCode.unsupportedVersion)
+
+        let ping2 = #"{"v":2,"type":"ping","data":{"t":1}}"#
+        let later = try await rawSession(backend.url, send: [helloText(), ping2], afterFirst: 2, waitForReplies: 5)
+        #expect(later.received.map(\.message.type) == ["welcome", "snapshot", "error"])
+        guard case .error(let e2)? = later.received.last?.message else { Issue.record("no error"); return }
+        #expect(e2.code == .unsupportedVersion && e2.fatal)
+        #expect(later.closeCode == SignalCloseCode.unsupportedVersion)
+        await backend.stop()
+    }
+
+    /// The wall holds the backend to the same rules: `v` other than 1 gets `unsupported-version`
+    /// and 4002; a type meant for the backend gets `unknown-type`; a cleared speaker may come as
+    /// `{"id":null}` or `{}`.
+    @Test func theWallChecksTheBackendsEnvelopes() async throws {
+        let backend = try await ScriptedBackend.start { c in
+            guard c.number == 1 else { return }  // later connections get no welcome
+            try await c.welcome(session: "s.\(c.number)")
+            try await c.send(.snapshot(Snapshot(room: "r", participants: [typicalParticipant(1)], activeSpeaker: "p1", layout: nil)), seq: 1)
+            try await c.send(text: #"{"v":1,"type":"subscribe","data":{}}"#)
+            try await c.send(text: #"{"v":1,"type":"speaker.active","seq":2,"data":{}}"#)
+            try await c.send(text: #"{"v":1,"type":"speaker.active","seq":3,"data":{"id":"p1"}}"#)
+            try await c.send(text: #"{"v":1,"type":"speaker.active","seq":4,"data":{"id":null}}"#)
+            try await c.send(text: #"{"v":2,"type":"ping","data":{"t":1}}"#)
+        }
+        let wall = RunningClient(url: backend.url)
+        try await eventually("a disconnect") { await !wall.client.disconnects.isEmpty }
+        let d = try #require(await wall.client.disconnects.first)
+        #expect(d.closeCode == SignalCloseCode.unsupportedVersion && d.byWall, "\(d)")
+        #expect(await wall.client.lastSeq == 4)
+        #expect(await wall.client.room.activeSpeaker == nil)
+        let errors = await backend.log.all().compactMap { if case .error(let e) = $0.message { e } else { nil } }
+        #expect(errors.map(\.code) == [.unknownType, .unsupportedVersion])
+        #expect(errors.last?.fatal == true)
+        await wall.stop()
         await backend.stop()
     }
 

@@ -107,6 +107,20 @@ struct StuckPeerTests {
         peer.stop()
     }
 
+    /// A peer that closes during the TLS handshake did not refuse a certificate: the wall says it
+    /// closed, and what to check.
+    @Test func aPeerThatClosesDuringTheTLSHandshakeIsNotACertificateRefusal() async throws {
+        let peer = try MisbehavingPeer(.finAtOnce)
+        let wall = RunningClient(url: "wss://localhost:\(peer.port)/signal")
+        let seen = try await disconnects(of: wall, atLeast: 2)
+        for d in seen {
+            #expect(!d.reason.contains("certificate"), "\(d.reason)")
+            #expect(d.reason.contains("closed the connection during the TLS handshake"), "\(d.reason)")
+        }
+        await wall.stop()
+        peer.stop()
+    }
+
     @Test func aPeerThatNeverAnswersTheUpgradeTimesOut() async throws {
         let peer = try MisbehavingPeer(.neverAnswer)
         let wall = RunningClient(url: peer.url) { $0.connectTimeout = .milliseconds(300) }

@@ -32,6 +32,7 @@ final class RunningBackend: Sendable {
                       configure: (inout SignalServerConfiguration) -> Void = { _ in }) async throws -> RunningBackend {
         var config = SignalServerConfiguration(host: "127.0.0.1", port: port, wallTokens: [SignalToken(secret: wallToken)],
                                                adminToken: SignalToken(secret: adminToken))
+        config.byeRetryAfter = .milliseconds(100)  // tests that restart a backend need not wait
         configure(&config)
         let (ports, portsContinuation) = AsyncStream.makeStream(of: Int.self)
         let server = SignalServer(configuration: config, store: store, logger: testLogger("test.server")) { port in

@@ -30,6 +30,16 @@ import Testing
         #expect(back.version == 1)
     }
 
+    /// A cleared speaker is written `{"id":null}` (absent and null both read as cleared).
+    @Test func aClearedSpeakerIsWrittenAsNull() throws {
+        let text = SignalCodec.encode(.speakerActive(SpeakerActive(id: nil)), seq: 3)
+        #expect(text.contains(#""data":{"id":null}"#), "\(text)")
+        for data in [#"{}"#, #"{"id":null}"#] {
+            let e = try SignalCodec.decode(#"{"v":1,"type":"speaker.active","seq":3,"data":"# + data + "}")
+            #expect(e.message == .speakerActive(SpeakerActive(id: nil)))
+        }
+    }
+
     @Test func unknownErrorCodesSurvive() throws {
         let e = try SignalCodec.decode(#"{"v":1,"type":"error","data":{"code":"room-closed","message":"m","fatal":true}}"#)
         #expect(e.message == .error(SignalError(code: .other("room-closed"), message: "m", fatal: true)))

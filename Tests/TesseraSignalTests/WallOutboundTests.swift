@@ -1,0 +1,128 @@
+import Foundation
+import NIOWebSocket
+import TesseraCore
+@testable import TesseraSignal
+import TesseraSignalServer
+import Testing
+import WSClient
+
+/// What the wall says to the backend: its capabilities, refusals within the backend's rate, and
+/// how it answers a backend that says bye.
+@Suite(.timeLimit(.minutes(3)))
+struct WallOutboundTests {
+    /// `hello.capabilities.schemes` is what the URL gate accepts, `--allow-scheme` additions
+    /// included.
+    @Test func helloNamesTheSchemesTheWallAccepts() async throws {
+        let backend = try await ScriptedBackend.start { _ in }
+        var policy = StreamURLPolicy()
+        policy.allowedSchemes.formUnion(["udp", "rtp"])
+        let wall = RunningClient(url: backend.url, policy: policy)
+        try await eventually("hello") { await !backend.log.hellos.isEmpty }
+        #expect(await backend.log.hellos[0].capabilities.schemes == ["rtp", "rtsp", "rtsps", "srt", "udp"])
+        await wall.stop()
+        await backend.stop()
+    }
+
+    /// `outputs` is what the configuration says the wall has (the kiosk fills it from the layout).
+    @Test func helloNamesTheWallsOutputs() async throws {
+        let backend = try await ScriptedBackend.start { _ in }
+        let outputs = [OutputCapability(id: "left", connector: "HDMI-A-1", width: 1920, height: 1080, refresh: 60)]
+        let wall = RunningClient(url: backend.url) { $0.capabilities.outputs = outputs }
+        try await eventually("hello") { await !backend.log.hellos.isEmpty }
+        #expect(await backend.log.hellos[0].capabilities.outputs == outputs)
+        await wall.stop()
+        await backend.stop()
+    }
+
+    /// An older wall's outputs were bare names; a backend still reads them.
+    @Test func outputsAsBareNamesStillDecode() throws {
+        let text = #"{"v":1,"type":"hello","data":{"versions":[1],"wallId":"w","nodeId":"n","room":"r","token":"t","capabilities":{"schemes":["rtsp"],"codecs":["h264"],"maxDecodes":1,"outputs":["HDMI-A-1"]}}}"#
+        guard case .hello(let h) = try SignalCodec.decode(text).message else { Issue.record("not a hello"); return }
+        #expect(h.capabilities.outputs == [OutputCapability(id: "HDMI-A-1")])
+    }
+
+    /// A 5,000-person roster whose every URL the wall refuses: 1,000 admitted with both layers
+    /// refused, 4,000 over the cap. One `error` each would be 6,000 messages, far over the
+    /// backend's 50/s, and the backend would cut the wall off. The wall sends at most 20 per
+    /// update and a summary, within the rate over time, and stays connected.
+    @Test func aFloodOfRefusalsStaysWithinTheBackendsRate() async throws {
+        let store = RoomStore(maxParticipantsPerRoom: 5200)
+        for n in 1...5000 {
+            try await store.upsert(ParticipantInput(id: ParticipantID("p\(n)"), name: "P\(n)", streams: camera("p\(n)", scheme: "file")), in: "r")
+        }
+        let backend = try await RunningBackend.start(store: store)
+        let wall = RunningClient(url: backend.url)
+        try await eventually("the snapshot") { await wall.client.snapshotsApplied == 1 }
+        #expect(await wall.client.room.participants.count == 1000)
+        try await eventually("the summary") {
+            try await store.view(of: "r").walls.first?.errors.contains { $0.message.contains("more participants refused") } == true
+        }
+        // Then a stream of single refusals, faster than the backend's rate.
+        for n in 5001...5150 {
+            try await store.upsert(ParticipantInput(id: ParticipantID("p\(n)"), name: "P\(n)", streams: camera("p\(n)")), in: "r")
+        }
+        try await eventually("the events") { await wall.client.lastSeq == 5150 }
+        try await Task.sleep(for: .seconds(1))
+        let disconnects = await wall.client.disconnects
+        #expect(disconnects.isEmpty, "\(disconnects)")
+        #expect(await wall.client.connections == 1)
+        let errors = try await store.view(of: "r").walls.first?.errors ?? []
+        #expect(!errors.contains { $0.code == .rateLimited })
+        await wall.stop()
+        await backend.stop()
+    }
+
+    /// On graceful shutdown (SIGTERM in `tessera-signal`) the backend says `bye` with a retry
+    /// delay to every wall, then closes with 1001; the wall waits that long before reconnecting.
+    @Test func aBackendThatShutsDownSaysByeAndTheWallWaits() async throws {
+        let store = RoomStore()
+        try await fill(store, ids: 1...3)
+        var backend = try await RunningBackend.start(store: store) { $0.byeRetryAfter = .milliseconds(1500) }
+        let port = backend.port
+        let wall = RunningClient(url: backend.url)
+        try await eventually("the snapshot") { await wall.client.snapshotsApplied == 1 }
+
+        // A raw wall sees the bye itself.
+        let recorder = Recorder()
+        let (ready, readyContinuation) = AsyncStream.makeStream(of: Void.self)
+        let url = backend.url
+        let raw = Task {
+            let ws = WebSocketClient(url: url, configuration: .init(maxFrameSize: 1 << 20), logger: testLogger("test.bye")) { inbound, outbound, _ in
+                try await outbound.writeTextMessage(helloText())
+                var n = 0
+                for try await message in inbound.messages(maxSize: 8 << 20) {
+                    guard case .text(let text) = message else { continue }
+                    await recorder.add(try SignalCodec.decode(text))
+                    n += 1
+                    if n == 2 { readyContinuation.yield() }
+                }
+            }
+            return try await ws.run()
+        }
+        for await _ in ready { break }
+
+        await backend.stop()
+        let close = try await raw.value
+        #expect(close.map { WebSocketErrorCode.number($0.closeCode) } == 1001)
+        let last = await recorder.received.last?.message
+        #expect(last == .bye(Bye(reason: "backend shutting down", retryAfterMs: 1500)))
+
+        try await eventually("the wall's disconnect") { await !wall.client.disconnects.isEmpty }
+        let closedAt = ContinuousClock.now
+        #expect(await wall.client.disconnects.first?.closeCode == 1001)
+        backend = try await RunningBackend.start(store: store, port: port)
+        try await eventually("reconnected") { await wall.client.state == .connected(resumed: true) }
+        // A lower bound only: the wall waited at least what the backend asked (less the moment
+        // between its disconnect and this test seeing it).
+        #expect(ContinuousClock.now - closedAt > .milliseconds(1300))
+        await wall.stop()
+        await backend.stop()
+    }
+
+    @Test func aByesDelayIsBounded() {
+        #expect(SignalClient.retryDelay(for: Bye(reason: "r", retryAfterMs: 1500)) == .milliseconds(1500))
+        #expect(SignalClient.retryDelay(for: Bye(reason: "r", retryAfterMs: .max)) == .seconds(60))
+        #expect(SignalClient.retryDelay(for: Bye(reason: "r", retryAfterMs: -5)) == .zero)
+        #expect(SignalClient.retryDelay(for: Bye(reason: "r", retryAfterMs: nil)) == nil)
+    }
+}
