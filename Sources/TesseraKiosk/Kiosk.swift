@@ -181,6 +181,11 @@ public final class Kiosk: Sendable {
         if let link = signalLink, let stalled = Self.stalledFor(link) {
             problems.append("signal: the client has not run for \(stalled) s (hung)")
         }
+        for k in keyboards.withLock({ $0 }) {
+            if let failure = k.failure {
+                problems.append("keyboard \(k.name): stopped reading (\(failure)); shortcuts do not work until tessera restarts")
+            }
+        }
         return problems
     }
 
