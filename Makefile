@@ -131,12 +131,14 @@ e2e-kms: build
 ## fuzz: libFuzzer on every harness in Fuzz/Sources (layout, signaling, stamps, streams), FUZZ_SECONDS each
 ## (default 60; FUZZ_ONLY=layout,… for some). Seeds from Fuzz/Seeds/, the example layouts, fixtures and
 ## clips; corpora and findings in $(OUT)/fuzz/<harness>/. A finding fails the run: make it a test.
+## FUZZ_CONFIG=debug builds in about a tenth of the CPU time (CI's smoke) and runs a few times slower.
 FUZZ_SECONDS ?= 60
 FUZZ_ONLY ?=
+FUZZ_CONFIG ?= release
 fuzz: deps
-	TESSERA_FUZZ=1 $(SWIFT) build -c release --scratch-path .build-fuzz --product tessera-fuzz \
+	TESSERA_FUZZ=1 $(SWIFT) build -c $(FUZZ_CONFIG) --scratch-path .build-fuzz --product tessera-fuzz \
 		-Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -use-ld=lld -Xswiftc -enable-testing
-	python3 tools/fuzz/run.py --binary .build-fuzz/release/tessera-fuzz --seconds $(FUZZ_SECONDS) --out $(OUT)/fuzz \
+	python3 tools/fuzz/run.py --binary .build-fuzz/$(FUZZ_CONFIG)/tessera-fuzz --seconds $(FUZZ_SECONDS) --out $(OUT)/fuzz \
 		$(if $(FUZZ_ONLY),--only $(FUZZ_ONLY))
 
 clean:
