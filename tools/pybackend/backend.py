@@ -8,6 +8,7 @@ Control side: a JSON-lines TCP socket (--control HOST:PORT): one JSON object per
   {"op":"hand","room":"R","id":"p1","raised":true|false}
   {"op":"speaker","room":"R","id":"p1"|null}
   {"op":"layout","room":"R","preset":"speaker","applyAt":1767225600000}   applyAt optional
+  {"op":"view","room":"R","page":1,"spotlight":"p1"|null,"labels":false}  protocol 1.1, each optional
   {"op":"room","room":"R"}          -> seq, snapshot, walls (what each reported), schemaErrors
   {"op":"drop","room":"R","code":1011}   close every wall of the room (no bye), to test resume
   {"op":"log","room":"R"}           -> every message exchanged with the room's walls
@@ -46,11 +47,12 @@ WALL_ERRORS_KEPT = 64
 LOG_KEPT = 2000
 ROOM_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
-WALL_TYPES = {"hello", "layout.changed", "subscribe", "status"}
+WALL_TYPES = {"hello", "layout.changed", "subscribe", "status", "view.changed"}
 BACKEND_TYPES = {"welcome", "snapshot", "participant.joined", "participant.updated", "participant.left",
-                 "speaker.active", "hand.raised", "hand.lowered", "layout.set"}
+                 "speaker.active", "hand.raised", "hand.lowered", "layout.set", "view.set"}
+MINOR = 1  # protocol 1.1: view.changed / view.set
 BOTH_TYPES = {"ping", "pong", "error", "bye"}
-ROOM_EVENT_TYPES = BACKEND_TYPES - {"welcome", "snapshot"}
+ROOM_EVENT_TYPES = BACKEND_TYPES - {"welcome", "snapshot", "view.set"}
 ROLES = {"teacher", "student", "guest"}
 
 
@@ -104,6 +106,7 @@ class Room:
         self.speaker = None
         self.layout = None  # {"preset", "rev", "applyAt"?}
         self.layout_rev = 0
+        self.view = None  # protocol 1.1: {"page", "spotlight", "labels", "rev"} once set
         self.walls = {}  # connection id -> WallConn
         self.reports = {}  # (wallId, nodeId) -> reported state
         self.log = collections.deque(maxlen=LOG_KEPT)
@@ -219,6 +222,29 @@ class Backend:
         self.emit(room, "layout.set", dict(room.layout))
         return dict(room.layout)
 
+    def set_view(self, room, fields, source_conn=None):
+        """Protocol 1.1: merge fields into the room's view and send view.set to every 1.1 wall."""
+        page = fields.get("page")
+        if page is not None and (not isinstance(page, int) or isinstance(page, bool) or not 0 <= page <= 9999):
+            raise ValueError("page must be an integer in 0...9999")
+        if "spotlight" in fields and fields["spotlight"] is not None:
+            if not isinstance(fields["spotlight"], str):
+                raise ValueError("spotlight must be a string or null")
+            if source_conn is None and fields["spotlight"] not in room.participants:
+                raise KeyError("spotlight: no such participant")
+        if "labels" in fields and fields["labels"] is not None and not isinstance(fields["labels"], bool):
+            raise ValueError("labels must be a boolean")
+        view = dict(room.view or {"page": 0, "spotlight": None, "labels": True, "rev": 0})
+        for key in ("page", "spotlight", "labels"):
+            if key in fields and (fields[key] is not None or key == "spotlight"):
+                view[key] = fields[key]
+        view["rev"] += 1
+        room.view = view
+        for conn in list(room.walls.values()):
+            if conn.minor >= 1:
+                conn.enqueue(conn.view_set_text())
+        return dict(view)
+
 
 # ---------------------------------------------------------------------------------------------
 # One wall connection
@@ -242,6 +268,7 @@ class WallConn:
         self.tokens = RATE_BURST
         self.last_refill = time.monotonic()
         self.strikes = 0
+        self.minor = 0
 
     # -- logging and sending --
     def record(self, direction, text):
@@ -266,6 +293,11 @@ class WallConn:
         text = json.dumps(msg, separators=(",", ":"))
         self.backend.schemas.check("backend→wall", msg, text)
         return text
+
+    def view_set_text(self):
+        v = self.room.view
+        data = {"page": v["page"], "spotlight": v["spotlight"], "labels": v["labels"], "rev": v["rev"]}
+        return self.message("view.set", data)
 
     async def send_now(self, type_, data):
         text = self.message(type_, data)
@@ -383,7 +415,7 @@ class WallConn:
         self.record("in", raw)
         rep = room.reports.setdefault(self.key, {"wallId": data["wallId"], "nodeId": data["nodeId"],
                                                  "subscriptions": None, "status": None, "layout": None,
-                                                 "errors": [], "hellos": []})
+                                                 "errors": [], "hellos": [], "minor": 0, "view": None})
         rep["hellos"].append(data | {"token": "<redacted>"})
         del rep["hellos"][:-16]
         self.report = rep
@@ -403,14 +435,21 @@ class WallConn:
             log.info("wall %s hello resume %s lastSeq %d: %s (room seq %d, epoch %s)", self.key, sid, last,
                      "resumed" if resumed else "snapshot", room.seq, room.epoch)
         session = f"{room.epoch}.{uuid.uuid4()}"
-        self.enqueue(self.message("welcome", {"version": 1, "sessionId": session,
-                                              "heartbeatMs": b.args.heartbeat_ms,
-                                              "maxMessageBytes": MAX_FROM_WALL, "resumed": resumed}))
+        wall_minor = data.get("minor")
+        self.minor = min(wall_minor, MINOR) if isinstance(wall_minor, int) and wall_minor > 0 else 0
+        rep["minor"] = self.minor
+        welcome = {"version": 1, "sessionId": session, "heartbeatMs": b.args.heartbeat_ms,
+                   "maxMessageBytes": MAX_FROM_WALL, "resumed": resumed}
+        if self.minor:
+            welcome["minor"] = self.minor
+        self.enqueue(self.message("welcome", welcome))
         if resumed:
             for text in missed:
                 self.enqueue(text)
         else:
             self.enqueue(self.message("snapshot", room.snapshot_data(), seq=room.seq))
+        if self.minor >= 1 and room.view is not None:
+            self.enqueue(self.view_set_text())
         room.walls[self.cid] = self
         log.info("wall %s joined room %s (session %s, resumed %s, %d missed)", self.key, room.name, session,
                  resumed, len(missed))
@@ -446,7 +485,7 @@ class WallConn:
                 self.detach()
                 await self.fatal("unsupported-version", f"envelope v must be 1, got {msg.get('v')!r}", 4002)
             t = msg["type"]
-            if t not in WALL_TYPES and t not in BOTH_TYPES:
+            if (t not in WALL_TYPES and t not in BOTH_TYPES) or (t == "view.changed" and self.minor < 1):
                 await self.nonfatal("unknown-type", f"{t!r} is unknown or sent only by a backend")
                 continue
             if errs:
@@ -466,6 +505,11 @@ class WallConn:
                 rep["status"] = data
             elif t == "layout.changed":
                 rep["layout"] = data
+            elif t == "view.changed":
+                rep["view"] = data
+                if data["source"] in ("keyboard", "file"):
+                    # the wall's own change becomes the room's view, sent to every 1.1 wall (the reporter too)
+                    b.set_view(self.room, {k: data[k] for k in ("page", "spotlight", "labels")}, source_conn=self)
             elif t == "error":
                 rep["errors"].append(data)
                 del rep["errors"][:-WALL_ERRORS_KEPT]
@@ -514,7 +558,7 @@ def control_op(b, req):
         if op == "log":
             return {"log": list(room.log)}
         return {"seq": room.seq, "epoch": room.epoch, "snapshot": room.snapshot_data(),
-                "walls": list(room.reports.values()), "connected": len(room.walls),
+                "walls": list(room.reports.values()), "connected": len(room.walls), "view": room.view,
                 "schemaErrors": b.schemas.mismatches}
     room = b.room(name)
     if op == "upsert":
@@ -527,6 +571,8 @@ def control_op(b, req):
         b.set_speaker(room, req.get("id"))
     elif op == "layout":
         return {"layout": b.set_layout(room, req["preset"], req.get("applyAt"))}
+    elif op == "view":
+        return {"view": b.set_view(room, {k: req[k] for k in ("page", "spotlight", "labels") if k in req})}
     elif op == "drop":
         code = int(req.get("code", 1011))
         for conn in list(room.walls.values()):

@@ -251,6 +251,15 @@ def main():
         check("the PNG snapshot changes with the preset",
               wait_for(lambda: png_digest(png) != before, 10))
 
+        # 3b. protocol 1.1: view.set reaches a 1.1 wall, which reports view.changed (source backend)
+        if check("wall speaks 1.1 (hello.minor 1) and the backend answers welcome.minor 1",
+                 hello and hello["data"].get("minor") == 1 and out and out[0]["data"].get("minor") == 1):
+            view = ctl(op="view", spotlight="p1", labels=False)["view"]
+            got = wait_for(lambda: (lambda v: v if v and v.get("source") == "backend" and v.get("spotlight") == "p1"
+                                    and v.get("labels") is False else None)(wall_report(ctl)["view"]), 15)
+            check("view.set: wall reports view.changed {spotlight p1, labels false, source backend}", got,
+                  json.dumps(wall_report(ctl)["view"]))
+
         # 4. resume after a dropped connection; snapshot after a backend restart
         old_conn = max(c for c, d, m in messages(ctl))
         session = next(m["data"]["sessionId"] for c, d, m in reversed(messages(ctl))
