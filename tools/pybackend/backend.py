@@ -127,6 +127,7 @@ class Backend:
         self.schemas = schemas
         self.rooms = {}
         self.conns = set()
+        self.transcript = open(args.transcript, "a", encoding="utf-8") if args.transcript else None
 
     def room(self, name, create=True):
         r = self.rooms.get(name)
@@ -273,7 +274,11 @@ class WallConn:
     # -- logging and sending --
     def record(self, direction, text):
         if self.room is not None:
-            self.room.log.append({"conn": self.cid, "dir": direction, "t": time.time(), "text": text[:4000]})
+            entry = {"conn": self.cid, "dir": direction, "t": time.time(), "text": text[:4000]}
+            self.room.log.append(entry)
+            if self.backend.transcript is not None:
+                self.backend.transcript.write(json.dumps(entry | {"room": self.room.name}) + "\n")
+                self.backend.transcript.flush()
 
     def enqueue(self, text):
         if self.overflowed:
@@ -655,6 +660,7 @@ def main():
     p.add_argument("--bye-retry-after-ms", type=int, default=5000)
     p.add_argument("--schema-dir", default=None)
     p.add_argument("--ready-file", default=None, help="write {\"signal\":PORT,\"control\":PORT} here once listening")
+    p.add_argument("--transcript", default=None, help="append every message exchanged with walls here (JSON lines)")
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args()
     logging.basicConfig(level=args.log_level, stream=sys.stderr,

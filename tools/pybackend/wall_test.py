@@ -80,7 +80,8 @@ class Backend:
         self.logf = open(os.path.join(tmp, f"{name}.log"), "w")
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", os.path.join(HERE, "backend.py"), "--listen", f"127.0.0.1:{port}",
-             "--token-file", token_file, "--ready-file", self.ready, "--heartbeat-ms", "2000"],
+             "--token-file", token_file, "--ready-file", self.ready, "--heartbeat-ms", "2000",
+             "--transcript", os.path.join(tmp, f"{name}.transcript.jsonl")],
             stdout=self.logf, stderr=subprocess.STDOUT)
         ports = wait_for(lambda: json.load(open(self.ready)), 15)
         if not ports:
