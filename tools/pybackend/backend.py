@@ -623,7 +623,7 @@ async def main_async(args):
         finally:
             backend.conns.discard(conn)
 
-    hb = max(args.heartbeat_ms, 100) / 1000.0
+    hb = max(args.heartbeat_ms, 100) / 1000.0 if args.heartbeat_ms > 0 else 10.0  # ≤ 0: the wall keeps its 10 s
     host, port = host_port(args.listen)
     chost, cport = host_port(args.control)
     stop = asyncio.get_running_loop().create_future()
