@@ -136,6 +136,12 @@ class Backend:
             log.info("room %s created, epoch %s", name, r.epoch)
         return r
 
+    def admin_token(self):
+        if not self.args.admin_token_file:
+            return None
+        with open(self.args.admin_token_file, encoding="utf-8") as f:
+            return f.read().strip()
+
     def token(self):
         with open(self.args.token_file, encoding="utf-8") as f:
             return f.read().strip()
@@ -589,6 +595,131 @@ def control_op(b, req):
 
 
 # ---------------------------------------------------------------------------------------------
+# HTTP admin API (the shape docs/signaling.md gives for tessera-signal), on its own port
+
+ADMIN_MAX_BODY = 1 << 20
+
+
+async def admin_client(backend, reader, writer):
+    try:
+        while True:
+            try:
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+            except (asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                return
+            lines = head.decode("latin-1").split("\r\n")
+            try:
+                method, target, _ = lines[0].split(" ", 2)
+            except ValueError:
+                return
+            headers = {}
+            for line in lines[1:]:
+                if ":" in line:
+                    k, v = line.split(":", 1)
+                    headers[k.strip().lower()] = v.strip()
+            length = int(headers.get("content-length", "0") or 0)
+            if length > ADMIN_MAX_BODY:
+                status, body = 413, {"error": "body too large"}
+                length = 0
+                writer.write(http_response(status, body))
+                await writer.drain()
+                return
+            raw = await asyncio.wait_for(reader.readexactly(length), 5) if length else b""
+            status, body = admin_route(backend, method, target, headers, raw)
+            writer.write(http_response(status, body))
+            await writer.drain()
+            if headers.get("connection", "").lower() == "close":
+                return
+    except (ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        writer.close()
+
+
+def http_response(status, body):
+    text = body if isinstance(body, str) else json.dumps(body)
+    data = text.encode()
+    ctype = "text/plain" if isinstance(body, str) else "application/json"
+    reason = http.HTTPStatus(status).phrase
+    return (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(data)}\r\n\r\n"
+            .encode() + data)
+
+
+def admin_route(b, method, target, headers, raw):
+    import urllib.parse
+    path = target.split("?", 1)[0]
+    if method == "GET" and path == "/healthz":
+        return 200, "ok"
+    try:
+        admin = b.admin_token()
+    except OSError:
+        admin = None
+    if not admin or headers.get("authorization") != f"Bearer {admin}":
+        return 401, {"error": "unauthorized: Authorization: Bearer <admin token> required"}
+    raw_segments = path.strip("/").split("/")
+    segments = []
+    for seg in raw_segments:
+        if re.search(r"%(?![0-9A-Fa-f]{2})", seg):
+            return 400, {"error": f"bad percent-encoding in {seg!r}"}
+        try:
+            segments.append(urllib.parse.unquote(seg, errors="strict"))
+        except UnicodeDecodeError:
+            return 400, {"error": f"bad percent-encoding in {seg!r}"}
+    if len(segments) < 2 or segments[0] != "rooms":
+        return 404, {"error": "not found"}
+    name = segments[1]
+    if not ROOM_RE.match(name):
+        return 400, {"error": "room names are 1-128 of A-Z a-z 0-9 . _ -"}
+    body = {}
+    if raw:
+        try:
+            body = json.loads(raw)
+        except ValueError as e:
+            return 400, {"error": f"bad request body: not JSON: {e}"}
+        if not isinstance(body, dict):
+            return 400, {"error": "bad request body: not an object"}
+    rest = segments[2:]
+    try:
+        if method == "GET" and not rest:
+            room = b.room(name, create=False)
+            if room is None:
+                return 404, {"error": "no such room"}
+            walls = [{k: v for k, v in r.items() if k != "hellos"} for r in room.reports.values()]
+            answer = {"seq": room.seq, "snapshot": room.snapshot_data(), "walls": walls}
+            if room.view is not None:
+                answer["view"] = room.view
+            return 200, answer
+        if method in ("POST", "PUT") and rest and rest[0] == "participants" and len(rest) <= 2:
+            if len(rest) == 2:
+                body = dict(body, id=rest[1])
+            elif "id" not in body:
+                return 400, {"error": "bad request body: id is required"}
+            return 200, b.upsert(b.room(name), body)
+        if method == "DELETE" and len(rest) == 2 and rest[0] == "participants":
+            b.leave(b.room(name), rest[1])
+            return 200, {"ok": True}
+        if method in ("POST", "DELETE") and len(rest) == 2 and rest[0] == "hands":
+            b.hand(b.room(name), rest[1], method == "POST")
+            return 200, {"ok": True}
+        if method == "POST" and rest == ["speaker"]:
+            if "id" not in body:
+                return 400, {"error": "bad request body: id is required (null clears)"}
+            b.set_speaker(b.room(name), body["id"])
+            return 200, {"ok": True}
+        if method == "POST" and rest == ["layout"]:
+            if "preset" not in body:
+                return 400, {"error": "bad request body: preset is required"}
+            return 200, b.set_layout(b.room(name), body["preset"], body.get("applyAt"))
+        if method == "POST" and rest == ["view"]:
+            return 200, b.set_view(b.room(name), {k: body[k] for k in ("page", "spotlight", "labels") if k in body})
+    except ValueError as e:
+        return 400, {"error": f"bad request body: {e}"}
+    except KeyError as e:
+        return 404, {"error": str(e.args[0]) if e.args else "not found"}
+    return 404, {"error": "not found"}
+
+
+# ---------------------------------------------------------------------------------------------
 
 def host_port(text):
     host, _, port = text.rpartition(":")
@@ -630,10 +761,17 @@ async def main_async(args):
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
     control = await asyncio.start_server(lambda r, w: control_client(backend, r, w), chost, cport)
+    admin = None
+    if args.admin:
+        ahost, aport = host_port(args.admin)
+        admin = await asyncio.start_server(lambda r, w: admin_client(backend, r, w), ahost, aport)
     async with websockets.serve(handler, host, port, subprotocols=[SUBPROTOCOL], max_size=MAX_FROM_WALL,
-                                process_request=process_request, ping_interval=3 * hb, ping_timeout=3 * hb,
+                                process_request=process_request, ping_interval=3 * hb, ping_timeout=3 * hb, compression=None,
                                 close_timeout=2) as server:
         ports = {"signal": server.sockets[0].getsockname()[1], "control": control.sockets[0].getsockname()[1]}
+        if admin is not None:
+            ports["admin"] = admin.sockets[0].getsockname()[1]
+            log.info("admin API on http://%s:%d", ahost, ports["admin"])
         log.info("listening: ws://%s:%d/signal, control %s:%d", host, ports["signal"], chost, ports["control"])
         if args.ready_file:
             with open(args.ready_file + ".tmp", "w") as f:
@@ -648,6 +786,8 @@ async def main_async(args):
                 conn.queue.put_nowait(("close", 1001, "backend shutting down"))
         await asyncio.sleep(0.5)
     control.close()
+    if admin is not None:
+        admin.close()
 
 
 def main():
@@ -655,6 +795,8 @@ def main():
     p.add_argument("--listen", default="127.0.0.1:8700", help="HOST:PORT of the WebSocket endpoint (port 0: any)")
     p.add_argument("--control", default="127.0.0.1:0", help="HOST:PORT of the JSON-lines control socket")
     p.add_argument("--token-file", required=True, help="file holding the wall token (re-read at every hello)")
+    p.add_argument("--admin", default=None, help="HOST:PORT of an HTTP admin API shaped like tessera-signal's (off by default)")
+    p.add_argument("--admin-token-file", default=None, help="file holding the admin token (the admin API needs it)")
     p.add_argument("--heartbeat-ms", type=int, default=10000)
     p.add_argument("--ring-capacity", type=int, default=4096)
     p.add_argument("--bye-retry-after-ms", type=int, default=5000)
