@@ -75,12 +75,12 @@ class Control:
 
 
 class Backend:
-    def __init__(self, tmp, port, token_file, name):
+    def __init__(self, tmp, port, token_file, name, ring=4096):
         self.ready = os.path.join(tmp, f"{name}.ready")
         self.logf = open(os.path.join(tmp, f"{name}.log"), "w")
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", os.path.join(HERE, "backend.py"), "--listen", f"127.0.0.1:{port}",
-             "--token-file", token_file, "--ready-file", self.ready, "--heartbeat-ms", "2000",
+             "--token-file", token_file, "--ready-file", self.ready, "--heartbeat-ms", "2000", "--ring-capacity", str(ring),
              "--transcript", os.path.join(tmp, f"{name}.transcript.jsonl")],
             stdout=self.logf, stderr=subprocess.STDOUT)
         ports = wait_for(lambda: json.load(open(self.ready)), 15)
@@ -180,7 +180,7 @@ def main():
     os.makedirs(snapdir, exist_ok=True)
     backend = wall = None
     try:
-        backend = Backend(tmp, sport, token_file, "backend1")
+        backend = Backend(tmp, sport, token_file, "backend1", ring=4)  # small: the 2nd resume cannot
         ctl = backend.ctl
         for pid in ("p1", "p2"):
             ctl(op="upsert", participant=participant(pid))
@@ -243,6 +243,11 @@ def main():
         check("hand.raised reaches the wall (status.seq catches up)",
               wait_for(lambda: wall_report(ctl)["status"]["seq"] == seq, 15),
               f"room seq {seq}, status {wall_report(ctl)['status']}")
+        ctl(op="speaker", id="p3")
+        seq = ctl(op="room")["seq"]
+        check("speaker.active reaches the wall (status.seq catches up)",
+              wait_for(lambda: wall_report(ctl)["status"]["seq"] == seq, 15),
+              f"room seq {seq}, status seq {wall_report(ctl)['status']['seq']}")
         png = os.path.join(snapdir, "main.png")
         before = wait_for(lambda: png_digest(png), 10)
         lay = ctl(op="layout", preset="speaker")["layout"]
@@ -283,6 +288,23 @@ def main():
               and wait_for(lambda: wall_report(ctl)["status"]["seq"] == seq, 15),
               f"participants={metric(hport, 'tessera_participants')}")
 
+        # more missed events than the ring (4) holds: the backend must answer with a snapshot
+        old_conn = max(c for c, d, m in messages(ctl))
+        ctl(op="drop", code=1011)
+        for i in range(3):
+            ctl(op="hand", id="p1", raised=False)
+            ctl(op="hand", id="p1", raised=True)
+        seq = ctl(op="room")["seq"]
+        hello_r = wait_for(lambda: next((m for c, d, m in messages(ctl)
+                                         if c > old_conn and d == "in" and m.get("type") == "hello"), None), 20)
+        out_r = [m for c, d, m in messages(ctl) if c > old_conn and d == "out"]
+        check("a resume past the ring gets resumed: false and a snapshot",
+              hello_r and "resume" in hello_r["data"] and [m["type"] for m in out_r[:2]] == ["welcome", "snapshot"]
+              and out_r[0]["data"]["resumed"] is False and out_r[1]["seq"] == seq,
+              f"resume {json.dumps((hello_r or {}).get('data', {}).get('resume'))}, sent {[m['type'] for m in out_r[:3]]}")
+        check("the wall applies it (status.seq catches up)",
+              wait_for(lambda: wall_report(ctl)["status"]["seq"] == seq, 15),
+              f"room seq {seq}, status seq {wall_report(ctl)['status']['seq']}")
         bad = ctl(op="room")["schemaErrors"]
         check("no message either way broke the schemas (backend 1)", not bad, json.dumps(bad[:3]))
         backend.stop()
