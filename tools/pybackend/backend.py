@@ -107,6 +107,7 @@ class Room:
         self.layout = None  # {"preset", "rev", "applyAt"?}
         self.layout_rev = 0
         self.view = None  # protocol 1.1: {"page", "spotlight", "labels", "rev"} once set
+        self.view_fields = set()  # the fields ever set: view.set carries only these (absent keeps the wall's own)
         self.walls = {}  # connection id -> WallConn
         self.reports = {}  # (wallId, nodeId) -> reported state
         self.log = collections.deque(maxlen=LOG_KEPT)
@@ -245,6 +246,7 @@ class Backend:
         for key in ("page", "spotlight", "labels"):
             if key in fields and (fields[key] is not None or key == "spotlight"):
                 view[key] = fields[key]
+                room.view_fields.add(key)
         view["rev"] += 1
         room.view = view
         for conn in list(room.walls.values()):
@@ -307,7 +309,8 @@ class WallConn:
 
     def view_set_text(self):
         v = self.room.view
-        data = {"page": v["page"], "spotlight": v["spotlight"], "labels": v["labels"], "rev": v["rev"]}
+        data = {k: v[k] for k in ("page", "spotlight", "labels") if k in self.room.view_fields}
+        data["rev"] = v["rev"]
         return self.message("view.set", data)
 
     async def send_now(self, type_, data):
