@@ -63,6 +63,8 @@ test: build
 	done; \
 	echo "make test: tests that measure the whole process's memory, alone: $(ALONE_TESTS)"; \
 	$(SWIFT) test --skip-build --filter $(ALONE_TESTS) || failed="$$failed $(ALONE_TESTS)"; \
+	echo "make test: the wall against a backend written in Python from docs/signaling.md alone"; \
+	/usr/bin/python3 tools/pybackend/wall_test.py --tessera $(BIN) || failed="$$failed pybackend"; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED in:$$failed"; exit 1; fi; \
 	echo "make test: all test targets passed"
 

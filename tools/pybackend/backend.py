@@ -733,10 +733,7 @@ async def main_async(args):
     here = os.path.dirname(os.path.abspath(__file__))
     schema_dir = args.schema_dir
     if schema_dir is None:
-        for cand in (os.path.join(here, "..", "..", "docs", "signaling"), "/work/wt/layout/docs/signaling"):
-            if os.path.exists(os.path.join(cand, "envelope.schema.json")):
-                schema_dir = cand
-                break
+        schema_dir = os.path.join(here, "..", "..", "docs", "signaling")
     schemas = Schemas(schema_dir)
     log.info("schemas from %s", os.path.abspath(schema_dir))
     backend = Backend(args, schemas)

@@ -163,15 +163,13 @@ def png_digest(path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--tessera", default="/work/main/.build/debug/tessera")
+    ap.add_argument("--tessera", default=os.path.join(REPO, ".build", "debug", "tessera"))
     ap.add_argument("--keep", default=None, help="keep logs and snapshots in this folder")
     args = ap.parse_args()
     started = time.monotonic()
     tmp = args.keep or tempfile.mkdtemp(prefix="pyback-wall-")
     os.makedirs(tmp, exist_ok=True)
-    schemas = pyb.Schemas(os.path.join(REPO, "docs", "signaling")
-                          if os.path.exists(os.path.join(REPO, "docs", "signaling", "envelope.schema.json"))
-                          else "/work/wt/layout/docs/signaling")
+    schemas = pyb.Schemas(os.path.join(REPO, "docs", "signaling"))
     token_file = os.path.join(tmp, "wall.token")
     with open(token_file, "w") as f:
         f.write("t0ken-" + os.urandom(8).hex() + "\n")
