@@ -370,6 +370,7 @@ public final class Kiosk: Sendable {
     }
 
     func forwardReports(to client: SignalClient) async {
+        await client.showing(preset: wall.currentView.preset)
         for await report in wall.reports {
             switch report {
             case .layoutChanged(let change): await client.layoutChanged(change)

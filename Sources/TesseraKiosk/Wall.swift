@@ -256,7 +256,7 @@ public final class Wall: @unchecked Sendable {
                 logger.warning("stream refused", metadata: ["stream": "\(id)", "reason": "\(error)"])
             }
         }
-        let subs = Subscription.from(scene: scene)
+        let subs = Subscription.from(scene: scene, room: room)
         if subs != lastSubscriptions {
             lastSubscriptions = subs
             reportsContinuation.yield(.subscriptions(subs))

@@ -184,7 +184,12 @@ public actor SignalClient: Service {
 
     private var subscriptions: [Subscription] = []
     private var sentSubscriptions: [Subscription]?
+    /// Whether this connection's room is current (resumed, or its snapshot applied): until then the
+    /// wall's subscriptions describe the room before the reconnect and are not sent.
+    private var roomCurrent = false
     private var health: [StreamHealth] = []
+    /// The preset the wall shows (the kiosk's last report), for `status`.
+    private var shownPreset: String?
     private var pendingLayoutChanged: LayoutChanged?
     private var pendingViewChanged: ViewChanged?
     /// The minor version of protocol 1 the current connection speaks (1: 1.1), from the welcome.
@@ -237,8 +242,12 @@ public actor SignalClient: Service {
     /// Latest per-stream health; sent with the next periodic `status`.
     public func report(health: [StreamHealth]) { self.health = health }
 
+    /// The preset the wall shows now (at start, before any change): `status` reports it.
+    public func showing(preset: String) { shownPreset = preset }
+
     /// The wall switched preset (keyboard, file reload, or by applying `layout.set`).
     public func layoutChanged(_ change: LayoutChanged) {
+        shownPreset = change.preset
         pendingLayoutChanged = change
         if send(.layoutChanged(change)) { pendingLayoutChanged = nil }
     }
@@ -325,6 +334,7 @@ public actor SignalClient: Service {
         lastHeard = .now
         heartbeat = configuration.heartbeat
         sentSubscriptions = nil
+        roomCurrent = false
         inboundLimiter = RateLimiter(perSecond: configuration.maxMessagesPerSecond, burst: configuration.maxMessageBurst)
         let (out, outContinuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .unbounded)
         outbound = outContinuation
@@ -482,7 +492,12 @@ public actor SignalClient: Service {
         while true {
             try await Task.sleep(for: configuration.statusInterval)
             guard welcomed else { continue }
-            send(.status(WallStatus(seq: tracker.seq, preset: tracker.layout?.preset, streams: health)))
+            // The streams of participants still in the room as of `seq`: the kiosk's figures may
+            // still list one who just left (its stream closes after a grace period).
+            let room = tracker.room
+            let streams = health.filter { room[$0.participant] != nil }
+            send(.status(WallStatus(seq: tracker.seq, preset: shownPreset ?? tracker.layout?.preset, streams: streams)))
+            flushSubscriptions()
             reportUnreportedRefusals()
         }
     }
@@ -526,6 +541,9 @@ public actor SignalClient: Service {
             }
             state = .connected(resumed: w.resumed)
             logger.info("signaling connected", metadata: ["resumed": "\(w.resumed)", "seq": "\(tracker.seq)"])
+            // Resumed: the room is the one the subscriptions were made for. Else they wait for the
+            // snapshot (and for the kiosk's answer to it, or the next status tick).
+            roomCurrent = w.resumed
             flushSubscriptions()
             negotiatedMinor = max(0, min(w.minor ?? 0, SignalProtocol.minor))
             if let pending = pendingLayoutChanged, send(.layoutChanged(pending)) { pendingLayoutChanged = nil }
@@ -537,7 +555,15 @@ public actor SignalClient: Service {
                 sessionID = session
                 sessionAwaitingSnapshot = nil
             }
+            roomCurrent = true
             publish(update)
+            // The kiosk answers the new room with its subscriptions within milliseconds; when they
+            // did not change it says nothing, and what the wall has goes out shortly after.
+            let connection = connections
+            Task { [weak self] in
+                try? await Task.sleep(for: .milliseconds(250))
+                await self?.flushSubscriptions(ifConnection: connection)
+            }
         case _ where message.isRoomEvent:
             guard let seq = envelope.seq else {
                 sendError(SignalError(code: .malformed, message: "\(message.type) without seq"))
@@ -631,8 +657,12 @@ public actor SignalClient: Service {
         return false
     }
 
+    private func flushSubscriptions(ifConnection n: Int) {
+        if connections == n { flushSubscriptions() }
+    }
+
     private func flushSubscriptions() {
-        guard welcomed, sentSubscriptions != subscriptions else { return }
+        guard welcomed, roomCurrent, sentSubscriptions != subscriptions else { return }
         if send(.subscribe(SubscribeRequest(streams: subscriptions))) { sentSubscriptions = subscriptions }
     }
 

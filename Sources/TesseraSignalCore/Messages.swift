@@ -291,11 +291,14 @@ public struct Subscription: Hashable, Sendable, Codable {
     }
 
     /// What a scene shows: per participant and stream kind, the tallest tile's height.
-    public static func from(scene: Scene) -> [Subscription] {
+    /// With `room`, a tile whose participant has no stream of the tile's kind there (none given, or
+    /// every URL refused) is left out: the wall decodes nothing for it.
+    public static func from(scene: Scene, room: Room? = nil) -> [Subscription] {
         var need: [String: Subscription] = [:]
         for output in scene.outputs {
             for tile in output.tiles {
                 guard let id = tile.participant else { continue }
+                if let room, !(room[id]?.streams.contains { $0.kind == tile.stream && !$0.layers.isEmpty } ?? false) { continue }
                 let key = "\(tile.stream.rawValue)/\(id.rawValue)"
                 let h = tile.rect.height
                 if let old = need[key], old.maxHeight >= h { continue }
