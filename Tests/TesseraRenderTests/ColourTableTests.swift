@@ -178,12 +178,23 @@ struct ColourDraw: CustomStringConvertible {
         for i in 0..<clip.bars {
             let b = clip.barRect(i)
             // The bar on the output, kept to the tile, less a margin for filtering at its edges
-            // (half a pixel for tiny solid tiles, three otherwise).
-            let margin = clip.solid ? 0.5 : 3
+            // (none for solid clips, three pixels for bars).
+            let margin: Double = clip.solid ? 0 : 3
             let x0 = max(ox + b.x0 * s, Double(Self.origin)) + margin, x1 = min(ox + b.x1 * s, Double(Self.origin + tile.width)) - margin
             let y0 = max(oy + b.y0 * s, Double(Self.origin)) + margin, y1 = min(oy + b.y1 * s, Double(Self.origin + tile.height)) - margin
             guard x1 > x0, y1 > y0 else { continue }
-            let px = Int(((x0 + x1) / 2).rounded(.down)), py = Int(((y0 + y1) / 2).rounded(.down))
+            // Solid clips: every pixel whose centre is in the picture (a tiny tile's edge rows are
+            // where swscale's fast vertical filter went 4 levels high); bars: the centre.
+            var points: [(Int, Int)] = []
+            if clip.solid {
+                for y in Int(y0.rounded(.down))...Int(y1.rounded(.down)) where Double(y) + 0.5 >= y0 && Double(y) + 0.5 <= y1 {
+                    for x in Int(x0.rounded(.down))...Int(x1.rounded(.down)) where Double(x) + 0.5 >= x0 && Double(x) + 0.5 <= x1 {
+                        points.append((x, y))
+                    }
+                }
+            } else {
+                points = [(Int(((x0 + x1) / 2).rounded(.down)), Int(((y0 + y1) / 2).rounded(.down)))]
+            }
             // The reference from the Y'CbCr the decoder gave, at the bar's centre in the source.
             let sx = Int((b.x0 + b.x1) / 2), sy = Int((b.y0 + b.y1) / 2)
             let code = (0..<3).map { p in
@@ -192,10 +203,12 @@ struct ColourDraw: CustomStringConvertible {
                 }
             }
             let want = ColourReference.rgb(y: code[0], cb: code[1], cr: code[2], matrix: clip.matrix, range: clip.range)
-            let got = picture[px, py]
-            let e = ColourReference.error(got, want)
-            if e > (worst?.0 ?? -1) {
-                worst = (e, "bar \(i) Y'CbCr \(code) at (\(px),\(py)) drawn \(got), want (\(String(format: "%.1f, %.1f, %.1f", want.0, want.1, want.2)))")
+            for (px, py) in points {
+                let got = picture[px, py]
+                let e = ColourReference.error(got, want)
+                if e > (worst?.0 ?? -1) {
+                    worst = (e, "bar \(i) Y'CbCr \(code) at (\(px),\(py)) drawn \(got), want (\(String(format: "%.1f, %.1f, %.1f", want.0, want.1, want.2)))")
+                }
             }
         }
         return worst
@@ -212,6 +225,8 @@ struct ColourDraw: CustomStringConvertible {
     static let tiny: [ColourDraw] = [
         ColourDraw(tile: Size(width: 2, height: 2), fit: .cover), ColourDraw(tile: Size(width: 3, height: 3), fit: .cover),
         ColourDraw(tile: Size(width: 3, height: 3), fit: .contain), ColourDraw(tile: Size(width: 5, height: 2), fit: .contain),
+        ColourDraw(tile: Size(width: 7, height: 5), fit: .cover), ColourDraw(tile: Size(width: 7, height: 5), fit: .contain),
+        ColourDraw(tile: Size(width: 20, height: 12), fit: .cover), ColourDraw(tile: Size(width: 64, height: 36), fit: .contain),
     ]
     /// The one large case: a whole 4K output.
     static let large = ColourDraw(tile: Size(width: 3840, height: 2160), fit: .cover)
