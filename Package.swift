@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(name: "TesseraLayoutTests", dependencies: ["TesseraLayout", "TesseraCore"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraFFmpeg", "TesseraCore", "CFFmpeg"]),
-        .testTarget(name: "TesseraRenderTests", dependencies: ["TesseraRender", "TesseraOutput", "TesseraCore", "TesseraLayout"],
+        .testTarget(name: "TesseraRenderTests", dependencies: ["TesseraRender", "TesseraOutput", "TesseraCore", "TesseraLayout", "TesseraMedia"],
                     exclude: ["Golden"]),
         .testTarget(name: "TesseraSignalTests", dependencies: [
             "TesseraSignal", "TesseraSignalServer", "TesseraCore",

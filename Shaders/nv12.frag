@@ -1,6 +1,7 @@
 #version 300 es
 // NV12: luma (R8) and interleaved chroma (RG8) to RGB, with the stream's matrix and range.
-precision mediump float;
+// highp: mediump (fp16 on GPUs) carries about 11 bits, close to a level off after the matrix.
+precision highp float;
 in vec2 v_texcoord;
 uniform sampler2D u_y;
 uniform sampler2D u_uv;

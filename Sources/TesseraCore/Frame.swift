@@ -65,9 +65,9 @@ public enum PixelFormat: String, Hashable, Sendable, CaseIterable {
     }
 }
 
-/// The YCbCr → RGB matrix a stream was encoded with.
+/// The YCbCr → RGB matrix a stream was encoded with (BT.2020: the non-constant-luminance one).
 public enum ColorMatrix: String, Hashable, Sendable, CaseIterable {
-    case bt601, bt709
+    case bt601, bt709, bt2020
 }
 
 /// Whether luma spans 16–235 (limited, "TV") or 0–255 (full, "PC", JPEG).

@@ -48,11 +48,23 @@ public final class DecodedFrame: VideoFrame, @unchecked Sendable {
         av_frame_free(&f)
     }
 
-    /// The matrix and range a frame's properties say (BT.709 for unspecified HD).
+    /// The matrix and range a frame's properties say. Untagged or other matrices get the default of
+    /// docs/rendering.md: BT.709 from 720 lines up, BT.601 below; limited range unless tagged full
+    /// (or a JPEG pixel format). BT.2020 constant luminance is drawn as non-constant (close, not exact).
     static func color(of frame: UnsafeMutablePointer<AVFrame>) -> (ColorMatrix, ColorRange) {
         let f = frame.pointee
-        return ((f.colorspace == AVCOL_SPC_BT709 || (f.colorspace == AVCOL_SPC_UNSPECIFIED && f.height > 576)) ? .bt709 : .bt601,
+        return (matrix(colorspace: f.colorspace, height: Int(f.height)),
                 (f.color_range == AVCOL_RANGE_JPEG || f.format == AV_PIX_FMT_YUVJ420P.rawValue) ? .full : .limited)
+    }
+
+    /// The matrix for an `AVColorSpace` tag, or the default for the picture's height.
+    static func matrix(colorspace: AVColorSpace, height: Int) -> ColorMatrix {
+        switch colorspace {
+        case AVCOL_SPC_BT709: .bt709
+        case AVCOL_SPC_BT470BG, AVCOL_SPC_SMPTE170M, AVCOL_SPC_FCC: .bt601
+        case AVCOL_SPC_BT2020_NCL, AVCOL_SPC_BT2020_CL: .bt2020
+        default: height >= 720 ? .bt709 : .bt601
+        }
     }
 
     /// The Core pixel format for an AVPixelFormat value, if Core has one.

@@ -24,10 +24,19 @@ enum DMABufAttributes {
             }
         }
         if d.pixelFormat != .bgra {
-            a += [EGL_YUV_COLOR_SPACE_HINT_EXT, d.matrix == .bt709 ? EGL_ITU_REC709_EXT : EGL_ITU_REC601_EXT,
+            a += [EGL_YUV_COLOR_SPACE_HINT_EXT, Self.colourSpaceHint(d.matrix),
                   EGL_SAMPLE_RANGE_HINT_EXT, d.range == .full ? EGL_YUV_FULL_RANGE_EXT : EGL_YUV_NARROW_RANGE_EXT]
         }
         return a + [EGL_NONE]
+    }
+
+    /// `EGL_YUV_COLOR_SPACE_HINT_EXT`'s value for a stream's matrix.
+    static func colourSpaceHint(_ m: ColorMatrix) -> Int32 {
+        switch m {
+        case .bt601: EGL_ITU_REC601_EXT
+        case .bt709: EGL_ITU_REC709_EXT
+        case .bt2020: EGL_ITU_REC2020_EXT
+        }
     }
 }
 

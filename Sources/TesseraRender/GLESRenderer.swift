@@ -331,28 +331,18 @@ public final class GLESRenderer: SurfaceRenderer {
     }
 }
 
-/// The YCbCr → RGB conversion a shader applies: rgb = matrix * (yuv - offset).
+/// The YCbCr → RGB conversion a shader applies: rgb = matrix * (yuv - offset), on texture values
+/// (code / 255), from the same equations as the CPU renderer's tables (`YCbCrEquations`).
 struct ColorConversion {
     var offset: (Float, Float, Float)
     /// Column-major 3x3.
     var matrix: [Float]
 
     init(matrix m: ColorMatrix, range: ColorRange) {
-        let (kr, kb): (Float, Float) = m == .bt709 ? (0.2126, 0.0722) : (0.299, 0.114)
-        let kg = 1 - kr - kb
-        let ys: Float = range == .limited ? 255.0 / 219.0 : 1
-        let cs: Float = range == .limited ? 255.0 / 224.0 : 1
-        let mid: Float = 128.0 / 255.0
-        let black: Float = range == .limited ? 16.0 / 255.0 : 0
-        offset = (black, mid, mid)
-        // R = Y + 2(1-kr) Cr; B = Y + 2(1-kb) Cb; G = Y - (2 kb (1-kb) / kg) Cb - (2 kr (1-kr) / kg) Cr.
-        let rv: Float = 2 * (1 - kr) * cs
-        let bu: Float = 2 * (1 - kb) * cs
-        let gu: Float = -2 * kb * (1 - kb) / kg * cs
-        let gv: Float = -2 * kr * (1 - kr) / kg * cs
-        let zero: Float = 0
+        let e = YCbCrEquations(matrix: m, range: range)
+        offset = (Float(e.yOffset / 255), Float(128.0 / 255), Float(128.0 / 255))
         // Columns: Y, Cb, Cr.
-        matrix = [ys, ys, ys, zero, gu, bu, rv, gv, zero]
+        matrix = [e.yScale, e.yScale, e.yScale, 0, e.gCb, e.bCb, e.rCr, e.gCr, 0].map { Float($0) }
     }
 }
 

@@ -56,7 +56,7 @@ public enum Placeholder {
 
     /// RGB → Y'CbCr with the given matrix and range (rounded), the inverse of what renderers do.
     public static func encode(r: UInt8, g: UInt8, b: UInt8, matrix: ColorMatrix, range: ColorRange) -> (y: UInt8, u: UInt8, v: UInt8) {
-        let (kr, kb) = matrix == .bt709 ? (0.2126, 0.0722) : (0.299, 0.114)
+        let (kr, kb) = YCbCrEquations.weights(matrix)
         let R = Double(r) / 255, G = Double(g) / 255, B = Double(b) / 255
         let Y = kr * R + (1 - kr - kb) * G + kb * B
         let Cb = (B - Y) / (2 * (1 - kb)), Cr = (R - Y) / (2 * (1 - kr))

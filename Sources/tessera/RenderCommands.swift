@@ -211,10 +211,24 @@ struct RenderBench: ParsableCommand {
     @Option(help: "Tiles (participants).") var tiles: Int = 250
     @Option(help: "Frames to time per renderer.") var frames: Int = 20
     @Option(parsing: .upToNextOption, help: "Renderers to time (cpu, gles).") var renderer: [RendererKind] = [.cpu, .gles]
+    @Option(help: "Source picture size, WxH.") var source: String = "320x180"
+    @Option(help: "Tile size, WxH (default: the grid cell less an 8 px gap).") var tile: String?
+    @Option(help: "CPU renderer worker threads (default: the machine's cores).") var workers: Int?
+
+    static func size(_ text: String, _ option: String) throws -> Size {
+        let parts = text.split(separator: "x").compactMap { Int($0) }
+        guard parts.count == 2, (2...8192).contains(parts[0]), (2...8192).contains(parts[1]) else {
+            throw ValidationError("--\(option) must be WxH with sides from 2 to 8192, got \(text)")
+        }
+        return Size(width: parts[0], height: parts[1])
+    }
 
     func validate() throws {
         guard (1...1024).contains(tiles) else { throw ValidationError("--tiles must be between 1 and 1024") }
         guard (1...1000).contains(frames) else { throw ValidationError("--frames must be between 1 and 1000") }
+        _ = try Self.size(source, "source")
+        if let tile { _ = try Self.size(tile, "tile") }
+        if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be between 1 and 256") }
     }
 
     func run() throws {
@@ -222,13 +236,18 @@ struct RenderBench: ParsableCommand {
         let columns = Int(Double(tiles).squareRoot().rounded(.up))
         let rows = (tiles + columns - 1) / columns
         let cellW = size.width / columns, cellH = size.height / rows
+        let tileSize = try tile.map { try Self.size($0, "tile") } ?? Size(width: cellW - 8, height: cellH - 8)
+        guard tileSize.width <= cellW, tileSize.height <= cellH else {
+            throw ValidationError("--tile \(tileSize.width)x\(tileSize.height) does not fit a grid cell of \(cellW)x\(cellH) for \(tiles) tiles")
+        }
+        let sourceSize = try Self.size(source, "source")
         let fonts = try FontStack()
         let text = TextCache(fonts: fonts)
-        let pictures = (0..<tiles).map { Placeholder.participant(number: $0 + 1, text: text) }
+        let pictures = (0..<tiles).map { Placeholder.participant(number: $0 + 1, size: sourceSize, text: text) }
         let sources = pictures.map { StillFrameSource($0) }
         let scene = OutputScene(id: "wall", size: size, rotation: .none, background: Color(red: 16, green: 20, blue: 24), tiles: (0..<tiles).map { i in
             Tile(participant: ParticipantID("p\(i)"), zone: "grid",
-                 rect: Rect(x: (i % columns) * cellW, y: (i / columns) * cellH, width: cellW - 8, height: cellH - 8), fit: .cover,
+                 rect: Rect(x: (i % columns) * cellW, y: (i / columns) * cellH, width: tileSize.width, height: tileSize.height), fit: .cover,
                  background: Color(red: 32, green: 40, blue: 48), label: Label(text: "Participant \(i + 1)", position: .bottomLeft, size: 14))
         })
         let table = FrameSourceTable(Dictionary(uniqueKeysWithValues: sources.enumerated().map { (StreamKey(ParticipantID("p\($0)")), $1 as any FrameSource) }))
@@ -237,14 +256,15 @@ struct RenderBench: ParsableCommand {
             for (i, s) in sources.enumerated() { s.deliver(PlanarFrame(size: pictures[i].size, format: .yuv420p, planes: copies[(i + n) % tiles])) }
         }
         func ms(_ d: Duration) -> Double { Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1000 }
-        print("\(tiles) tiles of 320x180 yuv420p → \(cellW - 8)x\(cellH - 8) on 3840x2160, every tile with a new frame, \(frames) frames")
+        print("\(tiles) tiles of \(sourceSize.width)x\(sourceSize.height) yuv420p → \(tileSize.width)x\(tileSize.height) on 3840x2160, every tile with a new frame, \(frames) frames")
         for kind in renderer {
             let drawer: any Renderer
             var finish: () -> Void = {}
             var name = ""
             switch kind {
             case .cpu:
-                let cpu = try CPURenderer(fonts: fonts); drawer = cpu; name = "cpu, \(cpu.workers) workers"
+                let cpu = try CPURenderer(fonts: fonts, workers: workers ?? ProcessInfo.processInfo.activeProcessorCount)
+                drawer = cpu; name = "cpu, \(cpu.workers) workers"
             case .gles:
                 let gles = try GLESRenderer(fonts: fonts); drawer = gles; finish = gles.finish; name = "gles, \(gles.rendererName)"
             }
@@ -258,8 +278,9 @@ struct RenderBench: ParsableCommand {
             }
             samples.sort()
             let idle = ms(try clock.measure { _ = try drawer.draw(scene, sources: table, into: target); finish() })
-            print("  \(name): median \(String(format: "%.1f", samples[samples.count / 2])) ms, min \(String(format: "%.1f", samples[0])) ms; "
-                  + "no new frame: \(String(format: "%.1f", idle)) ms")
+            let median = samples[samples.count / 2]
+            print("  \(name): median \(String(format: "%.1f", median)) ms (\(String(format: "%.3f", median / Double(tiles))) ms a tile), "
+                  + "min \(String(format: "%.1f", samples[0])) ms; no new frame: \(String(format: "%.1f", idle)) ms")
         }
     }
 }
