@@ -8,8 +8,8 @@ private func messages(_ bytes: UnsafeRawBufferPointer) -> [String] {
     String(decoding: bytes, as: UTF8.self).split(separator: "\n", maxSplits: 32, omittingEmptySubsequences: true).map(String.init)
 }
 
-private func decode(_ text: String) -> SignalEnvelope? {
-    do throws(SignalDecodingError) { return try SignalCodec.decode(text) } catch { return nil }
+private func decode(_ text: String, from sender: SignalPeer? = nil) -> SignalEnvelope? {
+    do throws(SignalDecodingError) { return try SignalCodec.decode(text, from: sender) } catch { return nil }
 }
 
 /// What a wall does with messages from a backend: decode, then apply snapshots and room events to
@@ -19,7 +19,7 @@ let signalClientHarness = Harness(name: "signal-client", summary: "backend → w
     var tracker = RoomTracker()
     var pending: RoomUpdate?
     for text in messages(bytes) {
-        guard let envelope = decode(text) else { continue }
+        guard let envelope = decode(text, from: .backend) else { continue }
         _ = decode(SignalCodec.encode(envelope))
         let message = envelope.message
         if case .snapshot(let s) = message {
@@ -58,7 +58,7 @@ let signalServerHarness = Harness(name: "signal-server", summary: "wall → back
         let (stream, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(64))
         var room: String?
         for text in texts {
-            guard let envelope = decode(text) else { continue }
+            guard let envelope = decode(text, from: .wall) else { continue }
             if let attached = room {
                 if case .bye = await store.receive(envelope.message, from: id, room: attached) { break }
                 continue
@@ -66,7 +66,8 @@ let signalServerHarness = Harness(name: "signal-server", summary: "wall → back
             guard case .hello(let hello) = envelope.message, hello.versions.contains(SignalProtocol.version),
                   token.matches(hello.token) else { break }
             do {
-                try await store.attach(id, hello: hello, heartbeatMs: 1000, maxMessageBytes: 1 << 16, continuation: continuation)
+                try await store.attach(id, hello: hello, heartbeatMs: 1000, maxMessageBytes: 1 << 16, queueCapacity: 64,
+                                       continuation: continuation)
                 room = hello.room
             } catch { break }
         }

@@ -364,6 +364,7 @@ public final class Kiosk: Sendable {
         for await report in wall.reports {
             switch report {
             case .layoutChanged(let change): await client.layoutChanged(change)
+            case .viewChanged(let change): await client.viewChanged(change)
             case .subscriptions(let subs): await client.subscribe(subs)
             }
         }

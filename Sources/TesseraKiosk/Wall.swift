@@ -10,6 +10,8 @@ import TesseraSignal
 public enum WallReport: Hashable, Sendable {
     /// The preset changed (keyboard, file reload, or applying the backend's `layout.set`).
     case layoutChanged(LayoutChanged)
+    /// The page, spotlight or labels changed (protocol 1.1 `view.changed`).
+    case viewChanged(ViewChanged)
     /// The visible tiles changed: what to ask the backend for.
     case subscriptions([Subscription])
 }
@@ -110,6 +112,21 @@ public final class Wall: @unchecked Sendable {
         // The built scene says which page is really shown (pages wrap there).
         view.page = scene.page
         if view.preset != before.preset { reportPreset(source: source) }
+        reportView(ifChangedFrom: before, source: source)
+    }
+
+    /// Shows the page, spotlight and labels the backend asked for (protocol 1.1 `view.set`); an
+    /// absent field keeps the wall's own, a spotlight on someone not in the room clears it.
+    public func apply(view set: ViewSet) {
+        lock.lock(); defer { lock.unlock() }
+        let before = view
+        if let page = set.page { view.page = page }
+        if case .some(let spotlight) = set.spotlight { view.spotlight = spotlight.flatMap { room[$0] != nil ? $0 : nil } }
+        if let labels = set.labels { view.labelsVisible = labels }
+        guard view != before else { return }
+        rebuild()
+        view.page = scene.page
+        reportView(ifChangedFrom: before, source: .backend)
     }
 
     /// Shows `preset` (the backend's `layout.set`, or a test). Unknown presets are logged and ignored.
@@ -123,10 +140,12 @@ public final class Wall: @unchecked Sendable {
             return
         }
         guard preset != view.preset else { return }
+        let before = view
         view.preset = preset
         view.page = 0
         rebuild()
         reportPreset(source: source)
+        reportView(ifChangedFrom: before, source: source)
     }
 
     /// A new roster (from Signal, or a local one).
@@ -138,9 +157,11 @@ public final class Wall: @unchecked Sendable {
         rebuild()
     }
 
-    /// Applies one update from the signaling client: the room, and the backend's preset choice.
+    /// Applies one update from the signaling client: the room, the backend's preset choice, and
+    /// its page, spotlight and labels.
     public func apply(_ update: RoomUpdate) {
         setRoom(update.room)
+        if let view = update.view { apply(view: view) }
         if update.layoutChanged, let selection = update.layout {
             if let at = selection.applyAt {
                 let delay = Double(at) / 1000 - Date().timeIntervalSince1970
@@ -192,6 +213,16 @@ public final class Wall: @unchecked Sendable {
         case .backend: .backend
         }
         reportsContinuation.yield(.layoutChanged(LayoutChanged(preset: view.preset, rev: backendRev, source: s)))
+    }
+
+    private func reportView(ifChangedFrom before: ViewState, source: ChangeSource) {
+        guard (view.page, view.spotlight, view.labelsVisible) != (before.page, before.spotlight, before.labelsVisible) else { return }
+        let s: LayoutChanged.Source = switch source {
+        case .keyboard, .local: .keyboard
+        case .file: .file
+        case .backend: .backend
+        }
+        reportsContinuation.yield(.viewChanged(ViewChanged(page: view.page, spotlight: view.spotlight, labels: view.labelsVisible, source: s)))
     }
 
     /// Visible tiles decode every frame; the next page's tiles are kept warm (keyframes only).

@@ -186,6 +186,9 @@ public actor SignalClient: Service {
     private var sentSubscriptions: [Subscription]?
     private var health: [StreamHealth] = []
     private var pendingLayoutChanged: LayoutChanged?
+    private var pendingViewChanged: ViewChanged?
+    /// The minor version of protocol 1 the current connection speaks (1: 1.1), from the welcome.
+    public private(set) var negotiatedMinor = 0
     private var outbound: AsyncStream<String>.Continuation?
     private var lastHeard = ContinuousClock.now
     private var heartbeat: Duration
@@ -238,6 +241,14 @@ public actor SignalClient: Service {
     public func layoutChanged(_ change: LayoutChanged) {
         pendingLayoutChanged = change
         if send(.layoutChanged(change)) { pendingLayoutChanged = nil }
+    }
+
+    /// The wall's page, spotlight or labels changed (protocol 1.1): sent when the backend speaks
+    /// 1.1, else dropped (a 1.0 backend would answer `unknown-type`). One made while disconnected
+    /// goes out after the next welcome.
+    public func viewChanged(_ change: ViewChanged) {
+        pendingViewChanged = change
+        if welcomed, negotiatedMinor >= 1, send(.viewChanged(change)) { pendingViewChanged = nil }
     }
 
     // MARK: Service
@@ -309,6 +320,7 @@ public actor SignalClient: Service {
         }
         connections += 1
         welcomed = false
+        negotiatedMinor = 0
         sessionAwaitingSnapshot = nil
         lastHeard = .now
         heartbeat = configuration.heartbeat
@@ -318,7 +330,7 @@ public actor SignalClient: Service {
         outbound = outContinuation
         let hello = Hello(wallId: configuration.wallID, nodeId: configuration.nodeID, room: configuration.room,
                           token: token.secret, capabilities: advertisedCapabilities,
-                          resume: sessionID.map { ResumeRequest(sessionId: $0, lastSeq: tracker.seq) })
+                          resume: sessionID.map { ResumeRequest(sessionId: $0, lastSeq: tracker.seq) }, minor: SignalProtocol.minor)
         outContinuation.yield(SignalCodec.encode(.hello(hello)))
 
         let maxBytes = configuration.maxMessageBytes
@@ -515,7 +527,9 @@ public actor SignalClient: Service {
             state = .connected(resumed: w.resumed)
             logger.info("signaling connected", metadata: ["resumed": "\(w.resumed)", "seq": "\(tracker.seq)"])
             flushSubscriptions()
+            negotiatedMinor = max(0, min(w.minor ?? 0, SignalProtocol.minor))
             if let pending = pendingLayoutChanged, send(.layoutChanged(pending)) { pendingLayoutChanged = nil }
+            if negotiatedMinor >= 1, let pending = pendingViewChanged, send(.viewChanged(pending)) { pendingViewChanged = nil }
         case .snapshot(let s):
             let update = tracker.apply(snapshot: s, seq: envelope.seq ?? 0)
             snapshotsApplied += 1
@@ -540,6 +554,8 @@ public actor SignalClient: Service {
             case .duplicate: break
             case .gap(let expected, let got): throw SignalClientError.sequenceGap(expected: expected, got: got)
             }
+        case .viewSet(let v):
+            publish(tracker.update(for: v))
         case .ping(let h):
             send(.pong(h))
         case .pong:

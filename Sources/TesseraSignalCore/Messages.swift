@@ -111,13 +111,15 @@ public struct Hello: Hashable, Sendable, Codable {
     public var token: String
     public var capabilities: Capabilities
     public var resume: ResumeRequest?
+    /// The highest minor version of protocol 1 the wall speaks (1: protocol 1.1); nil is 1.0.
+    public var minor: Int?
     public init(versions: [Int] = SignalProtocol.supportedVersions, wallId: String, nodeId: String, room: String,
-                token: String, capabilities: Capabilities = .init(), resume: ResumeRequest? = nil) {
+                token: String, capabilities: Capabilities = .init(), resume: ResumeRequest? = nil, minor: Int? = nil) {
         self.versions = versions; self.wallId = wallId; self.nodeId = nodeId; self.room = room
-        self.token = token; self.capabilities = capabilities; self.resume = resume
+        self.token = token; self.capabilities = capabilities; self.resume = resume; self.minor = minor
     }
 
-    private enum CodingKeys: String, CodingKey { case versions, wallId, nodeId, room, token, capabilities, resume }
+    private enum CodingKeys: String, CodingKey { case versions, wallId, nodeId, room, token, capabilities, resume, minor }
     /// A missing `token` reads as empty, so the backend answers it as the bad token it is
     /// (`unauthorized`, 4001) rather than as a malformed hello.
     public init(from decoder: any Decoder) throws {
@@ -129,6 +131,7 @@ public struct Hello: Hashable, Sendable, Codable {
         token = try c.decodeIfPresent(String.self, forKey: .token) ?? ""
         capabilities = try c.decode(Capabilities.self, forKey: .capabilities)
         resume = try c.decodeIfPresent(ResumeRequest.self, forKey: .resume)
+        minor = try c.decodeIfPresent(Int.self, forKey: .minor)
     }
 }
 
@@ -141,9 +144,12 @@ public struct Welcome: Hashable, Sendable, Codable {
     public var maxMessageBytes: Int
     /// True when missed events follow; false when a snapshot follows.
     public var resumed: Bool
-    public init(version: Int, sessionId: String, heartbeatMs: Int, maxMessageBytes: Int, resumed: Bool) {
+    /// The minor version of protocol 1 this connection speaks: the lower of the wall's
+    /// `hello.minor` and the backend's own. Nil (a 1.0 backend) is 0.
+    public var minor: Int?
+    public init(version: Int, sessionId: String, heartbeatMs: Int, maxMessageBytes: Int, resumed: Bool, minor: Int? = nil) {
         self.version = version; self.sessionId = sessionId; self.heartbeatMs = heartbeatMs
-        self.maxMessageBytes = maxMessageBytes; self.resumed = resumed
+        self.maxMessageBytes = maxMessageBytes; self.resumed = resumed; self.minor = minor
     }
 }
 
@@ -197,6 +203,82 @@ public struct LayoutChanged: Hashable, Sendable, Codable {
     public var rev: Int
     public var source: Source
     public init(preset: String, rev: Int, source: Source) { self.preset = preset; self.rev = rev; self.source = source }
+}
+
+/// Protocol 1.1, wall → backend: the teacher's view changed on the wall (page, spotlight or
+/// labels; the preset goes in `layout.changed`). The whole view, so it is idempotent.
+public struct ViewChanged: Hashable, Sendable, Codable {
+    /// The page shown, 0-based.
+    public var page: Int
+    /// The participant in the spotlight; nil (written `null`) for none.
+    public var spotlight: ParticipantID?
+    /// Whether name labels are shown.
+    public var labels: Bool
+    public var source: LayoutChanged.Source
+    public init(page: Int, spotlight: ParticipantID?, labels: Bool, source: LayoutChanged.Source) {
+        self.page = page; self.spotlight = spotlight; self.labels = labels; self.source = source
+    }
+
+    private enum CodingKeys: String, CodingKey { case page, spotlight, labels, source }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        page = try c.decode(Int.self, forKey: .page)
+        spotlight = try c.decodeIfPresent(ParticipantID.self, forKey: .spotlight)
+        labels = try c.decode(Bool.self, forKey: .labels)
+        source = try c.decode(LayoutChanged.Source.self, forKey: .source)
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(page, forKey: .page)
+        if let spotlight { try c.encode(spotlight, forKey: .spotlight) } else { try c.encodeNil(forKey: .spotlight) }
+        try c.encode(labels, forKey: .labels)
+        try c.encode(source, forKey: .source)
+    }
+}
+
+/// Protocol 1.1, backend → wall: show this page, spotlight or labels. An absent field keeps the
+/// wall's own; `"spotlight":null` clears the spotlight. Not a room event (no `seq`, not in the
+/// ring): the latest value is what counts, and a 1.1 wall gets the room's current view after
+/// every welcome's snapshot or missed events.
+public struct ViewSet: Hashable, Sendable, Codable {
+    public var page: Int?
+    /// nil: unchanged; `.some(nil)`: clear the spotlight.
+    public var spotlight: ParticipantID??
+    public var labels: Bool?
+    /// Increases with every change of the room's view on the backend.
+    public var rev: Int
+    public init(page: Int? = nil, spotlight: ParticipantID?? = nil, labels: Bool? = nil, rev: Int) {
+        self.page = page; self.spotlight = spotlight; self.labels = labels; self.rev = rev
+    }
+
+    /// `self` then `newer`, as one: the newer value of every field it has.
+    public func merged(with newer: ViewSet) -> ViewSet {
+        ViewSet(page: newer.page ?? page, spotlight: newer.spotlight ?? spotlight, labels: newer.labels ?? labels, rev: newer.rev)
+    }
+
+    private enum CodingKeys: String, CodingKey { case page, spotlight, labels, rev }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        page = try c.decodeIfPresent(Int.self, forKey: .page)
+        if c.contains(.spotlight) {
+            spotlight = .some(try c.decodeNil(forKey: .spotlight) ? nil : try c.decode(ParticipantID.self, forKey: .spotlight))
+        } else {
+            spotlight = nil
+        }
+        labels = try c.decodeIfPresent(Bool.self, forKey: .labels)
+        rev = try c.decode(Int.self, forKey: .rev)
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(page, forKey: .page)
+        switch spotlight {
+        case .none: break
+        case .some(.none): try c.encodeNil(forKey: .spotlight)
+        case .some(.some(let id)): try c.encode(id, forKey: .spotlight)
+        }
+        try c.encodeIfPresent(labels, forKey: .labels)
+        try c.encode(rev, forKey: .rev)
+    }
 }
 
 /// One visible tile's need: the backend forwards the smallest layer at least `maxHeight` high.
@@ -296,6 +378,10 @@ public enum SignalMessage: Hashable, Sendable {
     case handLowered(HandLowered)
     case layoutSet(LayoutSelection)
     case layoutChanged(LayoutChanged)
+    /// Protocol 1.1.
+    case viewChanged(ViewChanged)
+    /// Protocol 1.1.
+    case viewSet(ViewSet)
     case subscribe(SubscribeRequest)
     case status(WallStatus)
     case ping(Heartbeat)
@@ -316,6 +402,8 @@ public enum SignalMessage: Hashable, Sendable {
         case .handLowered: "hand.lowered"
         case .layoutSet: "layout.set"
         case .layoutChanged: "layout.changed"
+        case .viewChanged: "view.changed"
+        case .viewSet: "view.set"
         case .subscribe: "subscribe"
         case .status: "status"
         case .ping: "ping"
@@ -328,9 +416,9 @@ public enum SignalMessage: Hashable, Sendable {
     /// Which side sends messages of `type`; nil for a type that both send, or an unknown one.
     public static func sender(of type: String) -> SignalPeer? {
         switch type {
-        case "hello", "layout.changed", "subscribe", "status": .wall
+        case "hello", "layout.changed", "view.changed", "subscribe", "status": .wall
         case "welcome", "snapshot", "participant.joined", "participant.updated", "participant.left", "speaker.active",
-             "hand.raised", "hand.lowered", "layout.set": .backend
+             "hand.raised", "hand.lowered", "layout.set", "view.set": .backend
         default: nil
         }
     }
@@ -421,6 +509,8 @@ public enum SignalCodec {
         case "hand.lowered": m = .handLowered(try body(HandLowered.self))
         case "layout.set": m = .layoutSet(try body(LayoutSelection.self))
         case "layout.changed": m = .layoutChanged(try body(LayoutChanged.self))
+        case "view.changed": m = .viewChanged(try body(ViewChanged.self))
+        case "view.set": m = .viewSet(try body(ViewSet.self))
         case "subscribe": m = .subscribe(try body(SubscribeRequest.self))
         case "status": m = .status(try body(WallStatus.self))
         case "ping": m = .ping(try body(Heartbeat.self))
@@ -452,6 +542,8 @@ public enum SignalCodec {
         case .handLowered(let d): return out(d)
         case .layoutSet(let d): return out(d)
         case .layoutChanged(let d): return out(d)
+        case .viewChanged(let d): return out(d)
+        case .viewSet(let d): return out(d)
         case .subscribe(let d): return out(d)
         case .status(let d): return out(d)
         case .ping(let d), .pong(let d): return out(d)

@@ -34,12 +34,18 @@ public struct WallView: Hashable, Sendable, Codable {
     public var layout: LayoutChanged?
     /// Errors the wall reported (e.g. `url-refused`), newest last, at most 64.
     public var errors: [SignalError]
+    /// The minor version of protocol 1 the connection speaks (1: protocol 1.1).
+    public var minor: Int = 0
+    /// The view the wall last reported (protocol 1.1).
+    public var view: ViewChanged?
 }
 
 public struct RoomView: Hashable, Sendable, Codable {
     public var seq: Int
     public var snapshot: Snapshot
     public var walls: [WallView]
+    /// The room's page, spotlight and labels (protocol 1.1), once anyone set them.
+    public var view: ViewSet?
 }
 
 /// The backend's rooms, in memory: the roster, a bounded ring of recent events for resume, and the
@@ -57,6 +63,8 @@ public actor RoomStore {
         var participants: [ParticipantID: ParticipantRecord] = [:]
         var activeSpeaker: ParticipantID?
         var layout: LayoutSelection?
+        /// Page, spotlight and labels (protocol 1.1): every field present once set, `rev` counting.
+        var view: ViewSet?
         var nextJoinOrder = 0
         var nextHandOrder = 0
         /// Encoded events, oldest first; `ring[0]` has seq `seq - ring.count + 1`.
@@ -186,8 +194,36 @@ public actor RoomStore {
         guard let s = rooms[room] else { throw .notFound("room \(room)") }
         var snap = s.snapshot
         snap.room = room
-        return RoomView(seq: s.seq, snapshot: snap, walls: s.attachments.values.map(\.wall).sorted { $0.wallId < $1.wallId })
+        return RoomView(seq: s.seq, snapshot: snap, walls: s.attachments.values.map(\.wall).sorted { $0.wallId < $1.wallId },
+                        view: s.view)
     }
+
+    /// Sets the room's page, spotlight or labels (protocol 1.1; nil keeps a field, `.some(nil)`
+    /// clears the spotlight) and sends the whole view to every 1.1 wall.
+    @discardableResult
+    public func setView(page: Int? = nil, spotlight: ParticipantID?? = nil, labels: Bool? = nil,
+                        in room: String) throws(RoomStoreError) -> ViewSet {
+        try withRoom(room) { (s) throws(RoomStoreError) -> ViewSet in
+            if let page, !(0...Self.maxPage).contains(page) { throw .invalid("page must be 0…\(Self.maxPage)") }
+            if case .some(.some(let id)) = spotlight, s.participants[id] == nil { throw .notFound("participant \(id)") }
+            let old = s.view ?? ViewSet(page: 0, spotlight: .some(nil), labels: true, rev: 0)
+            var new = old.merged(with: ViewSet(page: page, spotlight: spotlight, labels: labels, rev: old.rev))
+            guard new != old || s.view == nil else { return old }
+            new.rev = old.rev + 1
+            s.view = new
+            let text = SignalCodec.encode(.viewSet(new))
+            for (id, a) in s.attachments where a.wall.minor >= 1 {
+                if case .dropped = a.continuation.yield(text) {
+                    a.continuation.finish()
+                    s.attachments[id] = nil
+                }
+            }
+            return new
+        }
+    }
+
+    /// The highest page the backend sets (pages past a preset's last wrap on the wall).
+    public static let maxPage = 9999
 
     // MARK: Walls
 
@@ -206,9 +242,10 @@ public actor RoomStore {
                 resumed = true
             }
             let sessionID = "\(s.epoch).\(UUID().uuidString.lowercased())"
+            let minor = max(0, min(hello.minor ?? 0, SignalProtocol.minor))
             var texts = [SignalCodec.encode(.welcome(Welcome(version: SignalProtocol.version, sessionId: sessionID,
                                                              heartbeatMs: heartbeatMs, maxMessageBytes: maxMessageBytes,
-                                                             resumed: resumed)))]
+                                                             resumed: resumed, minor: minor)))]
             if resumed, let r = hello.resume {
                 texts += s.ring.suffix(s.seq - r.lastSeq)
             } else {
@@ -216,6 +253,7 @@ public actor RoomStore {
                 snap.room = hello.room
                 texts.append(SignalCodec.encode(.snapshot(snap), seq: s.seq))
             }
+            if minor >= 1, let view = s.view { texts.append(SignalCodec.encode(.viewSet(view))) }
             for text in texts {
                 if case .dropped = continuation.yield(text) {
                     continuation.finish()
@@ -223,7 +261,8 @@ public actor RoomStore {
                 }
             }
             s.attachments[id] = Attachment(continuation: continuation,
-                                           wall: WallView(wallId: hello.wallId, nodeId: hello.nodeId, subscriptions: [], errors: []))
+                                           wall: WallView(wallId: hello.wallId, nodeId: hello.nodeId, subscriptions: [], errors: [],
+                                                          minor: minor))
         }
     }
 
@@ -247,6 +286,17 @@ public actor RoomStore {
         case .subscribe(let s): record(id, room: room) { $0.subscriptions = s.streams }
         case .status(let s): record(id, room: room) { $0.status = s }
         case .layoutChanged(let l): record(id, room: room) { $0.layout = l }
+        case .viewChanged(let v):
+            record(id, room: room) { $0.view = v }
+            // A change the wall made itself (keyboard, file) becomes the room's view, for the other
+            // nodes and a teacher's tablet; one the wall applied from the backend is already it.
+            if v.source != .backend {
+                let known = v.spotlight.map { rooms[room]?.participants[$0] != nil } ?? true
+                // Back to every 1.1 wall, the reporting one too: after a reconnect its report may
+                // follow the room's older view, which it must not keep.
+                _ = try? setView(page: min(max(0, v.page), Self.maxPage), spotlight: .some(known ? v.spotlight : nil),
+                                 labels: v.labels, in: room)
+            }
         case .error(let e):
             record(id, room: room) {
                 $0.errors.append(e)

@@ -19,6 +19,8 @@ public struct RoomUpdate: Hashable, Sendable {
     /// Participants present before and after whose stream URLs changed: reopen these.
     public var streamsChanged: [ParticipantID] = []
     public var layoutChanged = false
+    /// The page, spotlight and labels the backend asked for (protocol 1.1 `view.set`), if it did.
+    public var view: ViewSet?
     /// Roster entries or stream layers the wall refused.
     public var refusals: [RosterRefusal] = []
 
@@ -46,6 +48,7 @@ public struct RoomUpdate: Hashable, Sendable {
         m.left = before.subtracting(after).sorted()
         m.streamsChanged = before.intersection(after).intersection(touched).sorted()
         m.layoutChanged = layoutChanged || newer.layoutChanged
+        m.view = view.map { old in newer.view.map { old.merged(with: $0) } ?? old } ?? newer.view
         m.refusals = Array((refusals + newer.refusals).suffix(256))
         m.coalesced = coalesced + newer.coalesced
         return m
@@ -191,6 +194,14 @@ public struct RoomTracker: Sendable {
         update.room = room
         update.layout = layout
         return .applied(update)
+    }
+
+    /// A `view.set` (protocol 1.1) as an update: the room as it is, and the view asked for. Not a
+    /// room event: the seq stays.
+    public func update(for view: ViewSet) -> RoomUpdate {
+        var u = RoomUpdate(cause: .event(type: "view.set"), room: room, layout: layout, seq: seq)
+        u.view = view
+        return u
     }
 
     /// The participant as the wall will use it: strings bounded, refused layers removed.

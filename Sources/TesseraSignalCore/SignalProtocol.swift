@@ -5,6 +5,10 @@ public enum SignalProtocol {
     public static let version = 1
     /// The versions this build can negotiate, newest first.
     public static let supportedVersions = [1]
+    /// The highest minor version of protocol 1 this build speaks: 1 for 1.1 (page, spotlight and
+    /// labels: `view.changed`, `view.set`). Negotiated in `hello.minor` / `welcome.minor`; a peer
+    /// that sends none speaks 1.0.
+    public static let minor = 1
     /// The WebSocket subprotocol that carries the version.
     public static let subprotocol = "tessera.v1"
     /// The path the backend serves WebSockets on.

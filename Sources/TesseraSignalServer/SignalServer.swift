@@ -362,6 +362,19 @@ struct AdminAPI: Sendable {
 
     struct SpeakerBody: Decodable { var id: ParticipantID? }
     struct LayoutBody: Decodable { var preset: String; var applyAt: Int64? }
+    /// `{"page":2,"spotlight":"p1","labels":false}`, every field optional; `"spotlight":null` clears.
+    struct ViewBody: Decodable {
+        var page: Int?
+        var spotlight: ParticipantID??
+        var labels: Bool?
+        private enum Keys: String, CodingKey { case page, spotlight, labels }
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: Keys.self)
+            page = try c.decodeIfPresent(Int.self, forKey: .page)
+            spotlight = c.contains(.spotlight) ? .some(try c.decodeNil(forKey: .spotlight) ? nil : try c.decode(ParticipantID.self, forKey: .spotlight)) : nil
+            labels = try c.decodeIfPresent(Bool.self, forKey: .labels)
+        }
+    }
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in "ok\n" }
@@ -393,6 +406,12 @@ struct AdminAPI: Sendable {
             try await json {
                 let body = try await Self.decode(SpeakerBody.self, from: req, context: c)
                 try await store.setSpeaker(body.id, in: Self.path(c, "room"))
+            }
+        }
+        rooms.post(":room/view") { req, c in
+            try await json {
+                let body = try await Self.decode(ViewBody.self, from: req, context: c)
+                return try await store.setView(page: body.page, spotlight: body.spotlight, labels: body.labels, in: Self.path(c, "room"))
             }
         }
         rooms.post(":room/layout") { req, c in

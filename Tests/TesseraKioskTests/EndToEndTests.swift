@@ -100,6 +100,15 @@ import Testing
         try await eventually("preset content after layout.set") { kiosk.wall.currentView.preset == "content" }
         try await expectPicture(snapshot, layout: layout, preset: "content")
 
+        // 3b. Protocol 1.1: the backend's view.set hides the labels, and the wall reports its view.
+        try await backend.store.setView(labels: false, in: "r")
+        try await eventually("labels hidden after view.set") { !kiosk.wall.currentView.labelsVisible }
+        try await eventually("backend told of the wall's view") {
+            try await backend.store.view(of: "r").walls.first?.view?.labels == false
+        }
+        try await backend.store.setView(labels: true, in: "r")
+        try await eventually("labels shown again") { kiosk.wall.currentView.labelsVisible }
+
         // 4. A broken edit is refused and the last good layout stays; a good edit applies without
         //    restarting the streams that stay visible.
         type("1")

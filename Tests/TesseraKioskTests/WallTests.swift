@@ -62,6 +62,28 @@ func layeredRoom(_ n: Int) -> Room {
                             LayoutChanged(preset: "content", rev: 7, source: .backend)])
     }
 
+    /// Protocol 1.1: page, spotlight and label changes are reported with their source, and the
+    /// backend's `view.set` is applied (absent fields kept, a spotlight on a stranger cleared).
+    @Test func viewChangesAreReportedAndTheBackendsViewIsApplied() async throws {
+        let layout = try exampleLayout("single-1080p.json")
+        let media = MediaEngine()
+        defer { media.shutdown() }
+        let wall = Wall(layout: layout, room: Room.synthetic(count: 20), media: media)
+        wall.apply(.selectPreset("speaker"))
+        wall.apply(.labelsToggle)
+        wall.apply(view: ViewSet(page: 1, spotlight: .some("p3"), rev: 1))
+        #expect(wall.currentView.page == 1 && wall.currentView.spotlight == "p3" && !wall.currentView.labelsVisible)
+        wall.apply(view: ViewSet(spotlight: .some("nobody"), labels: true, rev: 2))
+        #expect(wall.currentView.spotlight == nil && wall.currentView.labelsVisible && wall.currentView.page == 1)
+        wall.apply(view: ViewSet(labels: true, rev: 3))  // no change, no report
+        wall.finishReports()
+        var changes: [ViewChanged] = []
+        for await r in wall.reports { if case .viewChanged(let c) = r { changes.append(c) } }
+        #expect(changes == [ViewChanged(page: 0, spotlight: nil, labels: false, source: .keyboard),
+                            ViewChanged(page: 1, spotlight: "p3", labels: false, source: .backend),
+                            ViewChanged(page: 1, spotlight: nil, labels: true, source: .backend)])
+    }
+
     @Test func pagesWrapAndAReloadKeepsThePreset() throws {
         var layout = try exampleLayout("single-1080p.json")
         let media = MediaEngine()

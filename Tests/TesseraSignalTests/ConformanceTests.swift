@@ -27,8 +27,15 @@ struct ConformanceTests {
             (.wall, .hello(Hello(wallId: "w", nodeId: "n", room: "r", token: "t")), nil),
             (.wall, .hello(Hello(wallId: "w", nodeId: "n", room: "r", token: "t",
                                  capabilities: Capabilities(schemes: ["rtsp", "udp"], outputs: [output, OutputCapability(id: "side")]),
-                                 resume: ResumeRequest(sessionId: "e.s", lastSeq: 0))), nil),
+                                 resume: ResumeRequest(sessionId: "e.s", lastSeq: 0), minor: 1)), nil),
             (.backend, .welcome(Welcome(version: 1, sessionId: "e.s", heartbeatMs: 10_000, maxMessageBytes: 256 << 10, resumed: false)), nil),
+            (.backend, .welcome(Welcome(version: 1, sessionId: "e.s", heartbeatMs: 10_000, maxMessageBytes: 256 << 10, resumed: true,
+                                        minor: 1)), nil),
+            (.wall, .viewChanged(ViewChanged(page: 2, spotlight: "p1", labels: true, source: .keyboard)), nil),
+            (.wall, .viewChanged(ViewChanged(page: 0, spotlight: nil, labels: false, source: .backend)), nil),
+            (.backend, .viewSet(ViewSet(page: 1, spotlight: .some("p1"), labels: false, rev: 3)), nil),
+            (.backend, .viewSet(ViewSet(spotlight: .some(nil), rev: 4)), nil),
+            (.backend, .viewSet(ViewSet(rev: 5)), nil),
             (.backend, .snapshot(Snapshot(room: "r", participants: [], activeSpeaker: nil, layout: nil)), 0),
             (.backend, .snapshot(Snapshot(room: "r", participants: [record, bare], activeSpeaker: "p1",
                                           layout: LayoutSelection(preset: "grid", rev: 3, applyAt: 1_767_225_600_000))), 41),
@@ -82,8 +89,9 @@ struct ConformanceTests {
     }
 
     /// A short real session on loopback, through a relay that records every text each side sends:
-    /// the wall's hello, subscribe, status, layout.changed, pings and refusals; the backend's
-    /// welcome, snapshot, every room event, pongs, and its bye on shutdown; then the wall's resume.
+    /// the wall's hello, subscribe, status, layout.changed, view.changed, pings and refusals; the
+    /// backend's welcome, snapshot, every room event, view.set, pongs, and its bye on shutdown;
+    /// then the wall's resume.
     @Test func everythingTesseraSignalAndTheWallSendConformsToTheSchemas() async throws {
         let store = RoomStore()
         try await fill(store, ids: 1...3)
@@ -105,6 +113,8 @@ struct ConformanceTests {
             try await store.upsert(ParticipantInput(id: "p5", sharesScreen: true, streams: camera("p5")), in: "r")
             try await store.setHand("p2", raised: false, in: "r")
             try await store.setHand("p1", raised: true, in: "r")
+            try await store.setView(page: 1, spotlight: .some("p1"), labels: false, in: "r")
+            await wall.client.viewChanged(ViewChanged(page: 1, spotlight: nil, labels: true, source: .keyboard))
             try await store.setSpeaker(nil, in: "r")
             try await store.setLayout(preset: "hands", applyAt: 1_767_225_600_000, in: "r")
             try await store.remove("p3", from: "r")
@@ -112,7 +122,7 @@ struct ConformanceTests {
             try await eventually("the wall's events") { await wall.client.lastSeq == seq }
             try await eventually("the wall's reports") {
                 let types = await relay.types(from: .wall)
-                return ["subscribe", "status", "layout.changed", "ping", "error"].allSatisfy(types.contains)
+                return ["subscribe", "status", "layout.changed", "view.changed", "ping", "error"].allSatisfy(types.contains)
             }
 
             // The backend shuts down (bye, 1001) and comes back with the same rooms: the wall resumes.
@@ -133,7 +143,7 @@ struct ConformanceTests {
         let recorded = await relay.recorded
         let backendTypes = Set(recorded.filter { $0.sender == .backend }.compactMap { try? SignalCodec.decode($0.text).message.type })
         #expect(backendTypes.isSuperset(of: ["welcome", "snapshot", "participant.joined", "participant.updated", "participant.left",
-                                             "speaker.active", "hand.raised", "hand.lowered", "layout.set", "pong", "bye"]),
+                                             "speaker.active", "hand.raised", "hand.lowered", "layout.set", "view.set", "pong", "bye"]),
                 "the backend sent only \(backendTypes.sorted())")
         #expect(recorded.contains { $0.sender == .wall && $0.text.contains("\"resume\"") }, "no hello with resume")
         #expect(recorded.contains { $0.sender == .backend && $0.text.contains("\"resumed\":true") }, "no resumed welcome")
@@ -161,7 +171,8 @@ enum SchemaValidator {
 
     static let allTypes: Set<String> = ["hello", "welcome", "snapshot", "participant.joined", "participant.updated",
                                         "participant.left", "speaker.active", "hand.raised", "hand.lowered", "layout.set",
-                                        "layout.changed", "subscribe", "status", "ping", "pong", "error", "bye"]
+                                        "layout.changed", "view.changed", "view.set", "subscribe", "status", "ping", "pong",
+                                        "error", "bye"]
 
     static func available() async -> Bool {
         guard FileManager.default.isExecutableFile(atPath: python) else { return false }

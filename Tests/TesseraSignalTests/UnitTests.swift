@@ -20,6 +20,13 @@ import Testing
         .ping(Heartbeat(t: 1)), .pong(Heartbeat(t: 1)),
         .error(SignalError(code: .urlRefused, message: "scheme \"file\" is not allowed", participant: "p1")),
         .bye(Bye(reason: "maintenance", retryAfterMs: 5000)),
+        .hello(Hello(wallId: "w", nodeId: "n", room: "r", token: "t", minor: 1)),
+        .welcome(Welcome(version: 1, sessionId: "s", heartbeatMs: 10000, maxMessageBytes: 262144, resumed: false, minor: 1)),
+        .viewChanged(ViewChanged(page: 2, spotlight: nil, labels: false, source: .keyboard)),
+        .viewChanged(ViewChanged(page: 0, spotlight: "p1", labels: true, source: .backend)),
+        .viewSet(ViewSet(page: 1, spotlight: .some(nil), labels: nil, rev: 3)),
+        .viewSet(ViewSet(spotlight: .some("p1"), rev: 4)),
+        .viewSet(ViewSet(labels: true, rev: 5)),
     ])
     func roundTrips(_ m: SignalMessage) throws {
         let seq: Int? = m.isRoomEvent ? 12 : nil
@@ -38,6 +45,15 @@ import Testing
             let e = try SignalCodec.decode(#"{"v":1,"type":"speaker.active","seq":3,"data":"# + data + "}")
             #expect(e.message == .speakerActive(SpeakerActive(id: nil)))
         }
+    }
+
+    /// `view.set`: absent keeps, null clears the spotlight.
+    @Test func aViewSetSaysAbsentAndNullApart() throws {
+        #expect(SignalCodec.encode(.viewSet(ViewSet(spotlight: .some(nil), rev: 1))).contains(#""spotlight":null"#))
+        #expect(!SignalCodec.encode(.viewSet(ViewSet(page: 1, rev: 1))).contains("spotlight"))
+        let kept = ViewSet(page: 4, spotlight: .some("p1"), labels: true, rev: 1)
+        #expect(kept.merged(with: ViewSet(page: 5, rev: 2)) == ViewSet(page: 5, spotlight: .some("p1"), labels: true, rev: 2))
+        #expect(kept.merged(with: ViewSet(spotlight: .some(nil), rev: 3)) == ViewSet(page: 4, spotlight: .some(nil), labels: true, rev: 3))
     }
 
     @Test func unknownErrorCodesSurvive() throws {
