@@ -347,7 +347,7 @@ class Checker:
                 seqs = [m.get("seq") for m in got]
                 want = list(range(last_seq + 1, last_seq + 1 + len(missed)))
                 if [m.get("type") for m in got] == missed and seqs == want:
-                    self.passed(name, f"resumed:true and the {len(missed)} missed events, seq {want[:1] + want[-1:]} with no gap"
+                    self.passed(name, f"resumed:true and the {len(missed)} missed events, seq {want[0]}…{want[-1]}, with no gap"
                                 if missed else "resumed:true with nothing missed (no --admin: no events made)")
                 else:
                     self.failed(name, f"resumed:true, want {missed} seq {want}; got {[m.get('type') for m in got]} seq {seqs}")
@@ -372,6 +372,36 @@ class Checker:
                 self.failed("resume: unknown session", f"want resumed:false and a snapshot, got {welcome.get('data')} then {nxt.get('type')}")
         except Exception as e:  # noqa: BLE001
             self.failed("resume: unknown session", f"{e!r}")
+        finally:
+            await ws.close()
+
+    async def check_minor(self):
+        """Protocol 1.1 is optional: a backend without it answers no minor (1.0) and passes."""
+        name = "protocol 1.1"
+        ws = await self.connect()
+        try:
+            await ws.send(json.dumps(self.hello(minor=1)))
+            welcome = await self.recv(ws)
+            await self.recv(ws)  # snapshot
+            minor = welcome.get("data", {}).get("minor", 0)
+            if minor not in (0, 1):
+                self.failed(name, f"welcome.minor {minor} to a hello with minor 1 (want the lower of the two: 0 or 1)")
+            elif minor == 0:
+                self.skipped(name, "the backend speaks 1.0 (no welcome.minor)")
+            elif not self.args.admin:
+                self.passed(name, "welcome.minor 1 (no --admin: view.set not checked)")
+            else:
+                status, answer = self.admin("POST", self.room_path("view"), {"page": 1, "labels": True})
+                if status != 200:
+                    self.failed(name, f"admin POST view answered {status}: {answer}")
+                    return
+                m = await self.recv_type(ws, {"view.set"})
+                if m["data"].get("page") == 1 and "seq" not in m:
+                    self.passed(name, f"welcome.minor 1; view.set {m['data']} without seq")
+                else:
+                    self.failed(name, f"want view.set page 1 without seq, got {m}")
+        except Exception as e:  # noqa: BLE001
+            self.failed(name, f"{e!r}")
         finally:
             await ws.close()
 
@@ -441,6 +471,7 @@ class Checker:
         await self.check_refused_hello("message before hello", json.dumps({"v": 1, "type": "ping", "data": {"t": 1}}),
                                        "hello-required", 4003)
         await self.check_sizes(welcome)
+        await self.check_minor()
         if self.args.large_room and self.args.admin:
             await self.check_large_room()
         else:
