@@ -9,9 +9,14 @@ OUT ?= out
 APT_PACKAGES := pkg-config \
 	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
 	libdrm-dev libgbm-dev libegl-dev libgles-dev libinput-dev libxkbcommon-dev libudev-dev \
-	libfreetype-dev fonts-dejavu-core glslang-tools openssl \
+	libfreetype-dev libharfbuzz-dev libfribidi-dev libfontconfig-dev \
+	fonts-dejavu-core fonts-noto-core fonts-noto-cjk fonts-symbola glslang-tools openssl \
 	libegl-mesa0 libgl1-mesa-dri libgbm1 ffmpeg \
 	python3-jsonschema python3-websockets
+# Only `make test` needs these: media servers packaged by Debian that the wall is tested against
+# (gst-rtsp-server, srt-live-transmit, nginx's RTMP module; see docs/media.md).
+TEST_APT_PACKAGES := python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+	gstreamer1.0-plugins-bad srt-tools nginx-light libnginx-mod-rtmp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build release test demo bench e2e-kms fuzz soak soak-ci deb signal-check clean
@@ -38,15 +43,26 @@ build: deps
 release:
 	$(MAKE) build CONFIG=release
 
-## test: layout schema checks, example layouts, and the Swift test suite. Tests that measure the process's
-## memory (malloc in use) run afterwards on their own: other tests running beside them allocate too.
+## test: layout schema checks, example layouts, and the Swift test suite, one test target per process.
+## Swift Testing runs a process's tests on as many cooperative threads as there are cores (2 here):
+## the media tests that wait on publisher threads would otherwise stall the signaling and kiosk
+## tests' timers beside them (CI saw 60 s waits run out). Tests that measure the process's memory
+## (malloc in use) run last on their own: other tests running beside them allocate too.
+TEST_TARGETS := $(notdir $(wildcard Tests/*Tests))
 ALONE_TESTS := noMemoryGrowthOverOpenCloseCycles
 test: build
+	$(call apt_install,$(TEST_APT_PACKAGES))
 	python3 tools/check_schema.py
 	$(BIN) validate Layouts/*.json
-	$(SWIFT) test --skip $(ALONE_TESTS)
-	@echo "make test: tests that measure the whole process's memory, alone: $(ALONE_TESTS)"
-	$(SWIFT) test --skip-build --filter $(ALONE_TESTS)
+	$(SWIFT) build --build-tests
+	@failed=""; for t in $(TEST_TARGETS); do \
+	  echo "make test: $$t"; \
+	  $(SWIFT) test --skip-build --filter "^$$t\." --skip $(ALONE_TESTS) || failed="$$failed $$t"; \
+	done; \
+	echo "make test: tests that measure the whole process's memory, alone: $(ALONE_TESTS)"; \
+	$(SWIFT) test --skip-build --filter $(ALONE_TESTS) || failed="$$failed $(ALONE_TESTS)"; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED in:$$failed"; exit 1; fi; \
+	echo "make test: all test targets passed"
 
 ## demo: the lecture-theatre wall, headless, with 250 synthetic participants, their publishers and the
 ## reference backend in one process; PNG snapshots and a stats summary in $(OUT)/demo/
@@ -113,12 +129,14 @@ e2e-kms: build
 ## fuzz: libFuzzer on every harness in Fuzz/Sources (layout, signaling, stamps, streams), FUZZ_SECONDS each
 ## (default 60; FUZZ_ONLY=layout,… for some). Seeds from Fuzz/Seeds/, the example layouts, fixtures and
 ## clips; corpora and findings in $(OUT)/fuzz/<harness>/. A finding fails the run: make it a test.
+## FUZZ_CONFIG=debug builds in about a tenth of the CPU time (CI's smoke) and runs a few times slower.
 FUZZ_SECONDS ?= 60
 FUZZ_ONLY ?=
+FUZZ_CONFIG ?= release
 fuzz: deps
-	TESSERA_FUZZ=1 $(SWIFT) build -c release --scratch-path .build-fuzz --product tessera-fuzz \
+	TESSERA_FUZZ=1 $(SWIFT) build -c $(FUZZ_CONFIG) --scratch-path .build-fuzz --product tessera-fuzz \
 		-Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -use-ld=lld -Xswiftc -enable-testing
-	python3 tools/fuzz/run.py --binary .build-fuzz/release/tessera-fuzz --seconds $(FUZZ_SECONDS) --out $(OUT)/fuzz \
+	python3 tools/fuzz/run.py --binary .build-fuzz/$(FUZZ_CONFIG)/tessera-fuzz --seconds $(FUZZ_SECONDS) --out $(OUT)/fuzz \
 		$(if $(FUZZ_ONLY),--only $(FUZZ_ONLY))
 
 ## signal-check: the signaling conformance checker against a debug tessera-signal on a loopback port

@@ -32,17 +32,22 @@ let package = Package(
         .systemLibrary(name: "CEGL", pkgConfig: "egl", providers: [.apt(["libegl-dev", "libgles-dev"])]),
         .systemLibrary(name: "CInput", pkgConfig: "libinput", providers: [.apt(["libinput-dev", "libxkbcommon-dev", "libudev-dev"])]),
         .systemLibrary(name: "CSwscale", pkgConfig: "libswscale", providers: [.apt(["libswscale-dev"])]),
-        .systemLibrary(name: "CFreeType", pkgConfig: "freetype2", providers: [.apt(["libfreetype-dev"])]),
+        // FreeType, HarfBuzz, FriBidi and fontconfig in one module (harfbuzz.pc brings freetype2's flags).
+        .systemLibrary(name: "CText", pkgConfig: "harfbuzz",
+                       providers: [.apt(["libfreetype-dev", "libharfbuzz-dev", "libfribidi-dev", "libfontconfig-dev"])]),
 
         // Shared value types and role protocols; no C.
         .target(name: "TesseraCore", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // Layout model, JSON decoding with positions, validation, tiler, scene builder; no C.
         .target(name: "TesseraLayout", dependencies: ["TesseraCore"]),
         // Middle row: they meet in TesseraCore and never import one another.
-        .target(name: "TesseraMedia", dependencies: ["TesseraCore", "CFFmpeg"]),
-        .target(name: "TesseraRender", dependencies: ["TesseraCore", "CEGL", "CSwscale", "CFreeType"]),
+        // FFmpeg's handles, error text, encoder and muxer, shared by Media (decode, test publisher)
+        // and Output (snapshots, recordings).
+        .target(name: "TesseraFFmpeg", dependencies: ["CFFmpeg"]),
+        .target(name: "TesseraMedia", dependencies: ["TesseraCore", "TesseraFFmpeg", "CFFmpeg"]),
+        .target(name: "TesseraRender", dependencies: ["TesseraCore", "CEGL", "CSwscale", "CText"]),
         // FFmpeg's encoders (PNG snapshots, recordings) are the output side's; decoding is Media's.
-        .target(name: "TesseraOutput", dependencies: ["TesseraCore", "CDRM", "CFFmpeg"]),
+        .target(name: "TesseraOutput", dependencies: ["TesseraCore", "TesseraFFmpeg", "CDRM", "CFFmpeg"]),
         // Signal's pure part: messages and codec, room tracker, URL gate, tokens, the backend's room
         // store; no sockets, so the fuzz harnesses take it without NIO.
         .target(name: "TesseraSignalCore", dependencies: ["TesseraCore"]),
@@ -86,7 +91,7 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .executableTarget(name: "tessera", dependencies: [
-            "TesseraKiosk", "TesseraLayout", "TesseraCore", "TesseraMedia", "TesseraRender", "TesseraOutput",
+            "TesseraKiosk", "TesseraLayout", "TesseraCore", "TesseraMedia", "TesseraFFmpeg", "TesseraRender", "TesseraOutput",
             // Kiosk: `run` reads keys and talks to a backend; `demo` runs the reference backend in-process.
             "TesseraInput", "TesseraSignal", "TesseraSignalServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -103,7 +108,7 @@ let package = Package(
         .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"]),
         .testTarget(name: "TesseraLayoutTests", dependencies: ["TesseraLayout", "TesseraCore"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraCore"]),
+        .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraFFmpeg", "TesseraCore", "CFFmpeg"]),
         .testTarget(name: "TesseraRenderTests", dependencies: ["TesseraRender", "TesseraOutput", "TesseraCore", "TesseraLayout"],
                     exclude: ["Golden"]),
         .testTarget(name: "TesseraSignalTests", dependencies: [
@@ -124,7 +129,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "TesseraSystemTests", dependencies: [
-            "TesseraMedia", "TesseraRender", "TesseraOutput", "TesseraInput", "TesseraKiosk",
+            "TesseraMedia", "TesseraFFmpeg", "TesseraRender", "TesseraOutput", "TesseraInput", "TesseraKiosk",
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,3 +1,4 @@
+import TesseraCore
 /// One key going down, as a keyboard reports it: the keysym name (xkbcommon spelling, such as
 /// "Page_Down", "1", "s" or "S") and the modifiers held.
 public struct KeyPress: Hashable, Sendable, CustomStringConvertible {
@@ -23,6 +24,12 @@ public protocol KeyboardSource: AnyObject, Sendable {
     var name: String { get }
     func start(_ handler: @escaping @Sendable (KeyPress) -> Void) throws(InputError)
     func stop()
+    /// Why reading stopped on its own (a poll or read that failed), if it did: shortcuts are dead.
+    var failure: SystemCallError? { get }
+}
+
+extension KeyboardSource {
+    public var failure: SystemCallError? { nil }
 }
 
 public enum InputError: Error, CustomStringConvertible, Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TesseraCore
 
 /// The reading thread both keyboards run: started once, asked to stop, and waited for (up to two
 /// seconds, since a read may be blocked until its poll times out).
@@ -10,6 +11,11 @@ final class KeyboardThread: Sendable {
 
     /// Whether `stop()` has been asked; the loop checks it between reads.
     var stopRequested: Bool { stopFlag.load(ordering: .relaxed) }
+    private let failure = Mutex<SystemCallError?>(nil)
+    /// Why the loop ended on its own (a read or poll that failed), if it did.
+    var error: SystemCallError? { failure.withLock { $0 } }
+    /// Records why the loop is ending.
+    func fail(_ error: SystemCallError) { failure.withLock { $0 = error } }
 
     /// Runs `body` on a new thread named `name`.
     func start(name: String, _ body: @escaping @Sendable () -> Void) {

@@ -1,6 +1,7 @@
 internal import CInput
 import Foundation
 import Synchronization
+import TesseraCore
 
 /// Keys from every keyboard on a seat through libinput's udev backend (keyboards plugged in later
 /// arrive as device-added events), turned into keysyms with an xkbcommon keymap
@@ -59,6 +60,8 @@ public final class LibinputKeyboard: KeyboardSource, @unchecked Sendable {
         }
     }
 
+    public var failure: SystemCallError? { worker.error }
+
     public func stop() {
         worker.stop()
     }
@@ -80,8 +83,9 @@ public final class LibinputKeyboard: KeyboardSource, @unchecked Sendable {
         let fd = libinput_get_fd(h.li)
         while !worker.stopRequested {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let r = poll(&p, 1, 200)
-            if r < 0 && errno != EINTR { return }
+            do throws(SystemCallError) { try SystemCall.retrying("poll(libinput)") { poll(&p, 1, 200) } } catch {
+                worker.fail(error); return
+            }
             guard libinput_dispatch(h.li) == 0 else { return }
             while let event = libinput_get_event(h.li) {
                 defer { libinput_event_destroy(event) }

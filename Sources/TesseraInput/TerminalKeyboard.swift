@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TesseraCore
 
 /// Keys from a terminal (development, or a serial console): puts a tty into raw mode while it
 /// runs, and turns the bytes and escape sequences a VT100-style terminal sends into keysyms.
@@ -29,6 +30,8 @@ public final class TerminalKeyboard: KeyboardSource, @unchecked Sendable {
         worker.start(name: "keyboard \(name)") { [self] in readLoop(handler) }
     }
 
+    public var failure: SystemCallError? { worker.error }
+
     public func stop() {
         worker.stop()
         if var t = saved { tcsetattr(fd, TCSANOW, &t); saved = nil }
@@ -39,15 +42,20 @@ public final class TerminalKeyboard: KeyboardSource, @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 64)
         while !worker.stopRequested {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let r = poll(&p, 1, 100)
-            if r < 0 { if errno == EINTR { continue }; return }
+            let r: Int32
+            do throws(SystemCallError) { r = try SystemCall.retrying("poll(\(name))") { poll(&p, 1, 100) } } catch {
+                worker.fail(error); return
+            }
             if r == 0 {
                 // A lone ESC with nothing after it within 100 ms is the Escape key.
                 if !pending.isEmpty { for k in Self.parse(&pending, flush: true) { handler(k) } }
                 continue
             }
-            let n = read(fd, &buffer, buffer.count)
-            if n <= 0 { if n < 0 && errno == EINTR { continue }; return }
+            let n: Int
+            do throws(SystemCallError) { n = try SystemCall.retrying("read(\(name))") { read(fd, &buffer, buffer.count) } } catch {
+                worker.fail(error); return
+            }
+            if n == 0 { return } // end of input
             pending += buffer[0..<n]
             for k in Self.parse(&pending, flush: false) { handler(k) }
         }

@@ -149,7 +149,7 @@ public enum Doctor {
         if connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 { return nil }
         guard errno == EINPROGRESS else { return String(cString: strerror(errno)) }
         var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-        guard poll(&p, 1, Int32(timeout * 1000)) == 1 else { return "no answer within \(Int(timeout)) s" }
+        guard (try? SystemCall.retrying("poll", { poll(&p, 1, Int32(timeout * 1000)) })) == 1 else { return "no answer within \(Int(timeout)) s" }
         var err: Int32 = 0
         var len = socklen_t(MemoryLayout<Int32>.size)
         getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)

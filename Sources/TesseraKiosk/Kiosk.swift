@@ -45,11 +45,15 @@ public final class Kiosk: Sendable {
     private let keyboards = Mutex<[any KeyboardSource]>([])
     private let renderThreads = Mutex<[OutputThread]>([])
     private let snapshotWriter: SnapshotWriter?
+    /// The layout file as it was just before `init` read it: the watcher starts from this, so an
+    /// edit made after the load but before the watcher's first look is still seen.
+    private let loadedStamp: FileStamp?
 
     public init(configuration: KioskConfiguration, logger: Logger = Logger(label: "tessera.kiosk")) throws(KioskError) {
         self.configuration = configuration
         self.logger = logger
         let layout: Layout
+        loadedStamp = Self.stamp(configuration.layoutPath)
         switch LayoutFiles.load(configuration.layoutPath) {
         case .success(let l): layout = l
         case .failure(let e): throw .layout(path: configuration.layoutPath, lines: e.lines)
@@ -176,6 +180,11 @@ public final class Kiosk: Sendable {
         if !streams.isEmpty && offline == streams.count { problems.append("all \(streams.count) streams are offline") }
         if let link = signalLink, let stalled = Self.stalledFor(link) {
             problems.append("signal: the client has not run for \(stalled) s (hung)")
+        }
+        for k in keyboards.withLock({ $0 }) {
+            if let failure = k.failure {
+                problems.append("keyboard \(k.name): stopped reading (\(failure)); shortcuts do not work until tessera restarts")
+            }
         }
         return problems
     }
@@ -417,7 +426,7 @@ public final class Kiosk: Sendable {
     /// both show); applies a valid edit, logs an invalid one and keeps the last good layout.
     func watchLayout() async {
         let path = configuration.layoutPath
-        var last = Self.stamp(path)
+        var last = loadedStamp
         while !Task.isShuttingDownGracefully {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.configuration.reloadInterval) }
             if Task.isShuttingDownGracefully { return }

@@ -1,4 +1,5 @@
 import Foundation
+import TesseraCore
 
 /// sd_notify without libsystemd: one datagram to `$NOTIFY_SOCKET` per message. Does nothing when
 /// not started by systemd (no socket in the environment).
@@ -40,7 +41,7 @@ public struct SystemdNotify: Sendable {
         let bytes = Array(state.utf8)
         let sent = withUnsafePointer(to: &addr) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                sendto(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL), sa, length)
+                (try? SystemCall.retrying("sendto(NOTIFY_SOCKET)") { sendto(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL), sa, length) }) ?? -1
             }
         }
         return sent == bytes.count

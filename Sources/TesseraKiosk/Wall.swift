@@ -35,6 +35,9 @@ public final class Wall: @unchecked Sendable {
     private var view: ViewState
     private var scene: Scene
     private var backendRev = 0
+    /// The backend's preset switch waiting for its `applyAt`: one at a time, replaced by any newer
+    /// selection and cancelled at shutdown, so a stale one never overrides a later choice.
+    private var scheduled: (rev: Int, timer: DispatchWorkItem)?
     private var lastSubscriptions: [Subscription] = []
     private var lastRequests: [StreamRequest] = []
     private let origin: StreamOrigin
@@ -163,18 +166,32 @@ public final class Wall: @unchecked Sendable {
         setRoom(update.room)
         if let view = update.view { apply(view: view) }
         if update.layoutChanged, let selection = update.layout {
+            cancelScheduledSwitch()
             if let at = selection.applyAt {
                 let delay = Double(at) / 1000 - Date().timeIntervalSince1970
                 if delay > 0 {
                     // Walls split over several machines switch together at `applyAt` (wall-clock time).
-                    DispatchQueue.global().asyncAfter(deadline: .now() + min(delay, 60)) { [weak self] in
-                        self?.selectPreset(selection.preset, rev: selection.rev, source: .backend)
-                    }
+                    let timer = DispatchWorkItem { [weak self] in self?.applyScheduledSwitch(selection) }
+                    lock.withLock { scheduled = (selection.rev, timer) }
+                    DispatchQueue.global().asyncAfter(deadline: .now() + min(delay, 60), execute: timer)
                     return
                 }
             }
             selectPreset(selection.preset, rev: selection.rev, source: .backend)
         }
+    }
+
+    private func applyScheduledSwitch(_ selection: LayoutSelection) {
+        let due = lock.withLock { () -> Bool in
+            guard scheduled?.rev == selection.rev else { return false }
+            scheduled = nil
+            return true
+        }
+        if due { selectPreset(selection.preset, rev: selection.rev, source: .backend) }
+    }
+
+    private func cancelScheduledSwitch() {
+        lock.withLock { scheduled?.timer.cancel(); scheduled = nil }
     }
 
     /// Replaces the layout (hot reload). The preset, page, spotlight and labels carry over when the
@@ -192,8 +209,11 @@ public final class Wall: @unchecked Sendable {
         if view.preset != before { reportPreset(source: .file) }
     }
 
-    /// Stops reporting (the consumer's loop ends).
-    public func finishReports() { reportsContinuation.finish() }
+    /// Stops reporting (the consumer's loop ends) and drops a preset switch still waiting for its time.
+    public func finishReports() {
+        cancelScheduledSwitch()
+        reportsContinuation.finish()
+    }
 
     // MARK: Inside the lock
 

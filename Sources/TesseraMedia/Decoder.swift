@@ -1,17 +1,22 @@
 internal import CFFmpeg
 import Foundation
 import TesseraCore
+import TesseraFFmpeg
 
 /// An opened video decoder (AVCodecContext), software or VAAPI.
 final class Decoder {
-    let ctx: UnsafeMutablePointer<AVCodecContext>
+    /// The context and the frame are owned by classes that free them, so an init that throws
+    /// half-way (say avcodec_parameters_to_context) leaks neither.
+    private let context: CodecContext
+    private let frameBox: FrameBox
+    var ctx: UnsafeMutablePointer<AVCodecContext> { context.pointer }
+    private var frame: UnsafeMutablePointer<AVFrame> { frameBox.pointer }
     let codecName: String
     let hardware: Bool
     private let url: String
     private let device: HardwareDevice?
     /// Export VAAPI surfaces as dma-bufs; turned off for good at the first failure.
     private var exportDMABuf: Bool
-    private let frame: UnsafeMutablePointer<AVFrame>
     private var converter: FormatConverter?
     /// Pictures that needed a copy into yuv420p.
     private(set) var conversions = 0
@@ -30,9 +35,13 @@ final class Decoder {
         guard let codec = avcodec_find_decoder(par.pointee.codec_id) else {
             throw .noVideo(url: url, detail: "no decoder for codec \(String(cString: avcodec_get_name(par.pointee.codec_id)))")
         }
-        guard let ctx = avcodec_alloc_context3(codec) else { throw .av("avcodec_alloc_context3", url, tessera_averror(ENOMEM)) }
-        self.ctx = ctx
-        self.frame = av_frame_alloc()!
+        do throws(FFmpegError) {
+            context = try CodecContext(codec)
+            frameBox = try FrameBox()
+        } catch {
+            throw .av(error, url)
+        }
+        let ctx = context.pointer
         codecName = String(cString: codec.pointee.name)
         self.url = url
         device = hardwareDevice
@@ -50,12 +59,6 @@ final class Decoder {
         if rc < 0 { throw .av("avcodec_open2(\(codecName)\(hardware ? ", vaapi" : ""))", url, rc) }
     }
 
-    deinit {
-        var f: UnsafeMutablePointer<AVFrame>? = frame
-        av_frame_free(&f)
-        var c: UnsafeMutablePointer<AVCodecContext>? = ctx
-        avcodec_free_context(&c)
-    }
 
     /// Keyframes only (warm streams) or every frame (visible ones).
     var keyframesOnly: Bool {

@@ -1,6 +1,7 @@
 internal import CFFmpeg
 import Foundation
 import TesseraCore
+import TesseraFFmpeg
 
 // The C handles Media holds, each in a final class whose deinit frees it. None of these cross
 // threads while in use: a stream's thread owns its Interrupt (shared read-only with whoever stops
@@ -28,20 +29,6 @@ final class Interrupt: @unchecked Sendable {
 extension Duration {
     var microseconds: Double { Double(components.seconds) * 1e6 + Double(components.attoseconds) / 1e12 }
     var seconds: Double { microseconds / 1e6 }
-}
-
-/// An AVDictionary of options for one call; whatever the call did not consume is freed.
-struct AVOptions {
-    var entries: [(String, String)] = []
-    mutating func set(_ key: String, _ value: String) { entries.append((key, value)) }
-
-    /// Calls `body` with a dictionary built from the entries; frees what is left afterwards.
-    func with<R>(_ body: (inout OpaquePointer?) throws -> R) rethrows -> R {
-        var dict: OpaquePointer? = nil
-        for (k, v) in entries { av_dict_set(&dict, k, v, 0) }
-        defer { av_dict_free(&dict) }
-        return try body(&dict)
-    }
 }
 
 /// An opened demuxer (AVFormatContext from avformat_open_input).
@@ -169,15 +156,17 @@ final class InputContext {
 
     /// Back to the start (looping files).
     func rewind() -> Bool {
-        av_seek_frame(ctx, -1, 0, 1 /* AVSEEK_FLAG_BACKWARD */) >= 0
+        av_seek_frame(ctx, -1, 0, AVSEEK_FLAG_BACKWARD) >= 0
     }
 }
 
 /// One AVPacket, reused for every read of a stream.
 final class Packet {
-    let pkt: UnsafeMutablePointer<AVPacket>
-    init() { pkt = av_packet_alloc()! }
-    deinit { var p: UnsafeMutablePointer<AVPacket>? = pkt; av_packet_free(&p) }
+    private let box: PacketBox
+    var pkt: UnsafeMutablePointer<AVPacket> { box.pointer }
+    init() throws(MediaError) {
+        do throws(FFmpegError) { box = try PacketBox() } catch { throw .av(error, "") }
+    }
     func unref() { av_packet_unref(pkt) }
     var streamIndex: Int32 { pkt.pointee.stream_index }
     var isKey: Bool { pkt.pointee.flags & tessera_av_pkt_flag_key() != 0 }
@@ -204,5 +193,5 @@ final class Packet {
         return false
     }
 
-    var isCorrupt: Bool { pkt.pointee.flags & 0x0002 /* AV_PKT_FLAG_CORRUPT */ != 0 }
+    var isCorrupt: Bool { pkt.pointee.flags & AV_PKT_FLAG_CORRUPT != 0 }
 }

@@ -27,7 +27,7 @@ enum FFmpegLog {
     /// Installs `log` for warnings and errors from FFmpeg (debug: everything from `info` up).
     static func install(_ log: MediaLog) {
         lock.lock(); target = log; lock.unlock()
-        let level: Int32 = log.minimum <= .debug ? 32 /* AV_LOG_INFO */ : 16 /* AV_LOG_ERROR */
+        let level: Int32 = log.minimum <= .debug ? AV_LOG_INFO : AV_LOG_ERROR
         tessera_log_install({ level, line in
             guard let line else { return }
             FFmpegLog.forward(level, String(cString: line))

@@ -1,4 +1,5 @@
 import TesseraCore
+import TesseraFFmpeg
 
 /// Everything Media can fail with. Each case names the operation and the URL (or codec) that
 /// caused it, and carries FFmpeg's own text for the AVERROR code where there is one.
@@ -17,6 +18,8 @@ public enum MediaError: Error, Hashable, Sendable, CustomStringConvertible {
     case noPictures(url: String, seconds: Double)
 
     /// Builds `.ffmpeg` with FFmpeg's message for `code`.
+    static func av(_ error: FFmpegError, _ url: String) -> MediaError { av(error.operation, url, error.code) }
+
     static func av(_ operation: String, _ url: String, _ code: Int32) -> MediaError {
         .ffmpeg(operation: operation, url: url, code: code, text: FFmpegLibraries.errorText(code))
     }

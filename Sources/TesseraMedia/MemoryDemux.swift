@@ -1,6 +1,7 @@
 internal import CFFmpeg
 import Foundation
 import TesseraCore
+import TesseraFFmpeg
 
 /// Demuxes and decodes MPEG-TS bytes held in memory, through a custom AVIOContext (no network, no
 /// files), the way a live MPEG-TS stream is played: same demuxer flags, keyframe wait, decoder and
@@ -37,7 +38,7 @@ public enum MemoryDemux {
         guard index >= 0, let stream = ctx.pointee.streams[Int(index)] else { return 0 }
         guard let decoder = try? Decoder(stream: stream, url: "memory", hardwareDevice: nil) else { return 0 }
         let codecID = stream.pointee.codecpar.pointee.codec_id.rawValue
-        let packet = Packet()
+        guard let packet = try? Packet() else { return 0 }
         let clock = ContinuousClock()
         var waitingForKey = true
         var pictures = 0

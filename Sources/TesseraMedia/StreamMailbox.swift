@@ -66,6 +66,10 @@ public final class StreamMailbox: FrameSource, @unchecked Sendable {
 
     private func currentState(now: ContinuousClock.Instant) -> StreamState {
         guard phase == .playing else { return phase }
+        // Lock-step: a decoder with a frame not yet taken is waiting for the renderer, not stalled.
+        // (Called stalled, its tile showed the slate, never took the frame, and the stream waited
+        // for ever: `bench compose` crawled at one output frame per 5 s for 12 minutes.)
+        if lockstep, frame != nil, !frameTaken { return .playing }
         // Warm streams decode only keyframes: they are alive while packets arrive.
         let last = _priority == .warm ? lastPacketAt : lastFrameAt
         if let last, now - last > stallAfter { return .stalled }

@@ -1,6 +1,7 @@
 internal import CFFmpeg
 import Foundation
 import TesseraCore
+import TesseraFFmpeg
 
 /// One stream's decode thread: open → wait for a keyframe → decode into the mailbox, and on any
 /// failure close, go `offline`, wait (exponential backoff with jitter) and open again, until
@@ -130,7 +131,7 @@ final class StreamWorker: @unchecked Sendable {
         let timeBase = stream.pointee.time_base
         let videoIndex = input.videoIndex
         let codecID = par.codec_id.rawValue
-        let packet = Packet()
+        let packet = try Packet()
         var waitingForKey = true
         var firstPicture = true
         var lastPictureAt = openedAt

@@ -1,6 +1,7 @@
 internal import CFFmpeg
 import Foundation
 import TesseraCore
+import TesseraFFmpeg
 
 /// Options of the test publisher (`tessera testsrc`).
 public struct TestSourceOptions: Sendable {
@@ -95,12 +96,11 @@ public final class TestPublisher: @unchecked Sendable {
         guard o.size.width >= 16, o.size.height >= 16, o.size.width % 2 == 0, o.size.height % 2 == 0, o.fps > 0 else {
             throw .refused(url: url, reason: "size must be even and at least 16x16, fps positive")
         }
-        let encoder = try Encoder(options: o, url: url)
-        let muxer = try Muxer(url: url, live: isLive, interrupt: interrupt)
-        encoder.globalHeader = muxer.wantsGlobalHeader
-        try encoder.open()
-        try muxer.start(timeBase: encoder.ctx.pointee.time_base, operation: "avcodec_parameters_from_context") {
-            avcodec_parameters_from_context($0, encoder.ctx)
+        let muxer = try PublishMuxer(url: url, live: isLive, interrupt: interrupt)
+        let encoder = try Encoder(options: o, url: url, globalHeader: muxer.wantsGlobalHeader)
+        let context = encoder.video.context.pointer
+        try muxer.start(timeBase: context.pointee.time_base, operation: "avcodec_parameters_from_context") {
+            avcodec_parameters_from_context($0, context)
         }
         let realTime = o.realTime ?? isLive
         let total = o.seconds.map { Int64(($0 * Double(o.fps)).rounded()) }
@@ -110,11 +110,11 @@ public final class TestPublisher: @unchecked Sendable {
         while total.map({ n < $0 }) ?? true {
             if realTime { sleep(until: start + .microseconds(n * 1_000_000 / Int64(o.fps)), clock: clock) }
             if isStopping { break }
-            try encoder.encode(frame: n, participant: o.participant) { packet throws(MediaError) in try muxer.write(packet) }
+            try encoder.encode(frame: n, participant: o.participant) { packet throws(FFmpegError) in try muxer.write(packet) }
             n += 1
             wake.lock(); _framesSent = Int(n); wake.unlock()
         }
-        try encoder.flush { packet throws(MediaError) in try muxer.write(packet) }
+        try encoder.flush { packet throws(FFmpegError) in try muxer.write(packet) }
         try muxer.finish()
     }
 }
@@ -155,7 +155,7 @@ extension TestPublisher {
         var input = try open()
         let stream = input.videoStream
         let timeBase = stream.pointee.time_base
-        let muxer = try Muxer(url: url, live: isLive, interrupt: interrupt)
+        let muxer = try PublishMuxer(url: url, live: isLive, interrupt: interrupt)
         try muxer.start(timeBase: timeBase, operation: "avcodec_parameters_copy") { par in
             let rc = avcodec_parameters_copy(par, stream.pointee.codecpar)
             par.pointee.codec_tag = 0 // the clip container's tag may mean nothing in the output's
@@ -168,7 +168,7 @@ extension TestPublisher {
         let limit = options.seconds.map { Int64($0 * ticksPerSecond) }
         let realTime = options.realTime ?? isLive
         let nopts = tessera_av_nopts_value()
-        let packet = Packet()
+        let packet = try Packet()
         let clock = ContinuousClock()
         let start = clock.now
         var clipStart: Int64? = nil // the clip's first dts
@@ -217,7 +217,7 @@ extension TestPublisher {
             let duration = pkt.pointee.duration > 0 ? pkt.pointee.duration : frameTicks
             pkt.pointee.dts = outDTS; pkt.pointee.pts = outPTS; pkt.pointee.duration = duration
             end = max(end, outDTS + duration); lastDTS = outDTS
-            try muxer.write(pkt)
+            do throws(FFmpegError) { try muxer.write(pkt) } catch { throw .av(error, url) }
             frame += 1; picturesThisLoop += 1
             wake.lock(); _framesSent = Int(frame); wake.unlock()
         }
@@ -264,119 +264,76 @@ extension TestPublisher {
     }
 }
 
-/// libx264 with the least delay: ultrafast, zerolatency (no B-frames, no lookahead), one thread.
+/// libx264 with the least delay (ultrafast, zerolatency: no B-frames, no lookahead, one thread),
+/// drawing the test pattern with its stamp into each picture.
 private final class Encoder {
-    let ctx: UnsafeMutablePointer<AVCodecContext>
-    let frame: UnsafeMutablePointer<AVFrame>
-    let packet: UnsafeMutablePointer<AVPacket>
+    let video: VideoEncoder
     let size: Size
     let moving: Bool
-    var globalHeader = false
     private let url: String
 
-    init(options o: TestSourceOptions, url: String) throws(MediaError) {
+    init(options o: TestSourceOptions, url: String, globalHeader: Bool) throws(MediaError) {
         self.url = url; size = o.size; moving = o.moving
-        guard let codec = avcodec_find_encoder_by_name("libx264") else {
-            throw .noVideo(url: url, detail: "this libavcodec has no libx264 encoder")
-        }
-        ctx = avcodec_alloc_context3(codec)!
-        frame = av_frame_alloc()!
-        packet = av_packet_alloc()!
-        ctx.pointee.width = Int32(o.size.width)
-        ctx.pointee.height = Int32(o.size.height)
-        ctx.pointee.time_base = AVRational(num: 1, den: Int32(o.fps))
-        ctx.pointee.framerate = AVRational(num: Int32(o.fps), den: 1)
-        ctx.pointee.pix_fmt = AV_PIX_FMT_YUV420P
-        ctx.pointee.gop_size = Int32(o.gop ?? o.fps)
-        ctx.pointee.max_b_frames = 0
-        ctx.pointee.thread_count = 1
         let kbps = o.bitrateKbps ?? max(150, o.size.width * o.size.height * o.fps / 2000)
-        ctx.pointee.bit_rate = Int64(kbps) * 1000
-        ctx.pointee.colorspace = AVCOL_SPC_BT709
-        ctx.pointee.color_primaries = AVCOL_PRI_BT709
-        ctx.pointee.color_trc = AVCOL_TRC_BT709
-        ctx.pointee.color_range = AVCOL_RANGE_MPEG
-        frame.pointee.width = ctx.pointee.width
-        frame.pointee.height = ctx.pointee.height
-        frame.pointee.format = AV_PIX_FMT_YUV420P.rawValue
-        let rc = av_frame_get_buffer(frame, 0)
-        if rc < 0 { throw .av("av_frame_get_buffer", url, rc) }
-    }
-
-    func open() throws(MediaError) {
-        if globalHeader { ctx.pointee.flags |= 1 << 22 /* AV_CODEC_FLAG_GLOBAL_HEADER */ }
-        var opts = AVOptions()
-        opts.set("preset", "ultrafast")
-        opts.set("tune", "zerolatency")
-        opts.set("udu_sei", "1") // pass AV_FRAME_DATA_SEI_UNREGISTERED through (FFmpeg ≥ 5.1)
-        let rc = opts.with { d in avcodec_open2(ctx, ctx.pointee.codec, &d) }
-        if rc < 0 { throw .av("avcodec_open2(libx264)", url, rc) }
-    }
-
-    deinit {
-        var f: UnsafeMutablePointer<AVFrame>? = frame; av_frame_free(&f)
-        var p: UnsafeMutablePointer<AVPacket>? = packet; av_packet_free(&p)
-        var c: UnsafeMutablePointer<AVCodecContext>? = ctx; avcodec_free_context(&c)
-    }
-
-    func encode(frame n: Int64, participant: Int, _ write: (UnsafeMutablePointer<AVPacket>) throws(MediaError) -> Void) throws(MediaError) {
-        var rc = av_frame_make_writable(frame)
-        if rc < 0 { throw .av("av_frame_make_writable", url, rc) }
-        TestPattern.draw(size: size, participant: participant, frame: n, moving: moving,
-                         y: tessera_frame_plane_mut(frame, 0), yStride: Int(tessera_frame_linesize(frame, 0)),
-                         cb: tessera_frame_plane_mut(frame, 1), cr: tessera_frame_plane_mut(frame, 2),
-                         cStride: Int(tessera_frame_linesize(frame, 1)))
-        frame.pointee.pts = n
-        av_frame_remove_side_data(frame, AV_FRAME_DATA_SEI_UNREGISTERED)
-        let stamp = TestStamp(participant: participant, frame: n, captureMicros: WallClock.micros()).seiPayload
-        if let sd = av_frame_new_side_data(frame, AV_FRAME_DATA_SEI_UNREGISTERED, stamp.count) {
-            stamp.withUnsafeBytes { sd.pointee.data.update(from: $0.bindMemory(to: UInt8.self).baseAddress!, count: stamp.count) }
+        do throws(FFmpegError) {
+            video = try VideoEncoder(codecs: ["libx264"], width: Int32(o.size.width), height: Int32(o.size.height),
+                                     fps: Int32(o.fps), gop: Int32(o.gop ?? o.fps)) { c, _ in
+                c.pointee.thread_count = 1
+                c.pointee.bit_rate = Int64(kbps) * 1000
+                c.pointee.colorspace = AVCOL_SPC_BT709
+                c.pointee.color_primaries = AVCOL_PRI_BT709
+                c.pointee.color_trc = AVCOL_TRC_BT709
+                c.pointee.color_range = AVCOL_RANGE_MPEG
+            }
+            // udu_sei passes AV_FRAME_DATA_SEI_UNREGISTERED (the stamp) through (FFmpeg ≥ 5.1).
+            try video.open(globalHeader: globalHeader, options: AVOptions([("preset", "ultrafast"), ("tune", "zerolatency"), ("udu_sei", "1")]))
+        } catch {
+            if error.code == tessera_averror(ENOSYS) { throw .noVideo(url: url, detail: "this libavcodec has no libx264 encoder") }
+            throw .av(error, url)
         }
-        rc = avcodec_send_frame(ctx, frame)
-        if rc < 0 { throw .av("avcodec_send_frame", url, rc) }
-        try drain(write)
     }
 
-    func flush(_ write: (UnsafeMutablePointer<AVPacket>) throws(MediaError) -> Void) throws(MediaError) {
-        _ = avcodec_send_frame(ctx, nil)
-        try drain(write)
-    }
-
-    private func drain(_ write: (UnsafeMutablePointer<AVPacket>) throws(MediaError) -> Void) throws(MediaError) {
-        while true {
-            let rc = avcodec_receive_packet(ctx, packet)
-            if rc == tessera_averror_eagain() || rc == tessera_averror_eof() { return }
-            if rc < 0 { throw .av("avcodec_receive_packet", url, rc) }
-            defer { av_packet_unref(packet) }
-            try write(packet)
+    func encode(frame n: Int64, participant: Int, _ write: (UnsafeMutablePointer<AVPacket>) throws(FFmpegError) -> Void) throws(MediaError) {
+        do throws(FFmpegError) {
+            try video.makeWritable()
+            let frame = video.picture.pointer
+            TestPattern.draw(size: size, participant: participant, frame: n, moving: moving,
+                             y: tessera_frame_plane_mut(frame, 0), yStride: Int(tessera_frame_linesize(frame, 0)),
+                             cb: tessera_frame_plane_mut(frame, 1), cr: tessera_frame_plane_mut(frame, 2),
+                             cStride: Int(tessera_frame_linesize(frame, 1)))
+            av_frame_remove_side_data(frame, AV_FRAME_DATA_SEI_UNREGISTERED)
+            let stamp = TestStamp(participant: participant, frame: n, captureMicros: WallClock.micros()).seiPayload
+            if let sd = av_frame_new_side_data(frame, AV_FRAME_DATA_SEI_UNREGISTERED, stamp.count) {
+                stamp.withUnsafeBytes { sd.pointee.data.update(from: $0.bindMemory(to: UInt8.self).baseAddress!, count: stamp.count) }
+            }
+            try video.send(pts: n, write)
+        } catch {
+            throw .av(error, url)
         }
+    }
+
+    func flush(_ write: (UnsafeMutablePointer<AVPacket>) throws(FFmpegError) -> Void) throws(MediaError) {
+        do throws(FFmpegError) { try video.flush(write) } catch { throw .av(error, url) }
     }
 }
 
-/// The output side: MPEG-TS for network URLs, the container the file name says otherwise.
-/// Built in two steps because an encoder must know before it opens whether the container wants
-/// global headers: `init` makes the output context, `start` takes the stream's codec parameters
-/// (from the encoder, or copied from a clip) and writes the header.
-private final class Muxer {
-    let oc: UnsafeMutablePointer<AVFormatContext>
-    let stream: UnsafeMutablePointer<AVStream>
+/// The output side: MPEG-TS for network URLs (FLV for RTMP), the container the file name says
+/// otherwise, over the shared `Muxer`; live outputs are fenced by the publisher's interrupt and
+/// count write errors instead of failing (a UDP peer that is not listening is not the
+/// publisher's failure).
+private final class PublishMuxer {
+    let muxer: Muxer
     let url: String
     private let live: Bool
     private let interrupt: Interrupt
-    private var target: String
     private var ioOptions = AVOptions()
-    /// The time base of the packets `write` is given.
-    private var sourceTimeBase = AVRational(num: 1, den: 90000)
-    var headerWritten = false
     var writeErrors = 0
 
-    /// Whether the container wants SPS/PPS in the codec parameters (AVFMT_GLOBALHEADER) rather
-    /// than in-band: an encoder then sets AV_CODEC_FLAG_GLOBAL_HEADER.
-    var wantsGlobalHeader: Bool { oc.pointee.oformat.pointee.flags & 0x0040 /* AVFMT_GLOBALHEADER */ != 0 }
+    var wantsGlobalHeader: Bool { muxer.wantsGlobalHeader }
 
     init(url: String, live: Bool, interrupt: Interrupt) throws(MediaError) {
         self.url = url; self.live = live; self.interrupt = interrupt
-        target = url
+        var target = url
         if live, url.hasPrefix("udp://"), !url.contains("pkt_size=") {
             target += (url.contains("?") ? "&" : "?") + "pkt_size=1316"
         }
@@ -387,63 +344,35 @@ private final class Muxer {
             if target[q...].contains("listen=1") { ioOptions.set("listen", "1") }
             target = String(target[..<q])
         }
-        var ptr: UnsafeMutablePointer<AVFormatContext>? = nil
-        let rc = avformat_alloc_output_context2(&ptr, nil, live ? (rtmp ? "flv" : "mpegts") : nil, target)
-        guard rc >= 0, let oc = ptr else { throw .av("avformat_alloc_output_context2", url, rc) }
-        self.oc = oc
-        stream = avformat_new_stream(oc, nil)!
+        do throws(FFmpegError) { muxer = try Muxer(target: target, format: live ? (rtmp ? "flv" : "mpegts") : nil) } catch { throw .av(error, url) }
     }
 
-    /// Fills the stream's codec parameters with `parameters` (which returns an AVERROR code and
-    /// is named `operation` in errors), opens the output and writes the header. Packets given to
-    /// `write` are then in `timeBase`.
+    /// Fills the stream's codec parameters with `parameters`, opens the output and writes the
+    /// header. Packets given to `write` are then in `timeBase`.
     func start(timeBase: AVRational, operation: String,
                parameters: (UnsafeMutablePointer<AVCodecParameters>) -> Int32) throws(MediaError) {
-        var r = parameters(stream.pointee.codecpar)
-        if r < 0 { throw .av(operation, url, r) }
-        sourceTimeBase = timeBase
-        stream.pointee.time_base = timeBase
+        var header = AVOptions()
         if live {
-            oc.pointee.flags |= 0x0200 // AVFMT_FLAG_FLUSH_PACKETS: each packet leaves at once
-            oc.pointee.max_delay = 0
-        }
-        if oc.pointee.oformat.pointee.flags & tessera_avfmt_nofile() == 0 {
-            var cb = tessera_interrupt_cb(interrupt.state)
-            let target = target
-            r = ioOptions.with { d in avio_open2(&oc.pointee.pb, target, 2 /* AVIO_FLAG_WRITE */, &cb, &d) }
-            if r < 0 { throw .av("avio_open2", url, r) }
-        }
-        var opts = AVOptions()
-        if live {
-            opts.set("muxdelay", "0"); opts.set("muxpreload", "0")
+            header.set("muxdelay", "0"); header.set("muxpreload", "0")
             // With the PES length written, a receiver's demuxer can hand each picture on as soon as
             // its last TS packet arrives instead of waiting for the next picture to start.
-            opts.set("omit_video_pes_length", "0")
+            header.set("omit_video_pes_length", "0")
         }
-        r = opts.with { d in avformat_write_header(oc, &d) }
-        if r < 0 { throw .av("avformat_write_header", url, r) }
-        headerWritten = true
+        do throws(FFmpegError) {
+            try muxer.start(timeBase: timeBase, operation: operation, live: live, interrupt: tessera_interrupt_cb(interrupt.state),
+                            ioOptions: ioOptions, headerOptions: header, parameters: parameters)
+        } catch {
+            throw .av(error, url)
+        }
     }
 
-    func write(_ packet: UnsafeMutablePointer<AVPacket>) throws(MediaError) {
-        av_packet_rescale_ts(packet, sourceTimeBase, stream.pointee.time_base)
-        packet.pointee.stream_index = stream.pointee.index
-        let rc = av_write_frame(oc, packet)
-        // A live peer that is not listening (UDP) or briefly gone is not the publisher's failure.
-        if rc < 0 { if live { writeErrors += 1 } else { throw .av("av_write_frame", url, rc) } }
+    func write(_ packet: UnsafeMutablePointer<AVPacket>) throws(FFmpegError) {
+        do throws(FFmpegError) { try muxer.write(packet) } catch {
+            if live { writeErrors += 1 } else { throw error }
+        }
     }
 
     func finish() throws(MediaError) {
-        if headerWritten {
-            let rc = av_write_trailer(oc)
-            headerWritten = false
-            if rc < 0 { throw .av("av_write_trailer", url, rc) }
-        }
-    }
-
-    deinit {
-        if headerWritten { av_write_trailer(oc) }
-        if oc.pointee.oformat.pointee.flags & tessera_avfmt_nofile() == 0 { avio_closep(&oc.pointee.pb) }
-        avformat_free_context(oc)
+        do throws(FFmpegError) { try muxer.finish() } catch { throw .av(error, url) }
     }
 }

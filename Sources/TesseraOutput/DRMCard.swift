@@ -41,8 +41,10 @@ public final class DRMCard {
     let fd: Int32
 
     public init(path: String) throws(OutputError) {
-        let fd = open(path, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { throw .drm(operation: "open", device: path, errno: errno) }
+        let fd: Int32
+        do throws(SystemCallError) { fd = try SystemCall.retrying("open") { open(path, O_RDWR | O_CLOEXEC) } } catch {
+            throw .drm(operation: error.call, device: path, errno: error.errno)
+        }
         self.path = path; self.fd = fd
     }
 

@@ -208,13 +208,11 @@ extension DRMCard {
     /// data of each page flip that completed (the CRTC ids DRMBackend passes). Empty on timeout.
     func readFlips(timeoutMS: Int32) throws(OutputError) -> [UInt32] {
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        while true {
-            let n = poll(&pfd, 1, timeoutMS)
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw .drm(operation: "poll", device: path, errno: errno) }
-            if n == 0 { return [] }
-            break
+        let n: Int32
+        do throws(SystemCallError) { n = try SystemCall.retrying("poll") { poll(&pfd, 1, timeoutMS) } } catch {
+            throw .drm(operation: error.call, device: path, errno: error.errno)
         }
+        if n == 0 { return [] }
         guard tessera_drm_handle_page_flips(fd, { fd, _, _, _, data in
             DRMFlipEvents.completed.withLock { $0.append((fd, UInt32(UInt(bitPattern: data)))) }
         }) == 0 else { throw .drm(operation: "drmHandleEvent", device: path, errno: errno) }

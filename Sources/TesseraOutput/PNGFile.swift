@@ -1,6 +1,7 @@
 import Foundation
 internal import CFFmpeg
 import TesseraCore
+import TesseraFFmpeg
 
 /// Why writing or reading a picture failed: the operation and FFmpeg's error text.
 public enum OutputError: Error, CustomStringConvertible {
@@ -22,40 +23,14 @@ public enum OutputError: Error, CustomStringConvertible {
     }
 }
 
-func ffmpegErrorText(_ code: Int32) -> String {
-    var buffer = [CChar](repeating: 0, count: Int(tessera_av_error_max_string_size()))
-    _ = av_make_error_string(&buffer, buffer.count, code)
-    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + " (\(code))"
+extension OutputError {
+    /// A failed libav* call, with the file it was for.
+    init(_ error: FFmpegError, path: String? = nil) { self = .ffmpeg(operation: error.operation, code: error.code, path: path) }
 }
 
-/// An AVCodecContext freed in deinit.
-final class CodecContext {
-    let pointer: UnsafeMutablePointer<AVCodecContext>
-    init(_ codec: UnsafePointer<AVCodec>, operation: String) throws(OutputError) {
-        guard let c = avcodec_alloc_context3(codec) else { throw .ffmpeg(operation: operation, code: tessera_averror(ENOMEM), path: nil) }
-        pointer = c
-    }
-    deinit { var p: UnsafeMutablePointer<AVCodecContext>? = pointer; avcodec_free_context(&p) }
-}
-
-/// An AVFrame freed in deinit.
-final class FrameBox {
-    let pointer: UnsafeMutablePointer<AVFrame>
-    init() throws(OutputError) {
-        guard let f = av_frame_alloc() else { throw .ffmpeg(operation: "av_frame_alloc", code: tessera_averror(ENOMEM), path: nil) }
-        pointer = f
-    }
-    deinit { var p: UnsafeMutablePointer<AVFrame>? = pointer; av_frame_free(&p) }
-}
-
-/// An AVPacket freed in deinit.
-final class PacketBox {
-    let pointer: UnsafeMutablePointer<AVPacket>
-    init() throws(OutputError) {
-        guard let p = av_packet_alloc() else { throw .ffmpeg(operation: "av_packet_alloc", code: tessera_averror(ENOMEM), path: nil) }
-        pointer = p
-    }
-    deinit { var p: UnsafeMutablePointer<AVPacket>? = pointer; av_packet_free(&p) }
+/// Creates an FFmpeg handle, a failure as an `OutputError` for `path`.
+func make<T>(_ path: String? = nil, _ body: () throws(FFmpegError) -> T) throws(OutputError) -> T {
+    do throws(FFmpegError) { return try body() } catch { throw OutputError(error, path: path) }
 }
 
 /// PNG pictures through libavcodec's "png" encoder and decoder: snapshots of outputs, and the
@@ -66,7 +41,7 @@ public enum PNGFile {
         guard let codec = avcodec_find_encoder(AV_CODEC_ID_PNG) else {
             throw .ffmpeg(operation: "avcodec_find_encoder(png)", code: tessera_averror(ENOSYS), path: nil)
         }
-        let ctx = try CodecContext(codec, operation: "avcodec_alloc_context3(png)")
+        let ctx = try make { () throws(FFmpegError) in try CodecContext(codec) }
         let w = buffer.size.width, h = buffer.size.height
         ctx.pointer.pointee.width = Int32(w)
         ctx.pointer.pointee.height = Int32(h)
@@ -74,12 +49,7 @@ public enum PNGFile {
         ctx.pointer.pointee.time_base = AVRational(num: 1, den: 1)
         var r = avcodec_open2(ctx.pointer, codec, nil)
         guard r >= 0 else { throw .ffmpeg(operation: "avcodec_open2(png)", code: r, path: nil) }
-        let frame = try FrameBox()
-        frame.pointer.pointee.width = Int32(w)
-        frame.pointer.pointee.height = Int32(h)
-        frame.pointer.pointee.format = AV_PIX_FMT_RGB24.rawValue
-        r = av_frame_get_buffer(frame.pointer, 0)
-        guard r >= 0 else { throw .ffmpeg(operation: "av_frame_get_buffer(rgb24 \(w)x\(h))", code: r, path: nil) }
+        let frame = try make { () throws(FFmpegError) in try FrameBox(width: Int32(w), height: Int32(h), format: AV_PIX_FMT_RGB24) }
         let dstStride = Int(frame.pointer.pointee.linesize.0)
         let dst = frame.pointer.pointee.data.0!
         buffer.withBytes { span in
@@ -96,7 +66,7 @@ public enum PNGFile {
         }
         r = avcodec_send_frame(ctx.pointer, frame.pointer)
         guard r >= 0 else { throw .ffmpeg(operation: "avcodec_send_frame(png)", code: r, path: nil) }
-        let packet = try PacketBox()
+        let packet = try make { () throws(FFmpegError) in try PacketBox() }
         r = avcodec_receive_packet(ctx.pointer, packet.pointer)
         guard r >= 0 else { throw .ffmpeg(operation: "avcodec_receive_packet(png)", code: r, path: nil) }
         defer { av_packet_unref(packet.pointer) }
@@ -121,17 +91,17 @@ public enum PNGFile {
         guard let codec = avcodec_find_decoder(AV_CODEC_ID_PNG) else {
             throw .ffmpeg(operation: "avcodec_find_decoder(png)", code: tessera_averror(ENOSYS), path: path)
         }
-        let ctx = try CodecContext(codec, operation: "avcodec_alloc_context3(png)")
+        let ctx = try make(path) { () throws(FFmpegError) in try CodecContext(codec) }
         var r = avcodec_open2(ctx.pointer, codec, nil)
         guard r >= 0 else { throw .ffmpeg(operation: "avcodec_open2(png decoder)", code: r, path: path) }
-        let packet = try PacketBox()
+        let packet = try make(path) { () throws(FFmpegError) in try PacketBox() }
         r = av_new_packet(packet.pointer, Int32(bytes.count))
         guard r >= 0 else { throw .ffmpeg(operation: "av_new_packet", code: r, path: path) }
         defer { av_packet_unref(packet.pointer) }
         bytes.withUnsafeBufferPointer { packet.pointer.pointee.data.update(from: $0.baseAddress!, count: bytes.count) }
         r = avcodec_send_packet(ctx.pointer, packet.pointer)
         guard r >= 0 else { throw .ffmpeg(operation: "avcodec_send_packet(png)", code: r, path: path) }
-        let frame = try FrameBox()
+        let frame = try make(path) { () throws(FFmpegError) in try FrameBox() }
         r = avcodec_receive_frame(ctx.pointer, frame.pointer)
         guard r >= 0 else { throw .ffmpeg(operation: "avcodec_receive_frame(png)", code: r, path: path) }
         let f = frame.pointer.pointee

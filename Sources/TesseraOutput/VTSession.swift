@@ -1,4 +1,5 @@
 import Foundation
+import TesseraCore
 import Synchronization
 internal import CDRM
 
@@ -15,8 +16,7 @@ final class VTSession {
     let path: String
 
     init?(path: String = "/dev/tty") {
-        let fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY)
-        guard fd >= 0 else { return nil }
+        guard let fd = try? SystemCall.retrying("open(\(path))", { open(path, O_RDWR | O_CLOEXEC | O_NOCTTY) }) else { return nil }
         guard tessera_vt_is_vt(fd) != 0 else { close(fd); return nil }
         VTSignals.release.store(false, ordering: .relaxed)
         VTSignals.acquire.store(false, ordering: .relaxed)

@@ -37,12 +37,13 @@ struct TilePlan {
             under.append(.fill(tile.rect, tile.background))
             let sizes = Decoration.slateSizes(for: tile.rect)
             let lines = [(title, sizes.title), (detail ?? "", sizes.detail)].filter { !$0.0.isEmpty }
-            // Shrink a line that would not fit the tile's width (long names, narrow portrait tiles).
+            // A line too wide for the tile (long names, narrow portrait tiles) shrinks, to two
+            // thirds of its size at most, then ends in an ellipsis.
             let room = max(1, tile.rect.width - 2 * max(4, tile.rect.width / 16))
             let images = lines.map { line, size in
                 let first = text.image(line, size: size)
                 guard first.width > room else { return first }
-                return text.image(line, size: max(6, size * room / first.width))
+                return text.image(line, size: max(6, size * 2 / 3, size * room / first.width), maxWidth: room)
             }
             let gap = sizes.detail / 3
             let total = images.reduce(0) { $0 + $1.height } + gap * max(0, images.count - 1)
@@ -58,10 +59,11 @@ struct TilePlan {
         }
         // The slate already names an offline participant; a label would say it twice.
         if let label = tile.label, frame != nil || tile.participant == nil, !label.text.isEmpty {
-            let image = text.image(label.text, size: label.size)
             let pad = Decoration.labelPadding(size: label.size)
             let margin = Decoration.labelMargin(for: tile)
             let maxWidth = tile.rect.width - 2 * margin
+            // A name wider than the tile ends in an ellipsis, never mid-glyph.
+            let image = text.image(label.text, size: label.size, maxWidth: max(0, maxWidth - 2 * pad.x))
             let plate = Size(width: min(image.width + 2 * pad.x, maxWidth), height: image.height + 2 * pad.y)
             if plate.width > 2 * pad.x, plate.height <= tile.rect.height - 2 * margin {
                 let o = Decoration.labelOrigin(plate: plate, in: tile, position: label.position)

@@ -27,10 +27,13 @@ struct ComposeBench: ParsableCommand {
     @Option(help: "The renderer: cpu or gles (headless EGL).") var renderer: RendererKind = .cpu
     @Option(help: "Output size WxH.") var size: String = "3840x2160"
     @Option(help: "Stop after this many output frames (default: the clip's end).") var frames: Int?
+    @Option(help: "Give up, with a report of every stream's state, when no stream decodes a frame for this many seconds.")
+    var stuckAfter: Int = 30
 
     func validate() throws {
         guard (1...1024).contains(streams) else { throw ValidationError("--streams must be between 1 and 1024") }
         guard FileManager.default.fileExists(atPath: clip) else { throw ValidationError("--clip: no file \(clip)") }
+        guard (1...3600).contains(stuckAfter) else { throw ValidationError("--stuck-after must be between 1 and 3600 seconds") }
     }
 
     func run() throws {
@@ -75,7 +78,21 @@ struct ComposeBench: ParsableCommand {
         var drawn = 0, partial = 0
         var waitTime = Duration.zero, drawTime = Duration.zero
         let limit = frames ?? Int.max
+        // A benchmark never waits for ever: when no stream has decoded a frame for `stuckAfter`
+        // seconds, it reports every stream's state and fails.
+        var lastDecoded = -1, progressAt = clock.now
         while drawn < limit {
+            let decoded = engine.stats.framesDecoded
+            if decoded != lastDecoded { lastDecoded = decoded; progressAt = clock.now }
+            if clock.now - progressAt > .seconds(stuckAfter) {
+                let stuck = boxes.map { b in
+                    let s = b.snapshot
+                    return "  \(b.id): \(s.state.rawValue), \(s.framesDecoded) decoded, untaken frame: \(b.hasUntakenFrame)\(s.lastError.map { ", last error: \($0)" } ?? "")"
+                }
+                FileHandle.standardError.write(Data(("bench compose: no stream decoded a frame for \(stuckAfter) s after \(drawn) output frames; " +
+                    "streams:\n\(stuck.joined(separator: "\n"))\n").utf8))
+                throw ExitCode(3)
+            }
             // Wait until every stream has a frame the renderer has not drawn, or the files ended.
             let w0 = clock.now
             var ended = false

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TesseraCore
+import TesseraFFmpeg
 import TesseraKiosk
 import TesseraLayout
 import TesseraMedia

@@ -7,11 +7,11 @@ import Testing
 
 /// Latency figures of the real loop: a stamped live stream into a slowly refreshed headless output.
 @Suite(.serialized) struct LatencyTests {
-    /// Pictures come every 333 ms and the output refreshes every 250 ms, so every picture is shown
-    /// and one that waited for the refresh would wait 125 ms in the median (uniform over 0–250 ms);
-    /// drawn into the buffer as it arrives (`Output.prepare`), it waits a few milliseconds. A median
-    /// under 40 ms over 20 pictures tells the two apart (by chance without prepare: < 0.1%) with a
-    /// wide margin for a busy machine.
+    /// Pictures come every 333 ms and the output refreshes every 500 ms: a picture that waited for
+    /// the refresh would wait 250 ms in the median (uniform over 0–500 ms); drawn into the buffer
+    /// as it arrives (`Output.prepare`), it waits a few milliseconds (47 ms in the median on a
+    /// 2-core machine with four builds beside it). A median under 100 ms over 20 pictures tells the
+    /// two apart (by chance without prepare: about 0.3%) with a wide margin for a busy machine.
     @Test func picturesReachTheBufferBetweenRefreshesAndAreMeasured() async throws {
         LoggingSystem.bootstrapForTests()
         let port = Ports.base + 950
@@ -22,7 +22,7 @@ import Testing
         defer { publisher.stop(); publisher.join(timeout: .seconds(5)) }
         var people = Room.synthetic(count: 1).participants
         people[0].streams = [ParticipantStream(kind: .camera, layers: [StreamLayer(width: 320, height: 180, url: "udp://127.0.0.1:\(port)")])]
-        var config = KioskConfiguration.forTests(Room(participants: people), fps: 4)
+        var config = KioskConfiguration.forTests(Room(participants: people), fps: 2)
         config.media.policy = URLPolicy(allowedSchemes: ["udp"], allowedHosts: ["127.0.0.1"])
         let kiosk = try Kiosk(configuration: config)
         let run = Task { try await kiosk.run() }
@@ -35,7 +35,7 @@ import Testing
         let arrival = try #require(OutputLatency.summary(l.arrivalToBuffer))
         let decoded = try #require(OutputLatency.summary(l.arrivalToDecoded))
         let capture = try #require(OutputLatency.summary(l.captureToBuffer), "the publisher stamps every picture")
-        #expect(arrival.p50 < 40, "median arrival → buffer \(arrival.p50) ms: pictures wait for the 250 ms refresh")
+        #expect(arrival.p50 < 100, "median arrival → buffer \(arrival.p50) ms: pictures wait for the 500 ms refresh")
         #expect(arrival.p50 >= decoded.p50 && capture.p50 >= arrival.p50, "each span contains the one before it")
         #expect(arrival.count == Int(l.decodedToBuffer.totalCount))
 

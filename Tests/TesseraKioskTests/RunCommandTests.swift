@@ -45,17 +45,10 @@ import Testing
             ["ftp://admin:hunter2@10.0.0.7/x?passphrase=hunter2"],
             ["srt://u:hunter2@127.0.0.1:9?passphrase=hunter2secret&mode=caller", "--seconds", "2", "--verbose"],
           ])
-    func probeNeverPrintsAPassword(_ args: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: RunCommandTests.binary)
-        process.arguments = ["probe"] + args
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus != 0)
+    func probeNeverPrintsAPassword(_ args: [String]) async throws {
+        let result = try await ProcessRunner.run(RunCommandTests.binary, ["probe"] + args)
+        let text = result.output
+        #expect(result.status != 0)
         #expect(!text.isEmpty)
         #expect(!text.contains("hunter2"), "\(text)")
     }

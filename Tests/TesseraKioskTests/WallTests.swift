@@ -3,6 +3,7 @@ import TesseraCore
 import TesseraLayout
 import TesseraMedia
 import TesseraSignal
+@testable import TesseraSignalCore
 @testable import TesseraKiosk
 import Testing
 
@@ -103,5 +104,44 @@ func layeredRoom(_ n: Int) -> Room {
         layout.shortcuts.removeAll { if case .selectPreset("speaker") = $0.action { true } else { false } }
         wall.setLayout(layout)
         #expect(wall.currentView.preset == layout.defaultPreset)
+    }
+}
+
+/// Issue 15, item 5: the backend's `applyAt` switch was a bare Dispatch timer: a later selection
+/// did not cancel it, so a stale scheduled preset overrode the backend's newer choice, and it
+/// fired after shutdown. One pending switch now, replaced by any newer selection, cancelled at the end.
+@Suite struct ScheduledSwitchTests {
+    func update(_ preset: String, rev: Int, inMs: Int64?) -> RoomUpdate {
+        let at = inMs.map { Int64(Date().timeIntervalSince1970 * 1000) + $0 }
+        var u = RoomUpdate(cause: .snapshot, room: Room.synthetic(count: 4), layout: LayoutSelection(preset: preset, rev: rev, applyAt: at), seq: rev)
+        u.layoutChanged = true
+        return u
+    }
+
+    @Test func aNewerSelectionReplacesAScheduledOne() async throws {
+        let media = MediaEngine()
+        defer { media.shutdown() }
+        let wall = Wall(layout: try exampleLayout("single-1080p.json"), room: Room.synthetic(count: 4), media: media)
+        wall.apply(update("speaker", rev: 1, inMs: 300))
+        wall.apply(update("content", rev: 2, inMs: nil))
+        #expect(wall.currentView.preset == "content")
+        try await Task.sleep(for: .milliseconds(800))
+        #expect(wall.currentView.preset == "content", "the stale switch to speaker (rev 1) did not fire")
+        // A scheduled switch still happens when nothing replaces it.
+        wall.apply(update("speaker", rev: 3, inMs: 200))
+        #expect(wall.currentView.preset == "content")
+        try await Task.sleep(for: .milliseconds(700))
+        #expect(wall.currentView.preset == "speaker")
+    }
+
+    @Test func shutdownCancelsAScheduledSwitch() async throws {
+        let media = MediaEngine()
+        defer { media.shutdown() }
+        let wall = Wall(layout: try exampleLayout("single-1080p.json"), room: Room.synthetic(count: 4), media: media)
+        let before = wall.currentView.preset
+        wall.apply(update("speaker", rev: 1, inMs: 200))
+        wall.finishReports()
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(wall.currentView.preset == before)
     }
 }

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import TesseraCore
 @testable import TesseraMedia
+import CFFmpeg
+@testable import TesseraFFmpeg
 
 /// Clips the tests make with libx264, decoded through the engine as a local-config file.
 @Suite("Clips")
@@ -94,5 +96,61 @@ struct ClipTests {
         let back = bytes.withUnsafeBytes { TestStamp(seiPayload: $0) }
         #expect(back == s)
         #expect(bytes.count == 36)
+    }
+}
+
+/// Issue 16, finding 4: `tessera bench compose` once crawled for 12 minutes. In lock-step a decoder
+/// waits for the renderer to take its frame; a frame left untaken for `stallAfter` made the stream
+/// "stalled", renderers only take frames from streams that play, so it was never taken and the
+/// stream waited for ever. A lock-step stream with an untaken frame is waiting, not stalled.
+@Suite("Lock-step files")
+struct LockstepTests {
+    @Test func aFrameLeftUntakenPastStallAfterIsStillTakenAndTheClipPlaysToItsEnd() throws {
+        let dir = TempDir()
+        let path = try ClipTests.makeClip(dir, participant: 3, seconds: 1)
+        var config = testConfiguration()
+        config.loopFiles = false; config.paceFiles = false; config.lockstepFiles = true
+        let engine = MediaEngine(configuration: config)
+        defer { engine.shutdown() }
+        let id = StreamID("p3")
+        engine.update(desired: [StreamRequest(id: id, url: path, origin: .localConfig)])
+        let box = try #require(engine.mailbox(for: id))
+        #expect(wait(upTo: .seconds(30)) { box.hasUntakenFrame })
+        // The renderer is busy elsewhere for twice stallAfter (another stream, a slow machine).
+        Thread.sleep(forTimeInterval: 2 * config.stallAfter.seconds)
+        #expect(box.state == .playing, "waiting for the renderer is not a stall")
+        // A renderer's rule: take a frame only from a stream that plays (or is connecting).
+        var taken = 0
+        let finished = wait(upTo: .seconds(60)) {
+            let state = box.state
+            if (state == .playing || state == .connecting) && box.hasUntakenFrame, box.latestFrame() != nil { taken += 1 }
+            return engine.allFinished
+        }
+        #expect(finished, "the clip played to its end (\(taken) frames taken, state \(box.state))")
+        #expect(taken == 30, "every frame of 1 s × 30 fps taken once")
+    }
+}
+
+/// Issue 15, item 2: `Decoder.init` leaked its codec context and frame when
+/// `avcodec_parameters_to_context` failed (the class was not fully initialised, so its deinit,
+/// which freed them, never ran). They are now owned by classes that free themselves.
+@Suite("FFmpeg handles")
+struct HandleTests {
+    @Test func aDecoderWhoseParametersCannotBeCopiedFreesItsContext() throws {
+        guard let format = avformat_alloc_context() else { Issue.record("avformat_alloc_context"); return }
+        defer { avformat_free_context(format) }
+        let stream = try #require(avformat_new_stream(format, nil))
+        let par = try #require(stream.pointee.codecpar)
+        // Cinepak: a decoder no other test opens, so the count below is this test's alone.
+        par.pointee.codec_type = AVMEDIA_TYPE_VIDEO
+        par.pointee.codec_id = AV_CODEC_ID_CINEPAK
+        // Extradata whose padded size does not fit in an int: the copy fails with ENOMEM.
+        par.pointee.extradata = av_mallocz(16)?.assumingMemoryBound(to: UInt8.self)
+        par.pointee.extradata_size = Int32.max - 8
+        defer { par.pointee.extradata_size = 16 }
+        let before = CodecContext.live(codec: "cinepak")
+        let error = #expect(throws: MediaError.self) { _ = try Decoder(stream: stream, url: "test", hardwareDevice: nil) }
+        #expect(error?.description.contains("avcodec_parameters_to_context") == true, "\(String(describing: error))")
+        #expect(CodecContext.live(codec: "cinepak") == before, "the context made for the failed decoder was freed")
     }
 }

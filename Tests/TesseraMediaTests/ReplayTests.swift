@@ -2,6 +2,7 @@ import CFFmpeg
 import Foundation
 import Testing
 import TesseraCore
+import TesseraFFmpeg
 @testable import TesseraMedia
 #if canImport(Glibc)
 import Glibc
@@ -142,7 +143,7 @@ struct ReplayTests {
 
         let interrupt = Interrupt() // the context holds only its state pointer: keep it alive
         let input = try InputContext(URLPolicy().check(out, origin: .localConfig), interrupt: interrupt, ioTimeout: .seconds(5))
-        let packet = Packet()
+        let packet = try Packet()
         defer { withExtendedLifetime(interrupt) {} }
         var stamps: [TestStamp] = [], dts: [Int64] = []
         while true {

@@ -39,8 +39,7 @@ struct MessageSizeTests {
         }
         let wall = RunningClient(url: backend.url)
         try await eventually("the snapshot") { await wall.client.room.participants.count == RosterLimits().maxParticipants }
-        #expect(await wall.client.disconnects.isEmpty)
-        #expect(await wall.client.connections == 1)
+        #expect(await !wall.client.disconnects.contains { $0.closeCode != nil })
         await wall.stop()
         await backend.stop()
     }
@@ -54,8 +53,9 @@ struct MessageSizeTests {
             try await c.send(text: snapshot)
         }
         let wall = RunningClient(url: backend.url) { $0.maxMessageBytes = 64 << 10 }
-        try await eventually("a disconnect") { await !wall.client.disconnects.isEmpty }
-        let d = try #require(await wall.client.disconnects.first)
+        // The one with a close code: on a loaded machine an attempt may time out first.
+        try await eventually("a 1009") { await wall.client.disconnects.contains { $0.closeCode != nil } }
+        let d = try #require(await wall.client.disconnects.first { $0.closeCode != nil })
         #expect(d.closeCode == 1009, "\(d)")
         #expect(d.byWall, "\(d)")
         #expect(d.reason.contains("65536 bytes"), "\(d)")
@@ -75,8 +75,8 @@ struct MessageSizeTests {
             try await c.outbound.write(.custom(.init(fin: true, opcode: .continuation, data: .init(bytes: bytes[half...]))))
         }
         let wall = RunningClient(url: backend.url) { $0.maxMessageBytes = 64 << 10 }
-        try await eventually("a disconnect") { await !wall.client.disconnects.isEmpty }
-        let d = try #require(await wall.client.disconnects.first)
+        try await eventually("a 1009") { await wall.client.disconnects.contains { $0.closeCode != nil } }
+        let d = try #require(await wall.client.disconnects.first { $0.closeCode != nil })
         #expect(d.closeCode == 1009 && d.byWall, "\(d)")
         #expect(d.reason.contains("65536 bytes"), "\(d)")
         await wall.stop()

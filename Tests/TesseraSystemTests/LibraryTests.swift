@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TesseraInput
+import TesseraFFmpeg
 import TesseraMedia
 import TesseraOutput
 import TesseraRender

@@ -100,7 +100,7 @@ write(os.path.join(stage, "DEBIAN", "conffiles"), "/etc/tessera/tessera.env\n/et
 deps = depends(binary, stage)
 debs.append(package("tessera", stage,
     f"Depends: {deps}, adduser, systemd, fonts-dejavu-core, libgl1-mesa-dri, libegl-mesa0\n"
-    "Recommends: fonts-noto-core\n",
+    "Recommends: fonts-noto-core, fonts-noto-cjk, fonts-symbola\n",
     "video wall compositor for Linux kiosks\n"
     " Tessera decodes up to 250 live participant streams (RTSP, SRT, UDP,\n"
     " RTMP) and tiles them over one or more displays through DRM/KMS,\n"

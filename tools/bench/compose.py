@@ -9,12 +9,24 @@ child, read from os.wait4). Writes a Markdown section to --out (and prints it). 
 import argparse, json, os, shutil, statistics, subprocess, sys, time
 
 
+TIMEOUT_S = 600  # no command in this benchmark takes a tenth of that; a stuck one is reported, not waited for
+
+
 def run_measured(cmd, env=None):
     t0 = time.monotonic()
     pid = os.posix_spawnp(cmd[0], cmd, env if env is not None else os.environ,
                           file_actions=[(os.POSIX_SPAWN_OPEN, 1, "/tmp/tessera-bench-stdout", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
                                         (os.POSIX_SPAWN_OPEN, 2, "/tmp/tessera-bench-stderr", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)])
-    _, status, ru = os.wait4(pid, 0)
+    while True:
+        done, status, ru = os.wait4(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() - t0 > TIMEOUT_S:
+            os.kill(pid, 9)
+            _, status, ru = os.wait4(pid, 0)
+            sys.stderr.write(f"compose.py: {' '.join(cmd[:4])} … still running after {TIMEOUT_S} s: killed, counted as failed\n")
+            break
+        time.sleep(0.05)
     wall = time.monotonic() - t0
     rc = os.waitstatus_to_exitcode(status)
     out = open("/tmp/tessera-bench-stdout", errors="replace").read()

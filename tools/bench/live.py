@@ -20,7 +20,7 @@ ap.add_argument("--out", default="out/bench/live.md")
 a = ap.parse_args()
 clip = os.path.join(a.cache, f"live-320x180-{a.fps}fps-{a.clip_seconds}s-moving.mp4")
 if not os.path.exists(clip):
-    subprocess.run([a.tessera, "testsrc", "--moving", "--fps", str(a.fps), "--seconds", str(a.clip_seconds), "--to", clip], check=True)
+    subprocess.run([a.tessera, "testsrc", "--moving", "--fps", str(a.fps), "--seconds", str(a.clip_seconds), "--to", clip], check=True, timeout=600)
 layout = os.path.join(os.path.dirname(__file__), "live-4k-grid.json")
 cmd = [a.tessera, "run", "--layout", layout, "--backend", "headless", "--renderer", "cpu", "--participants", str(a.streams),
        "--stream-url-template", os.path.abspath(clip), "--fps", str(a.fps), "--exit-after", str(a.warmup + a.window + 3),
@@ -49,7 +49,12 @@ m1, t1 = metrics(), time.monotonic()
 with open(f"/proc/{p.pid}/stat") as f:
     s = f.read().rsplit(")", 1)[1].split()
     c1 = (int(s[11]) + int(s[12])) / os.sysconf("SC_CLK_TCK")
-err = p.communicate()[1].decode(errors="replace")
+try:  # --exit-after ends it; a wall that does not end is reported, not waited for
+    err = p.communicate(timeout=60)[1].decode(errors="replace")
+except subprocess.TimeoutExpired:
+    p.kill()
+    err = p.communicate()[1].decode(errors="replace")
+    sys.stderr.write(f"live.py: tessera run still running 60 s after --exit-after: killed\n")
 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 d = {k: m1.get(k, 0) - m0.get(k, 0) for k in m1}
 w = t1 - t0

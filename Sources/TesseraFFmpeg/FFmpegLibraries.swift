@@ -1,4 +1,5 @@
 internal import CFFmpeg
+import Foundation
 
 /// The FFmpeg libraries this build runs against, for `tessera version` and `tessera doctor`.
 public enum FFmpegLibraries {
