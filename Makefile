@@ -11,14 +11,15 @@ APT_PACKAGES := pkg-config \
 	libdrm-dev libgbm-dev libegl-dev libgles-dev libinput-dev libxkbcommon-dev libudev-dev \
 	libfreetype-dev libharfbuzz-dev libfribidi-dev libfontconfig-dev \
 	fonts-dejavu-core fonts-noto-core fonts-noto-cjk fonts-symbola glslang-tools openssl \
-	libegl-mesa0 libgl1-mesa-dri libgbm1 ffmpeg
+	libegl-mesa0 libgl1-mesa-dri libgbm1 ffmpeg \
+	python3-jsonschema python3-websockets
 # Only `make test` needs these: media servers packaged by Debian that the wall is tested against
 # (gst-rtsp-server, srt-live-transmit, nginx's RTMP module; see docs/media.md).
 TEST_APT_PACKAGES := python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 	gstreamer1.0-plugins-bad srt-tools nginx-light libnginx-mod-rtmp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release test demo bench e2e-kms fuzz soak soak-ci deb clean
+.PHONY: deps build release test demo bench e2e-kms fuzz soak soak-ci deb signal-check clean
 
 # Installs the named Debian packages that are missing; apt-get update runs only when one is.
 define apt_install
@@ -34,9 +35,6 @@ endef
 ## deps: install missing Debian packages (apt-get update + install only when something is missing)
 deps:
 	$(call apt_install,$(APT_PACKAGES))
-	@python3 -c 'import jsonschema' 2>/dev/null || { echo "make deps: installing jsonschema"; \
-		python3 -m pip install -q jsonschema 2>/dev/null || \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-jsonschema >/dev/null; }
 
 ## build: debug build of the tessera CLI
 build: deps
@@ -142,6 +140,12 @@ fuzz: deps
 		-Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -use-ld=lld -Xswiftc -enable-testing
 	python3 tools/fuzz/run.py --binary .build-fuzz/$(FUZZ_CONFIG)/tessera-fuzz --seconds $(FUZZ_SECONDS) --out $(OUT)/fuzz \
 		$(if $(FUZZ_ONLY),--only $(FUZZ_ONLY))
+
+## signal-check: the signaling conformance checker against a debug tessera-signal on a loopback port
+## with temporary tokens (docs/signaling.md#conformance); not part of `make test`
+signal-check: deps
+	$(SWIFT) build --product tessera-signal
+	tools/signal-check/run_local.sh .build/debug/tessera-signal
 
 clean:
 	rm -rf .build .build-fuzz $(OUT)
