@@ -80,14 +80,24 @@ public actor RoomStore {
 
     public let ringCapacity: Int
     public let maxParticipantsPerRoom: Int
+    /// Rooms held at once. A wall's `hello` for a valid unknown room creates it; past this many it
+    /// is refused (`unknown-room`) rather than the store growing without bound.
+    public let maxRooms: Int
     private var rooms: [String: RoomState] = [:]
 
-    public init(ringCapacity: Int = 4096, maxParticipantsPerRoom: Int = 1000) {
+    public init(ringCapacity: Int = 4096, maxParticipantsPerRoom: Int = 1000, maxRooms: Int = 1000) {
         self.ringCapacity = max(1, ringCapacity); self.maxParticipantsPerRoom = maxParticipantsPerRoom
+        self.maxRooms = max(1, maxRooms)
     }
+
+    /// How many rooms the store holds.
+    package var roomCount: Int { rooms.count }
 
     private func withRoom<T>(_ name: String, _ body: (inout RoomState) throws(RoomStoreError) -> T) throws(RoomStoreError) -> T {
         guard Self.isValidName(name) else { throw .invalid("room name must be 1–128 characters of A–Z a–z 0–9 . _ -") }
+        guard rooms[name] != nil || rooms.count < maxRooms else {
+            throw .invalid("the backend holds \(maxRooms) rooms, its most; room \(name) is not created")
+        }
         var state = rooms[name] ?? RoomState(epoch: UUID().uuidString.lowercased())
         defer { rooms[name] = state }
         return try body(&state)
@@ -266,8 +276,13 @@ public actor RoomStore {
         }
     }
 
+    /// Detaches a wall. A room that never had an event or a participant goes with its last wall,
+    /// so walls saying hello to made-up names do not fill the store.
     package func detach(_ id: UUID, room: String) {
         rooms[room]?.attachments[id] = nil
+        if let s = rooms[room], s.attachments.isEmpty, s.seq == 0, s.participants.isEmpty, s.view == nil {
+            rooms[room] = nil
+        }
     }
 
     package func record(_ id: UUID, room: String, _ update: (inout WallView) -> Void) {

@@ -41,9 +41,12 @@ public struct SignalServerConfiguration: Sendable {
     public var heartbeat: Duration
     /// Largest message accepted from a wall; larger closes with 1009.
     public var maxMessageBytes: Int
-    /// Per wall: messages per second (and burst) before `rate-limited`; ten refusals close with 4029.
+    /// Per wall: messages per second (and burst) before `rate-limited`; ten refusals, each within
+    /// `rateStrikeWindow` of the one before, close with 4029.
     public var maxMessagesPerSecond: Double
     public var maxMessageBurst: Double
+    /// A wall with no refused message for this long starts its count of ten again.
+    public var rateStrikeWindow: Duration = .seconds(60)
     /// A wall must say hello within this time, else the connection closes with 4003.
     public var helloTimeout: Duration
     /// Events queued for one wall before it is cut off (it resumes from the ring).
@@ -199,6 +202,21 @@ final class ShutdownState: Sendable {
     }
 }
 
+extension SignalServer {
+    /// The longest `wallId`/`nodeId`, `token` and `resume.sessionId` a `hello` may carry (bytes of UTF-8).
+    static let maxHelloIDBytes = 128, maxTokenBytes = 4096, maxSessionIDBytes = 256
+
+    /// What is wrong with a decoded `hello`'s strings, or nil: each has a length bound of its own,
+    /// not only the message's 256 KiB.
+    static func helloProblem(_ h: Hello) -> String? {
+        if h.wallId.isEmpty || h.wallId.utf8.count > maxHelloIDBytes { return "hello.wallId must be 1–\(maxHelloIDBytes) bytes" }
+        if h.nodeId.isEmpty || h.nodeId.utf8.count > maxHelloIDBytes { return "hello.nodeId must be 1–\(maxHelloIDBytes) bytes" }
+        if h.token.utf8.count > maxTokenBytes { return "hello.token must be at most \(maxTokenBytes) bytes" }
+        if let r = h.resume, r.sessionId.utf8.count > maxSessionIDBytes { return "hello.resume.sessionId must be at most \(maxSessionIDBytes) bytes" }
+        return nil
+    }
+}
+
 /// One wall's WebSocket: hello and auth, then the room's events out and the wall's reports in.
 struct WallConnectionHandler: Sendable {
     let configuration: SignalServerConfiguration
@@ -235,7 +253,10 @@ struct WallConnectionHandler: Sendable {
         defer { helloTimer.cancel() }
 
         var limiter = RateLimiter(perSecond: configuration.maxMessagesPerSecond, burst: configuration.maxMessageBurst)
+        // Messages dropped over the rate: the tenth, each within `rateStrikeWindow` of the one
+        // before, closes (4029); a window without one starts the count again.
         var strikes = 0
+        var lastStrike = ContinuousClock.now
         var messages = inbound.messages(maxSize: configuration.maxMessageBytes).makeAsyncIterator()
 
         // Hello first.
@@ -257,6 +278,9 @@ struct WallConnectionHandler: Sendable {
             default: 1008
             }
             return try await refuse(error.code, error.detail, close: close)
+        }
+        if let problem = SignalServer.helloProblem(hello) {
+            return try await refuse(.malformed, problem, close: 1008)
         }
         guard hello.versions.contains(SignalProtocol.version) else {
             return try await refuse(.unsupportedVersion, "this backend speaks version \(SignalProtocol.version); hello offered \(hello.versions)",
@@ -300,6 +324,8 @@ struct WallConnectionHandler: Sendable {
             defer { group.cancelAll() }
             while let message = try await messages.next() {
                 guard limiter.allow() else {
+                    if ContinuousClock.now - lastStrike > configuration.rateStrikeWindow { strikes = 0 }
+                    lastStrike = .now
                     strikes += 1
                     if strikes >= 10 {
                         // The replies already queued (pongs, the nine `rate-limited` errors) go out first.

@@ -235,3 +235,73 @@ struct ConnectionLimitTests {
         await backend.stop()
     }
 }
+
+/// Limits the spec helper found missing (docs/signaling.md, "code-vs-spec disagreements"): the rate
+/// count never reset, hello's strings were bounded only by the message size, and walls could make
+/// rooms without end.
+@Suite struct BackendBoundsTests {
+    @Test func refusalsSpreadOverTimeDoNotCloseTheWall() async throws {
+        let backend = try await RunningBackend.start {
+            $0.maxMessagesPerSecond = 0.001
+            $0.maxMessageBurst = 1
+            $0.rateStrikeWindow = .milliseconds(500)
+        }
+        let recorder = Recorder()
+        let ping = SignalCodec.encode(.ping(Heartbeat(t: 1)))
+        let client = WebSocketClient(url: backend.url, configuration: .init(maxFrameSize: 1 << 16), logger: testLogger("test.strikes")) { inbound, outbound, _ in
+            var it = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+            func read(_ n: Int) async throws {
+                for _ in 0..<n { guard case .text(let t)? = try await it.next() else { return }; await recorder.add(try SignalCodec.decode(t)) }
+            }
+            try await outbound.writeTextMessage(helloText())
+            try await read(2)                                   // welcome, snapshot
+            try await outbound.writeTextMessage(ping)           // within the burst: pong
+            for _ in 0..<9 { try await outbound.writeTextMessage(ping) } // 9 refusals
+            try await read(10)
+            try await Task.sleep(for: .seconds(1))              // a quiet window: the count starts again
+            for _ in 0..<9 { try await outbound.writeTextMessage(ping) } // 9 more: still open
+            try await read(9)
+            try await outbound.writeTextMessage(ping)           // the tenth within the window: 4029
+            while try await it.next() != nil {}
+        }
+        let close = try await client.run()
+        let types = await recorder.received.map(\.message.type)
+        #expect(types == ["welcome", "snapshot", "pong"] + Array(repeating: "error", count: 18), "\(types)")
+        #expect(close.map { WebSocketErrorCode.number($0.closeCode) } == SignalCloseCode.rateLimited)
+        await backend.stop()
+    }
+
+    @Test(arguments: [
+        ("wallId", Hello(versions: [1], wallId: String(repeating: "w", count: 129), nodeId: "n", room: "r", token: wallToken)),
+        ("nodeId", Hello(versions: [1], wallId: "w", nodeId: String(repeating: "n", count: 200), room: "r", token: wallToken)),
+        ("token", Hello(versions: [1], wallId: "w", nodeId: "n", room: "r", token: String(repeating: "t", count: 5000))),
+        ("resume.sessionId", Hello(versions: [1], wallId: "w", nodeId: "n", room: "r", token: wallToken,
+                                   resume: ResumeRequest(sessionId: String(repeating: "s", count: 300), lastSeq: 0))),
+    ])
+    func helloStringsHaveBoundsOfTheirOwn(field: String, hello: Hello) async throws {
+        let backend = try await RunningBackend.start()
+        let s = try await rawSession(backend.url, send: [SignalCodec.encode(.hello(hello))], waitForReplies: 5)
+        let error = s.received.compactMap { if case .error(let e) = $0.message { e } else { nil } }.first
+        #expect(error?.code == .malformed && error?.message.contains("hello.\(field)") == true, "\(s.received)")
+        #expect(s.closeCode == 1008)
+        await backend.stop()
+    }
+
+    @Test func roomsMadeByHelloAreCappedAndGoWithTheirLastWall() async throws {
+        let store = RoomStore(maxRooms: 3)
+        let backend = try await RunningBackend.start(store: store)
+        for name in ["a", "b", "c", "d", "e"] {
+            // Each wall says hello to a made-up room and leaves: nothing accumulates.
+            let s = try await rawSession(backend.url, send: [helloText(room: name)], waitForReplies: 2)
+            #expect(s.received.map(\.message.type) == ["welcome", "snapshot"], "room \(name)")
+        }
+        try await eventually("empty rooms gone") { await store.roomCount == 0 }
+        // Three rooms with participants stay; a fourth made-up room is refused.
+        try await fill(store, room: "a", ids: 1...1)
+        try await fill(store, room: "b", ids: 1...1)
+        try await fill(store, room: "c", ids: 1...1)
+        let s = try await rawSession(backend.url, send: [helloText(room: "z")], waitForReplies: 2)
+        #expect(s.received.first.map { if case .error(let e) = $0.message { e.code == .unknownRoom } else { false } } == true, "\(s.received)")
+        await backend.stop()
+    }
+}
