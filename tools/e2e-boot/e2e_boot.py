@@ -375,6 +375,8 @@ def check_unit(vm, unit):
                   "echo tessera_uid=$(id -u tessera); echo tessera_gid=$(id -g tessera); "
                   "for g in video render input; do echo group_$g=$(getent group $g | cut -d: -f3); done")
     f = dict(re.split(r":\s*|=", l, maxsplit=1) for l in st.splitlines() if re.match(r"^\w+(:|=)", l))
+    if "Uid" not in f:
+        raise Fail(f"1 unit: the main PID {pid} went away while it was checked: {vm.show('NRestarts', 'Result')}")
     uid, gid = f["tessera_uid"], f["tessera_gid"]
     if f["Uid"].split() != [uid] * 4 or f["Gid"].split() != [gid] * 4:
         problems.append(f"process uid/gid {f['Uid']} / {f['Gid']}, tessera is {uid}/{gid}")
