@@ -18,7 +18,7 @@ virtio-vga and a virtio keyboard, and checks from the host:
   7. `journalctl -u tessera` (last lines printed) and `tessera doctor` as the installer runs it.
 The host runs commands in the guest through the agent; screendumps, keys and the serial console go
 through QMP/stdio. Every wait is bounded; the VM is killed at the end. Facts: shared/notes/kms-vm.md.
-Usage: e2e_boot.py --deb out/deb/tessera_<version>_amd64.deb [--keep]
+Usage: e2e_boot.py --deb out/deb/tessera_<version>_amd64.deb [--stage image]; work files in $E2E_BOOT_DIR (out/e2e-boot/).
 """
 import argparse, base64, hashlib, json, lzma, os, queue, re, shutil, socket, subprocess, sys, threading, time
 
