@@ -128,6 +128,13 @@ deb: deps
 e2e-kms: build
 	python3 tools/kms-vm/e2e/e2e_kms.py --tessera $(BIN)
 
+## e2e-boot: the package installed with apt on a minimal Debian 12 (mmdebstrap) booted with systemd in QEMU (TCG,
+## needs root): the unit, user and hardening; both heads against `tessera plan`; a key through libinput; watchdog,
+## kill -9 and reboot recovery, timed; the journal; doctor. Builds the package first unless E2E_BOOT_DEB=path
+## names one; root and disk image cached in $(OUT)/e2e-boot/. See docs/install.md.
+e2e-boot: $(if $(E2E_BOOT_DEB),,deb)
+	$(SUDO) /usr/bin/python3 tools/e2e-boot/e2e_boot.py --deb $(or $(E2E_BOOT_DEB),$(OUT)/deb/tessera_$(DEB_VERSION)_amd64.deb)
+
 ## fuzz: libFuzzer on every harness in Fuzz/Sources (layout, signaling, stamps, streams), FUZZ_SECONDS each
 ## (default 60; FUZZ_ONLY=layout,… for some). Seeds from Fuzz/Seeds/, the example layouts, fixtures and
 ## clips; corpora and findings in $(OUT)/fuzz/<harness>/. A finding fails the run: make it a test.

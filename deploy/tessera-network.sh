@@ -5,13 +5,15 @@
 # kiosk starts). systemd does not expand variables in IPAddressAllow=, so the unit cannot take the
 # list from its EnvironmentFile= directly; `systemctl set-property --runtime` applies it to the
 # unit's cgroup at once and keeps it under /run until the next boot. An empty or unset
-# TESSERA_IP_ALLOW lifts the limit.
+# TESSERA_IP_ALLOW lifts a limit set earlier in this boot.
 set -eu
 unit=${1:-tessera.service}
 if [ -n "${TESSERA_IP_ALLOW:-}" ]; then
     # localhost: /metrics and /healthz on 127.0.0.1, the systemd-resolved stub resolver.
     # shellcheck disable=SC2086 # the list is space-separated on purpose
     exec systemctl set-property --runtime "$unit" IPAddressDeny=any "IPAddressAllow=localhost $TESSERA_IP_ALLOW"
-else
+elif [ -e "/run/systemd/system.control/$unit.d/50-IPAddressDeny.conf" ]; then
     exec systemctl set-property --runtime "$unit" IPAddressDeny= IPAddressAllow=
 fi
+# Nothing to lift: the unit is left alone, since every set-property makes `systemctl status tessera`
+# warn that the unit "changed on disk" (systemd #3217) until the next daemon-reload.
