@@ -19,7 +19,7 @@ TEST_APT_PACKAGES := python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-
 	gstreamer1.0-plugins-bad srt-tools nginx-light libnginx-mod-rtmp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release test demo bench e2e-kms fuzz soak soak-ci deb signal-check clean
+.PHONY: deps build release test demo bench e2e-kms e2e-boot fuzz soak soak-ci deb signal-check clean
 
 # Installs the named Debian packages that are missing; apt-get update runs only when one is.
 define apt_install
