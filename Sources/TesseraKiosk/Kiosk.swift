@@ -397,9 +397,9 @@ public final class Kiosk: Sendable {
     /// (when there is one) keeps running: a hung render thread or a hung client gets the service
     /// restarted. A backend that is merely unreachable does not stop the pings (see /healthz).
     func feedWatchdog(_ notify: SystemdNotify, every interval: Duration) async {
+        let readyAt = metrics.uptime
         while !Task.isShuttingDownGracefully {
-            let now = metrics.uptime
-            let alive = metrics.outputFigures.allSatisfy { o in o.lastPresentAt.map { now - $0 < 10 } ?? (now < 30) }
+            let alive = Self.outputsAlive(metrics.outputFigures, now: metrics.uptime, readyAt: readyAt)
             let stalled = signalLink.flatMap { Self.stalledFor($0) }
             if !alive {
                 logger.error("an output stopped presenting; not feeding the watchdog")
@@ -410,6 +410,13 @@ public final class Kiosk: Sendable {
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
+    }
+
+    /// Whether every output is presenting: its last present under 10 s ago, or, before its first,
+    /// under 60 s since READY. (The grace once counted from the process's start: a GPU driver that
+    /// took over 30 s to set up — llvmpipe in a slow VM — had the wall killed at every start.)
+    static func outputsAlive(_ outputs: [OutputFigures], now: Double, readyAt: Double) -> Bool {
+        outputs.allSatisfy { o in o.lastPresentAt.map { now - $0 < 10 } ?? (now - readyAt < 60) }
     }
 
     // MARK: Layout hot reload

@@ -81,7 +81,8 @@ struct TesseraSignalCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { RedactingLogHandler(StreamLogHandler.standardError(label: $0)) }
+        let journal = JournalLogHandler.standardErrorIsJournal()
+        LoggingSystem.bootstrap { RedactingLogHandler(journal ? JournalLogHandler(label: $0) : StreamLogHandler.standardError(label: $0)) }
         let logger = Logger(label: "tessera.signal.server")
         let wallToken = try SignalToken.load(from: wallTokenFile.map { .file($0) } ?? .environment("TESSERA_WALL_TOKEN"))
         let adminToken = try SignalToken.load(from: adminTokenFile.map { .file($0) } ?? .environment("TESSERA_ADMIN_TOKEN"))

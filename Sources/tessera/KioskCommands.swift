@@ -148,10 +148,12 @@ struct Doctor: ParsableCommand {
     }
 }
 
-/// Logs go to standard error, one line each.
+/// Logs go to standard error, one line each; under systemd, with each line's priority for the
+/// journal (`journalctl -p err` shows the errors).
 func bootstrapLogging(level: Logger.Level) {
+    let journal = JournalLogHandler.standardErrorIsJournal()
     LoggingSystem.bootstrap { label in
-        var h = RedactingLogHandler(StreamLogHandler.standardError(label: label))
+        var h = RedactingLogHandler(journal ? JournalLogHandler(label: label) : StreamLogHandler.standardError(label: label))
         h.logLevel = level
         return h
     }

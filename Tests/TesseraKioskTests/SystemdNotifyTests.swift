@@ -30,3 +30,18 @@ import Testing
         #expect(SystemdNotify(environment: ["WATCHDOG_USEC": "1000", "WATCHDOG_PID": "1"]).watchdogInterval == nil)
     }
 }
+
+/// Found by `make e2e-boot`: the watchdog's grace for an output's first frame counted from the
+/// process's start, so a wall whose renderer took over 30 s to set up (GLES on llvmpipe in a slow
+/// VM; READY came at 75 s) was killed by the watchdog at every start. It counts from READY now.
+@Suite struct WatchdogGraceTests {
+    @Test func theFirstFrameIsAwaitedFromReadyNotFromStart() {
+        var slow = OutputFigures(id: "main")
+        #expect(Kiosk.outputsAlive([slow], now: 80, readyAt: 75), "5 s after READY, no frame yet: fine")
+        #expect(Kiosk.outputsAlive([slow], now: 130, readyAt: 75))
+        #expect(!Kiosk.outputsAlive([slow], now: 140, readyAt: 75), "over 60 s after READY without a frame")
+        slow.lastPresentAt = 131
+        #expect(Kiosk.outputsAlive([slow], now: 140, readyAt: 75))
+        #expect(!Kiosk.outputsAlive([slow], now: 142, readyAt: 75), "presented, then nothing for over 10 s")
+    }
+}
