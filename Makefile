@@ -49,6 +49,8 @@ release:
 ## tests' timers beside them (CI saw 60 s waits run out). Tests that measure the process's memory
 ## (malloc in use) run last on their own: other tests running beside them allocate too.
 TEST_TARGETS := $(notdir $(wildcard Tests/*Tests))
+## A test target that runs longer than this (seconds) is a hang: it is killed and named as failed.
+TEST_TARGET_TIMEOUT ?= 900
 ALONE_TESTS := noMemoryGrowthOverOpenCloseCycles
 test: build
 	$(call apt_install,$(TEST_APT_PACKAGES))
@@ -57,7 +59,7 @@ test: build
 	$(SWIFT) build --build-tests
 	@failed=""; for t in $(TEST_TARGETS); do \
 	  echo "make test: $$t"; \
-	  $(SWIFT) test --skip-build --filter "^$$t\." --skip $(ALONE_TESTS) || failed="$$failed $$t"; \
+	  timeout -k 10 $(TEST_TARGET_TIMEOUT) $(SWIFT) test --skip-build --filter "^$$t\." --skip $(ALONE_TESTS) || failed="$$failed $$t"; \
 	done; \
 	echo "make test: tests that measure the whole process's memory, alone: $(ALONE_TESTS)"; \
 	$(SWIFT) test --skip-build --filter $(ALONE_TESTS) || failed="$$failed $(ALONE_TESTS)"; \

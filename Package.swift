@@ -45,7 +45,10 @@ let package = Package(
         // and Output (snapshots, recordings).
         .target(name: "TesseraFFmpeg", dependencies: ["CFFmpeg"]),
         .target(name: "TesseraMedia", dependencies: ["TesseraCore", "TesseraFFmpeg", "CFFmpeg"]),
-        .target(name: "TesseraRender", dependencies: ["TesseraCore", "CEGL", "CSwscale", "CText"]),
+        // Optimized in debug builds too: the CPU renderer's per-pixel colour pass runs a hundred
+        // times slower unoptimized, which made debug walls (the tests', soak-ci's) miss refreshes.
+        .target(name: "TesseraRender", dependencies: ["TesseraCore", "CEGL", "CSwscale", "CText"],
+                swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // FFmpeg's encoders (PNG snapshots, recordings) are the output side's; decoding is Media's.
         .target(name: "TesseraOutput", dependencies: ["TesseraCore", "TesseraFFmpeg", "CDRM", "CFFmpeg"]),
         // Signal's pure part: messages and codec, room tracker, URL gate, tokens, the backend's room

@@ -8,7 +8,7 @@ import Testing
 /// `seq` already had a participant gone still listed their stream; `status.preset` was missing
 /// until the first `layout.set`; the `subscribe` sent right after a welcome described the room from
 /// before the reconnect; and a participant whose every URL was refused was still subscribed.
-@Suite struct ReportHonestyTests {
+@Suite(.timeLimit(.minutes(2))) struct ReportHonestyTests {
     func snapshot(_ ids: [Int]) -> SignalMessage {
         .snapshot(Snapshot(room: "r", participants: ids.map(typicalParticipant), activeSpeaker: nil, layout: nil))
     }
