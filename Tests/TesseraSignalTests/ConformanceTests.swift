@@ -232,18 +232,17 @@ enum SchemaValidator {
 /// as sent. Each wall connection gets its own upstream connection; when either side ends, so does
 /// the other.
 final class RecordingRelay: Sendable {
-    let port: Int
+    private let server: TestWebSocketServer
+    var port: Int { server.port }
     private let log: Log
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
 
     actor Log {
         var recorded: [SchemaValidator.Message] = []
         func add(_ m: SchemaValidator.Message) { recorded.append(m) }
     }
 
-    private init(port: Int, log: Log, group: ServiceGroup, task: Task<Void, any Error>) {
-        self.port = port; self.log = log; self.group = group; self.task = task
+    private init(server: TestWebSocketServer, log: Log) {
+        self.server = server; self.log = log
     }
 
     var recorded: [SchemaValidator.Message] { get async { await log.recorded } }
@@ -284,28 +283,10 @@ final class RecordingRelay: Sendable {
             }
             try? await wallOutbound.close(close.map { $0.closeCode } ?? .goingAway, reason: close?.reason)
         }
-        let (ports, portsContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: Router(),
-            server: .http1WebSocketUpgrade(webSocketRouter: router,
-                                           configuration: .init(ws: .init(maxFrameSize: 16 << 20, autoPing: .disabled))),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                portsContinuation.yield(channel.localAddress?.port ?? 0)
-                portsContinuation.finish()
-            },
-            logger: testLogger("test.relay"))
-        let group = ServiceGroup(configuration: .init(services: [app], logger: testLogger("test.relay.group")))
-        let task = Task { try await group.run() }
-        var it = ports.makeAsyncIterator()
-        guard let port = await it.next() else { throw TestFailure("relay did not start") }
-        return RecordingRelay(port: port, log: log, group: group, task: task)
+        return RecordingRelay(server: try await TestWebSocketServer.start(router, maxFrameSize: 16 << 20, label: "test.relay"), log: log)
     }
 
-    var url: String { "ws://127.0.0.1:\(port)\(SignalProtocol.webSocketPath)" }
+    var url: String { server.url }
 
-    func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
-    }
+    func stop() async { await server.stop() }
 }

@@ -21,13 +21,12 @@ final class SilentBackend: Sendable {
         func hungUp() { hangUps += 1 }
     }
 
-    let port: Int
+    private let server: TestWebSocketServer
+    var port: Int { server.port }
     let log: Log
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
 
-    private init(port: Int, log: Log, group: ServiceGroup, task: Task<Void, any Error>) {
-        self.port = port; self.log = log; self.group = group; self.task = task
+    private init(server: TestWebSocketServer, log: Log) {
+        self.server = server; self.log = log
     }
 
     static func start(welcome: Bool, heartbeatMs: Int = 100) async throws -> SilentBackend {
@@ -50,29 +49,12 @@ final class SilentBackend: Sendable {
             while try await messages.next() != nil {}  // pings and all: read, never answered
             await log.hungUp()
         }
-        let (ports, portsContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: Router(),
-            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: .init(autoPing: .disabled))),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                portsContinuation.yield(channel.localAddress?.port ?? 0)
-                portsContinuation.finish()
-            },
-            logger: testLogger("test.silent"))
-        let group = ServiceGroup(configuration: .init(services: [app], logger: testLogger("test.silent.group")))
-        let task = Task { try await group.run() }
-        var it = ports.makeAsyncIterator()
-        guard let port = await it.next() else { throw TestFailure("silent backend did not start") }
-        return SilentBackend(port: port, log: log, group: group, task: task)
+        return SilentBackend(server: try await TestWebSocketServer.start(router, label: "test.silent"), log: log)
     }
 
-    var url: String { "ws://127.0.0.1:\(port)\(SignalProtocol.webSocketPath)" }
+    var url: String { server.url }
 
-    func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
-    }
+    func stop() async { await server.stop() }
 }
 
 /// Dead-peer detection, the wall's own rate limits and the backend's cut-off for a slow reader.

@@ -41,13 +41,12 @@ final class ScriptedBackend: Sendable {
 
     typealias Script = @Sendable (Connection) async throws -> Void
 
-    let port: Int
+    private let server: TestWebSocketServer
+    var port: Int { server.port }
     let log: Log
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
 
-    private init(port: Int, log: Log, group: ServiceGroup, task: Task<Void, any Error>) {
-        self.port = port; self.log = log; self.group = group; self.task = task
+    private init(server: TestWebSocketServer, log: Log) {
+        self.server = server; self.log = log
     }
 
     /// Starts the backend. While `script` runs, and after it returns, the connection reads (and
@@ -68,30 +67,12 @@ final class ScriptedBackend: Sendable {
                 if case .text(let t) = m, let e = try? SignalCodec.decode(t) { await log.add(e, on: n) }
             }
         }
-        let (ports, portsContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: Router(),
-            server: .http1WebSocketUpgrade(webSocketRouter: router,
-                                           configuration: .init(ws: .init(maxFrameSize: 16 << 20, autoPing: .disabled))),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                portsContinuation.yield(channel.localAddress?.port ?? 0)
-                portsContinuation.finish()
-            },
-            logger: testLogger("test.scripted"))
-        let group = ServiceGroup(configuration: .init(services: [app], logger: testLogger("test.scripted.group")))
-        let task = Task { try await group.run() }
-        var it = ports.makeAsyncIterator()
-        guard let port = await it.next() else { throw TestFailure("scripted backend did not start") }
-        return ScriptedBackend(port: port, log: log, group: group, task: task)
+        return ScriptedBackend(server: try await TestWebSocketServer.start(router, maxFrameSize: 16 << 20, label: "test.scripted"), log: log)
     }
 
-    var url: String { "ws://127.0.0.1:\(port)\(SignalProtocol.webSocketPath)" }
+    var url: String { server.url }
 
-    func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
-    }
+    func stop() async { await server.stop() }
 }
 
 /// A participant as a school's backend typically lists one: a name, a camera with a 180p and a 720p
