@@ -99,7 +99,10 @@ struct ConformanceTests {
         try await store.setHand("p2", raised: true, in: "r")
         try await store.setSpeaker("p1", in: "r")
         try await store.setLayout(preset: "grid", in: "r")
-        let configure: @Sendable (inout SignalServerConfiguration) -> Void = { $0.heartbeat = .milliseconds(200) }
+        // Heartbeats short enough for pings in the record, long enough that a loaded machine's pause
+        // (3 heartbeats of silence end a connection) does not leave the wall between connections
+        // when the backend says bye.
+        let configure: @Sendable (inout SignalServerConfiguration) -> Void = { $0.heartbeat = .milliseconds(500) }
         var backend = try await RunningBackend.start(store: store, configure: configure)
         let relay = try await RecordingRelay.start(upstream: backend.url)
         let wall = RunningClient(url: relay.url)
@@ -127,6 +130,9 @@ struct ConformanceTests {
 
             // The backend shuts down (bye, 1001) and comes back with the same rooms: the wall resumes.
             let port = backend.port
+            try await eventually("connected when the backend says bye") {
+                if case .connected = await wall.client.state { true } else { false }
+            }
             await backend.stop()
             backend = try await RunningBackend.start(store: store, port: port, configure: configure)
             try await eventually("the wall's resume") { await wall.client.resumes >= 1 }
