@@ -3,7 +3,7 @@ import TesseraCore
 
 /// One tile's picture on the CPU: swscale only *scales* the tile's source region (YUV to planar
 /// YUV 4:4:4 at the scaled size, same matrix and range, no colour conversion; BGRA to BGRA), then
-/// `YCbCrTables` turns Y'CbCr into BGRA with the frame's matrix and range. Colour never depends on
+/// `YCbCrFixed` turns Y'CbCr into BGRA with the frame's matrix and range. Colour never depends on
 /// swscale's own YUV → RGB paths, which change with the output width (odd widths get
 /// `SWS_FULL_CHR_H_INT` and another context) and round green about 2 levels low.
 final class TileScaler {
@@ -46,7 +46,7 @@ final class TileScaler {
             }
             key = want
         }
-        let tables = format == .bgra ? nil : YCbCrTables.tables(frame.matrix, frame.range)
+        let fixed = format == .bgra ? nil : YCbCrFixed.of(frame.matrix, frame.range)
         try withPlanes(frame) { (planes: [UnsafeRawPointer]) throws(RenderError) in
             var src: [UnsafePointer<UInt8>?] = [nil, nil, nil, nil]
             var srcStride: [Int32] = [0, 0, 0, 0]
@@ -72,8 +72,8 @@ final class TileScaler {
                 guard rows > 0 else { return rows }
                 // The tile is the plan's part of the scaled region.
                 let first = window.offset.y * scratchStride + window.offset.x * pixelBytes
-                if let tables {
-                    tables.convert(y: plane(0) + first, cb: plane(1) + first, cr: plane(2) + first, sourceStride: scratchStride,
+                if let fixed {
+                    fixed.convert(y: plane(0) + first, cb: plane(1) + first, cr: plane(2) + first, sourceStride: scratchStride,
                                    into: destination, destinationStride: stride, width: dst.width, height: dst.height)
                 } else {
                     for y in 0..<dst.height {
