@@ -4,8 +4,8 @@
 Builds (once, cached under out/e2e-boot/) a minimal bookworm root with mmdebstrap from the Debian
 archive: systemd, udev, Debian's kernel with a small initrd, and the package's dependencies. Per
 package version it copies that root, installs the package with `apt install ./tessera_….deb`, adds
-the test's own files (an agent on a virtio-serial port, a drop-in giving the wall a local room of
-six test-pattern clips, the e2e-kms two-head layout as /etc/tessera/layout.json) and makes an ext4
+the test's own files (an agent on a virtio-serial port, a tessera.env giving the wall a local room
+of six test-pattern clips, the e2e-kms two-head layout as /etc/tessera/layout.json) and makes an ext4
 disk image with `mke2fs -d` (no loop mounts). Then it boots the image's own kernel and initrd
 (`root=/dev/vda`, virtio-blk; changes go to a QEMU snapshot, the image stays clean) with a two-head
 virtio-vga and a virtio keyboard, and checks from the host:
@@ -150,7 +150,8 @@ def guest_files(root, tessera):
     put(os.path.join(g, "e2e-agent.service"), "/etc/systemd/system/e2e-agent.service")
     os.makedirs(root + "/etc/systemd/system/sysinit.target.wants", exist_ok=True)
     os.symlink("../e2e-agent.service", root + "/etc/systemd/system/sysinit.target.wants/e2e-agent.service")
-    put(os.path.join(g, "tessera-local-room.conf"), "/etc/systemd/system/tessera.service.d/e2e-local-room.conf")
+    # The installer's edit: where the room comes from (a local room of test clips, no backend).
+    put(os.path.join(g, "tessera.env"), "/etc/tessera/tessera.env")
     # The installer's edit: the layout (the e2e-kms two-head layout: Virtual-1 1024x768, Virtual-2 800x600).
     put(e2e_kms.LAYOUT, "/etc/tessera/layout.json")
     clips = e2e_kms.clips(tessera, os.path.join(os.path.dirname(root), "work"))
