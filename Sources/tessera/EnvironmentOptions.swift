@@ -9,7 +9,8 @@ import Foundation
 /// backend"); an option given on the command line wins; only `run` reads them. The value goes to
 /// ArgumentParser like a typed one, so it is checked the same way.
 enum EnvironmentOptions {
-    /// Variable → the `run` option it stands for. `TESSERA_ALLOW_HOST` takes hosts separated by spaces.
+    /// Variable → the `run` option it stands for. The repeatable ones (`TESSERA_ALLOW_SCHEME`,
+    /// `TESSERA_ALLOW_HOST`) take values separated by spaces.
     static let table: [(variable: String, option: String)] = [
         ("TESSERA_SIGNAL_URL", "--signal"),
         ("TESSERA_ROOM", "--room"),
@@ -17,10 +18,13 @@ enum EnvironmentOptions {
         ("TESSERA_PARTICIPANTS", "--participants"),
         ("TESSERA_STREAM_URL_TEMPLATE", "--stream-url-template"),
         ("TESSERA_RENDERER", "--renderer"),
+        ("TESSERA_ALLOW_SCHEME", "--allow-scheme"),
         ("TESSERA_ALLOW_HOST", "--allow-host"),
         ("TESSERA_LOG_LEVEL", "--log-level"),
         ("TESSERA_PROGRESS", "--progress"),
     ]
+
+    static let repeatable: Set<String> = ["TESSERA_ALLOW_SCHEME", "TESSERA_ALLOW_HOST"]
 
     struct Applied: Equatable {
         var arguments: [String]
@@ -37,8 +41,8 @@ enum EnvironmentOptions {
             guard let raw = environment[variable] else { continue }
             let value = raw.trimmingCharacters(in: .whitespaces)
             if value.isEmpty || given(option, in: arguments) { continue }
-            if variable == "TESSERA_ALLOW_HOST" {
-                for host in value.split(separator: " ", omittingEmptySubsequences: true) { result += [option, String(host)] }
+            if repeatable.contains(variable) {
+                for item in value.split(separator: " ", omittingEmptySubsequences: true) { result += [option, String(item)] }
             } else {
                 result += [option, value]
             }

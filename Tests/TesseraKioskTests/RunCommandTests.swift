@@ -66,11 +66,11 @@ import Testing
     func localRoomFromTheEnvironment() async throws {
         let result = try await ProcessRunner.run(RunCommandTests.binary, Self.base, environment: [
             "TESSERA_SIGNAL_URL": "", "TESSERA_PARTICIPANTS": "3", "TESSERA_PROGRESS": "1", "TESSERA_RENDERER": "cpu",
-            "TESSERA_STREAM_URL_TEMPLATE": "rtsp://admin:hunter2@127.0.0.1:9/cam{n}", "TESSERA_ALLOW_HOST": "127.0.0.1 ::1",
+            "TESSERA_STREAM_URL_TEMPLATE": "rtsp://admin:hunter2@127.0.0.1:9/cam{n}", "TESSERA_ALLOW_HOST": "127.0.0.1 ::1", "TESSERA_ALLOW_SCHEME": "udp rtp",
         ])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("options from the environment: TESSERA_PARTICIPANTS, TESSERA_STREAM_URL_TEMPLATE, "
-                                       + "TESSERA_RENDERER, TESSERA_ALLOW_HOST, TESSERA_PROGRESS"), "\(result.output)")
+                                       + "TESSERA_RENDERER, TESSERA_ALLOW_SCHEME, TESSERA_ALLOW_HOST, TESSERA_PROGRESS"), "\(result.output)")
         #expect(result.output.contains("3 participants"), "\(result.output)")
         #expect(!result.output.contains("TESSERA_SIGNAL_URL"), "an empty variable counts as unset")
         #expect(!result.output.contains("hunter2"), "\(result.output)")
