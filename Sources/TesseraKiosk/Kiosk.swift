@@ -284,13 +284,8 @@ public final class Kiosk: Sendable {
                 let fps = configuration.headlessFPS ?? refresh[o.id]!
                 // One headless backend per output, so each is paced by its own refresh.
                 try launch(o.id, refresh: [o.id: fps]) {
-                    let renderer: any Renderer = switch kind {
-                    case .cpu: try CPURenderer(workers: workers)
-                    case .gles: try GLESRenderer()
-                    }
-                    let backend = HeadlessBackend(outputs: [spec], refresh: fps)
-                    try backend.start(renderer: renderer)
-                    return OutputThread.Lit(backend: backend, renderer: renderer)
+                    let setup = try OutputFactory.headless([spec], refresh: fps, renderer: kind, workers: workers)
+                    return OutputThread.Lit(backend: setup.backend, renderer: setup.renderer)
                 }
             }
         case .drm:
@@ -302,13 +297,8 @@ public final class Kiosk: Sendable {
             let workers = configuration.workersPerOutput ?? cores
             // One device, one GPU context: its outputs share a render thread, each waiting for its own flip.
             try launch("drm", refresh: refresh) {
-                let backend = DRMBackend(outputs: specs)
-                backend.onEvent = { logger.info("drm: \($0)") }
-                let renderer: any Renderer = switch kind {
-                case .cpu: try CPURenderer(workers: workers)
-                case .gles: try GLESRenderer(platform: .gbm(device: try backend.gbmDevice()))
-                }
-                try backend.start(renderer: renderer)
+                let setup = try OutputFactory.drm(specs, onEvent: { logger.info("drm: \($0)") }, renderer: kind, workers: workers)
+                let backend = setup.backend
                 for (id, why) in backend.problems.sorted(by: { $0.key < $1.key }) {
                     logger.error("output stays dark; `tessera outputs --layout FILE` shows what this machine has",
                                  metadata: ["output": "\(id)", "reason": "\(why)"])
@@ -318,7 +308,7 @@ public final class Kiosk: Sendable {
                     throw KioskError.unavailable("no layout output could be lit on \(backend.devicePath ?? "the DRM device"); "
                                                  + "run `tessera doctor --layout FILE`")
                 }
-                return OutputThread.Lit(backend: backend, renderer: renderer)
+                return OutputThread.Lit(backend: backend, renderer: setup.renderer)
             }
         }
         snapshotWriter?.start()
