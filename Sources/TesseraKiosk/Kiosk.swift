@@ -351,7 +351,7 @@ public final class Kiosk: Sendable {
         keyboards.withLock { ks in ks.forEach { $0.stop() }; ks.removeAll() }
         let threads = renderThreads.withLock { ts in defer { ts.removeAll() }; return ts }
         threads.forEach { $0.stop() }
-        for t in threads where !t.join(timeout: 30) {
+        for t in threads where !t.join(timeout: .seconds(30)) {
             logger.error("render thread did not end in 30 s", metadata: ["output": "\(t.id)"])
         }
         snapshotWriter?.finish()

@@ -16,7 +16,7 @@ public final class MediaEngine: @unchecked Sendable {
     /// Workers asked to stop whose threads may still be running; joined by `shutdown()`.
     private var retiring: [StreamWorker] = []
     private let hardware: HardwareDevice?
-    private let housekeeper = NSCondition()
+    private let housekeeper = WorkerThread(name: "media housekeeper", stackSize: 256 << 10)
     private var shuttingDown = false
 
     private struct Entry {
@@ -36,10 +36,7 @@ public final class MediaEngine: @unchecked Sendable {
         } else {
             hardware = nil
         }
-        let thread = Thread { [self] in housekeep() }
-        thread.name = "media housekeeper"
-        thread.stackSize = 256 << 10
-        thread.start()
+        housekeeper.start { [self] in housekeep() }
     }
 
     deinit { shutdown() }
@@ -137,7 +134,7 @@ public final class MediaEngine: @unchecked Sendable {
         let first = !shuttingDown
         shuttingDown = true
         lock.unlock()
-        if first { housekeeper.lock(); housekeeper.broadcast(); housekeeper.unlock() }
+        if first { housekeeper.stop(timeout: .seconds(1)) }
         for w in all { w.stop() }
         for w in all where !w.join(timeout: timeout) {
             log(.error, "stream \(w.id): its thread did not end within \(timeout)")
@@ -146,10 +143,7 @@ public final class MediaEngine: @unchecked Sendable {
 
     /// Closes streams whose grace period is over; forgets threads that have ended.
     private func housekeep() {
-        while true {
-            housekeeper.lock()
-            _ = housekeeper.wait(until: Date().addingTimeInterval(0.2))
-            housekeeper.unlock()
+        while housekeeper.sleep(for: .milliseconds(200)) {
             let now = ContinuousClock.now
             lock.lock()
             if shuttingDown { lock.unlock(); return }
