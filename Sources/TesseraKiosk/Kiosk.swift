@@ -35,6 +35,8 @@ public final class Kiosk: Sendable {
     public let wall: Wall
     public let media: MediaEngine
     public let metrics: KioskMetrics
+    /// Load shedding under overload (LoadShedder.swift).
+    public let shedding = LoadShedding()
     /// The outputs the kiosk lit, fixed for its lifetime (a reload that changes them is refused).
     public let outputs: [OutputConfig]
     private let logger: Logger
@@ -218,6 +220,7 @@ public final class Kiosk: Sendable {
             + "\(stats.streams.count) streams (\(playing) playing, \(stats.streams(in: .connecting)) connecting, "
             + "\(stats.streams(in: .stalled)) stalled, \(stats.streams(in: .offline)) offline), "
             + String(format: "%.0f", stats.fps) + " decoded fps; " + outputs
+            + sheddingStatus
     }
 
     // MARK: Core
@@ -242,6 +245,7 @@ public final class Kiosk: Sendable {
                     tasks.addTask { for await _ in kiosk.wall.reports {} }
                 }
                 tasks.addTask { await kiosk.watchLayout() }
+                tasks.addTask { await kiosk.shedLoad() }
                 if let interval = notify.watchdogInterval {
                     tasks.addTask { await kiosk.feedWatchdog(notify, every: interval) }
                 }

@@ -100,6 +100,12 @@ public final class MediaEngine: @unchecked Sendable {
         return streams[id]?.worker.mailbox
     }
 
+    /// The stream's worker, when it is open (load shedding, StreamShedding.swift).
+    func worker(for id: StreamID) -> StreamWorker? {
+        lock.lock(); defer { lock.unlock() }
+        return streams[id]?.worker
+    }
+
     /// The streams open now (including those in their close grace period).
     public var openStreams: [StreamID] {
         lock.lock(); defer { lock.unlock() }
