@@ -270,7 +270,7 @@ public final class Kiosk: Sendable {
         let refresh = Dictionary(uniqueKeysWithValues: outputs.map { ($0.id, $0.mode.refresh ?? 60) })
         var threads: [OutputThread] = []
         func launch(_ id: String, refresh: [String: Double], setup: @escaping @Sendable () throws -> OutputThread.Lit) throws {
-            let thread = OutputThread(id: id, setup: setup, wall: wall, sources: MediaSources(media: media), metrics: metrics,
+            let thread = OutputThread(id: id, setup: setup, wall: wall, sources: media, metrics: metrics,
                                       snapshots: snapshotWriter, snapshotInterval: configuration.snapshotInterval,
                                       refresh: refresh, logger: logger)
             do { try thread.start() } catch {

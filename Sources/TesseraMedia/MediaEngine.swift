@@ -8,7 +8,7 @@ import TesseraCore
 /// Thread-safe; `update(desired:)` never blocks on a stream (closing asks the stream's thread to
 /// end and returns). Each stream decodes on its own Thread; one stream's failure never touches
 /// another's.
-public final class MediaEngine: @unchecked Sendable {
+public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
     public let configuration: MediaConfiguration
     private let log: MediaLog
     private let lock = NSLock()
@@ -91,7 +91,8 @@ public final class MediaEngine: @unchecked Sendable {
         return refused
     }
 
-    /// The renderer's view of a stream (nil when it is not open).
+    /// The renderer's view of a stream (nil when it is not open): the engine is the renderer's
+    /// `FrameSourceLookup`. Takes the engine's lock for a dictionary lookup, never a stream's work.
     public func source(for id: StreamID) -> (any FrameSource)? { mailbox(for: id) }
 
     /// The stream's mailbox with Media's extras (stats, latency histograms, decoded-frame access).
