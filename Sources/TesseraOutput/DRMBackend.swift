@@ -276,8 +276,8 @@ public final class DRMOutput: Output {
     }
 
     /// Ahead of the vertical blank after the one the flip in flight waits for (or after the last
-    /// flip when none is in flight) by `presentLead`: time for the present, which draws only what
-    /// arrived since the last prepare, and its commit.
+    /// flip when none is in flight) by `presentLead`: time for the last draw, which adds only what
+    /// arrived since the render loop last brought the next buffer up to date, and the commit.
     public var presentDue: ContinuousClock.Instant? {
         guard let lastFlipAt, let interval, backend?.active == true else { return nil }
         return lastFlipAt + interval * (flip.canQueue ? 1 : 2) - Self.presentLead
