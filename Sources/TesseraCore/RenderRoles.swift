@@ -4,30 +4,32 @@ import Synchronization
 
 // MARK: - Where a tile's pictures come from
 
-/// Which stream a tile shows.
-public struct StreamKey: Hashable, Sendable, CustomStringConvertible {
+/// One participant stream: which stream a tile shows, which stream Media decodes, the key of
+/// every per-stream table and the `stream` of every log line about it.
+public struct StreamID: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var participant: ParticipantID
-    public var stream: StreamKind
-    public init(_ participant: ParticipantID, _ stream: StreamKind = .camera) {
-        self.participant = participant; self.stream = stream
+    public var kind: StreamKind
+    public init(_ participant: ParticipantID, _ kind: StreamKind = .camera) {
+        self.participant = participant; self.kind = kind
     }
-    public var description: String { "\(participant)/\(stream.rawValue)" }
+    public var description: String { kind == .camera ? participant.rawValue : "\(participant.rawValue)/\(kind.rawValue)" }
+    public static func < (a: StreamID, b: StreamID) -> Bool { (a.participant, a.kind.rawValue) < (b.participant, b.kind.rawValue) }
 }
 
-/// How the renderer finds the stream behind each tile. Media (through Kiosk) implements it over its
+/// How the renderer finds the stream behind each tile. Media's engine implements it over its
 /// open streams; tests and `tessera preview` use `FrameSourceTable`.
 public protocol FrameSourceLookup: Sendable {
     /// The stream for `key`, or nil when none is open (the tile shows the offline slate).
     /// Called on the render thread for every visible tile at every refresh: it must not block.
     /// The caller shares ownership of the returned source for the duration of one frame.
-    func source(for key: StreamKey) -> (any FrameSource)?
+    func source(for key: StreamID) -> (any FrameSource)?
 }
 
 /// A fixed table of sources.
 public struct FrameSourceTable: FrameSourceLookup {
-    public var sources: [StreamKey: any FrameSource]
-    public init(_ sources: [StreamKey: any FrameSource] = [:]) { self.sources = sources }
-    public func source(for key: StreamKey) -> (any FrameSource)? { sources[key] }
+    public var sources: [StreamID: any FrameSource]
+    public init(_ sources: [StreamID: any FrameSource] = [:]) { self.sources = sources }
+    public func source(for key: StreamID) -> (any FrameSource)? { sources[key] }
 }
 
 /// A source whose frame and state are set by hand: still pictures, placeholders, tests.

@@ -11,7 +11,7 @@ import TesseraOutput
 /// frames with a pointer swap each; it never waits for Signal, Media or the snapshot writer.
 final class OutputThread: @unchecked Sendable {
     // Unchecked: the output, renderer and backend are made and used only on the thread this class
-    // starts (EGL contexts are bound to one thread); `setupError` is guarded by `done`.
+    // starts (EGL contexts are bound to one thread).
     /// What the render thread draws with, made on that thread: one backend and renderer, and
     /// the backend's outputs (one headless output, or every display of a DRM device).
     struct Lit {
@@ -21,8 +21,6 @@ final class OutputThread: @unchecked Sendable {
     /// For logs and the thread's name.
     let id: String
     private let setup: @Sendable () throws -> Lit
-    private var setupDone = false
-    private var setupError: (any Error)?
     private let wall: Wall
     private let sources: any FrameSourceLookup
     private let metrics: KioskMetrics
@@ -30,9 +28,7 @@ final class OutputThread: @unchecked Sendable {
     private let snapshotInterval: Duration
     private let refreshIntervals: [String: Duration]
     private let logger: Logger
-    private let stopFlag = Atomic<Bool>(false)
-    private let done = NSCondition()
-    private var finished = false
+    private let worker: WorkerThread
 
     init(id: String, setup: @escaping @Sendable () throws -> Lit, wall: Wall, sources: any FrameSourceLookup, metrics: KioskMetrics,
          snapshots: SnapshotWriter?, snapshotInterval: Duration, refresh: [String: Double], logger: Logger) {
@@ -42,46 +38,30 @@ final class OutputThread: @unchecked Sendable {
         var logger = logger
         logger[metadataKey: "output"] = .string(id)
         self.logger = logger
+        worker = WorkerThread(name: "render \(id)", stackSize: 4 << 20)
     }
 
     /// Starts the thread and waits until it has lit its output; throws what setting up threw.
     func start() throws {
-        let t = Thread { [self] in
-            var lit: Lit?
-            do { lit = try setup() } catch {
-                done.lock(); setupError = error; setupDone = true; finished = true; done.broadcast(); done.unlock()
-                return
-            }
-            done.lock(); setupDone = true; done.broadcast(); done.unlock()
+        try worker.start(setup: setup) { [self] lit in
+            var lit: Lit? = lit
             run(lit!)
             lit!.backend.stop()
             // The renderer goes before the backend: a GLES renderer's EGL display lives on the DRM
             // backend's GBM device (the other way round, its teardown crashed at exit). Both go here,
-            // on their thread and before `finished`, so the process cannot exit in the middle of it.
+            // on their thread and before it counts as finished, so the process cannot exit in the middle of it.
             do {
                 let backend = lit!.backend
                 lit = nil
                 withExtendedLifetime(backend) {}
             }
-            done.lock(); finished = true; done.broadcast(); done.unlock()
         }
-        t.name = "render \(id)"
-        t.stackSize = 4 << 20
-        t.start()
-        done.lock(); defer { done.unlock() }
-        while !setupDone { done.wait() }
-        if let setupError { throw setupError }
     }
 
-    func stop() { stopFlag.store(true, ordering: .relaxed) }
+    func stop() { worker.requestStop() }
 
     @discardableResult
-    func join(timeout: TimeInterval = 10) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        done.lock(); defer { done.unlock() }
-        while !finished { if !done.wait(until: deadline) { return finished } }
-        return true
-    }
+    func join(timeout: Duration = .seconds(10)) -> Bool { worker.join(timeout: timeout) }
 
     private func run(_ lit: Lit) {
         var lastTick: [String: ContinuousClock.Instant] = [:]
@@ -89,7 +69,7 @@ final class OutputThread: @unchecked Sendable {
         var failures = 0
         var firstShows: [String: FirstShow] = [:]
         var pace = Pace()
-        while !stopFlag.load(ordering: .relaxed) {
+        while !worker.isStopRequested {
             do {
                 // DRM: hot-plug re-enumeration between frames.
                 if try lit.backend.handleEvents() {
@@ -211,7 +191,7 @@ final class OutputThread: @unchecked Sendable {
     /// commit is due.
     private func prepareUntilDue(_ outputs: [any Output], renderer: any Renderer, firstShows: inout [String: FirstShow], pace: inout Pace) throws {
         guard let due = outputs.compactMap(\.presentDue).min() else { return }
-        while !stopFlag.load(ordering: .relaxed) {
+        while !worker.isStopRequested {
             let start = ContinuousClock.now
             guard pace.roundFits(now: start, due: due) else { return }
             var tiles = 0

@@ -37,7 +37,7 @@ public final class GLESRenderer: Renderer, GPUTargetMaker {
     private let programs: Programs
     private var vao: GLuint = 0
     private var vbo: GLuint = 0
-    private var streams: [StreamKey: StreamTextures] = [:]
+    private var streams: [StreamID: StreamTextures] = [:]
     private var textTextures: [Int: GLTexture] = [:]
     private var importer: DMABufImporter?
     /// Imported dma-bufs by plane-0 (fd, offset), each holding its frame; kept while shown.
@@ -162,7 +162,7 @@ public final class GLESRenderer: Renderer, GPUTargetMaker {
         var stats = RenderStats()
         stats.fullRedraw = true
         var usedText = Set<Int>()
-        var seen = Set<StreamKey>()
+        var seen = Set<StreamID>()
         var shownImages = Set<DMABufKey>()
         for tile in output.tiles {
             var plan = TilePlan.make(tile, sources: sources, text: text, importsDMABuf: importer != nil)
@@ -192,7 +192,7 @@ public final class GLESRenderer: Renderer, GPUTargetMaker {
             if let external, let placement = plan.placement {
                 drawExternal(external, placement: placement)
             } else if let frame = plan.frame, let placement = plan.placement, let participant = tile.participant {
-                let key = StreamKey(participant, tile.stream)
+                let key = StreamID(participant, tile.stream)
                 seen.insert(key)
                 let textures = streams[key] ?? StreamTextures()
                 streams[key] = textures

@@ -68,7 +68,6 @@ struct ComposeBench: ParsableCommand {
         let start = clock.now
         engine.update(desired: ids.map { StreamRequest(id: $0, url: clip, origin: .localConfig) })
         let boxes = ids.map { engine.mailbox(for: $0)! }
-        let sources = MediaSources(boxes: Dictionary(uniqueKeysWithValues: zip(ids.indices.map { StreamKey(ParticipantID("c\($0)")) }, boxes)))
 
         var drawn = 0, partial = 0
         var waitTime = Duration.zero, drawTime = Duration.zero
@@ -103,7 +102,7 @@ struct ComposeBench: ParsableCommand {
             if fresh < streams { partial += 1 }
             let d0 = clock.now
             guard let target = try output.nextBuffer() else { throw ExitCode(1) }  // headless always has one
-            _ = try drawer.draw(scene, sources: sources, into: target)
+            _ = try drawer.draw(scene, sources: engine, into: target)
             try output.commit()
             drawer.finish()
             drawTime += clock.now - d0
@@ -129,12 +128,6 @@ struct ComposeBench: ParsableCommand {
         var u = rusage()
         getrusage(RUSAGE_SELF.rawValue, &u)
         return u.ru_maxrss
-    }
-
-    /// The mailboxes as the renderer's frame sources.
-    private struct MediaSources: FrameSourceLookup {
-        let boxes: [StreamKey: StreamMailbox]
-        func source(for key: StreamKey) -> (any FrameSource)? { boxes[key] }
     }
 }
 

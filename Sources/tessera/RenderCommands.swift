@@ -68,12 +68,12 @@ struct Preview: ParsableCommand {
 
 /// Numbered placeholder pictures for everyone the scene shows (camera and screen streams alike).
 func placeholderSources(room: Room, scene: Scene, text: TextCache, offline: Set<ParticipantID> = []) -> FrameSourceTable {
-    var table: [StreamKey: any FrameSource] = [:]
+    var table: [StreamID: any FrameSource] = [:]
     for (n, person) in room.participants.enumerated() where scene.participants.contains(person.id) {
         let frame = Placeholder.participant(number: n + 1, text: text)
         let source = StillFrameSource(frame, state: offline.contains(person.id) ? .offline : .playing)
-        table[StreamKey(person.id, .camera)] = source
-        table[StreamKey(person.id, .screen)] = source
+        table[StreamID(person.id, .camera)] = source
+        table[StreamID(person.id, .screen)] = source
     }
     return FrameSourceTable(table)
 }
@@ -233,7 +233,7 @@ struct RenderBench: ParsableCommand {
                  rect: Rect(x: (i % columns) * cellW, y: (i / columns) * cellH, width: tileSize.width, height: tileSize.height), fit: .cover,
                  background: Color(red: 32, green: 40, blue: 48), label: Label(text: "Participant \(i + 1)", position: .bottomLeft, size: 14))
         })
-        let table = FrameSourceTable(Dictionary(uniqueKeysWithValues: sources.enumerated().map { (StreamKey(ParticipantID("p\($0)")), $1 as any FrameSource) }))
+        let table = FrameSourceTable(Dictionary(uniqueKeysWithValues: sources.enumerated().map { (StreamID(ParticipantID("p\($0)")), $1 as any FrameSource) }))
         let copies = pictures.map { f in (0..<3).map { p in f.withPlane(p) { span in span.withUnsafeBytes { Array($0) } } } }
         func deliverAll(_ n: Int) {
             for (i, s) in sources.enumerated() { s.deliver(PlanarFrame(size: pictures[i].size, format: .yuv420p, planes: copies[(i + n) % tiles])) }

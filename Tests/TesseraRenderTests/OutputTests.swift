@@ -68,7 +68,7 @@ struct OutputTests {
         #expect(output.presentDue == nil, "no tick yet: nothing to prepare for")
         try output.waitForFrame()
         var shown = FirstShow()
-        let sources = FrameSourceTable([StreamKey("p1"): source])
+        let sources = FrameSourceTable([StreamID("p1"): source])
         let presented = try #require(try output.render(scene, with: renderer, sources: sources))
         #expect(shown.newPictures(presented.pictures).map { ObjectIdentifier($0) } == [ObjectIdentifier(first)])
         let due = try #require(output.presentDue)
