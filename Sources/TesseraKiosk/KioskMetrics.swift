@@ -140,12 +140,22 @@ private struct OutputSeries: Sendable {
     init(output: String, in registry: PrometheusCollectorRegistry) {
         let labels = [("output", output)]
         frames = registry.makeCounter(descriptor: .named("tessera_output_frames_total", help: "Frames presented per output."), labels: labels)
-        dropped = registry.makeCounter(descriptor: .named("tessera_output_dropped_frames_total", help: "Refresh ticks passed without a new picture (drawing took too long)."), labels: labels)
-        renderErrors = registry.makeCounter(descriptor: .named("tessera_output_render_errors_total", help: "Failed draws per output."), labels: labels)
-        prepares = registry.makeCounter(descriptor: .named("tessera_render_prepares_total", help: "Draws between refreshes that put newly arrived pictures in the next buffer."), labels: labels)
-        frameSeconds = registry.makeDurationHistogram(descriptor: .named("tessera_render_frame_seconds", help: "Time to draw and present one frame."), labels: labels, buckets: Self.frameBuckets)
-        frameSecondsMax = registry.makeGauge(descriptor: .named("tessera_render_frame_seconds_max", help: "Slowest frame so far per output."), labels: labels)
-        prepareSecondsMax = registry.makeGauge(descriptor: .named("tessera_render_prepare_seconds_max", help: "Slowest round of draws between refreshes so far (all outputs of a render thread)."), labels: labels)
+        dropped = registry.makeCounter(descriptor: .named("tessera_output_dropped_frames_total",
+                                                          help: "Refresh ticks passed without a new picture (drawing took too long)."),
+                                       labels: labels)
+        renderErrors = registry.makeCounter(descriptor: .named("tessera_output_render_errors_total",
+                                                               help: "Failed draws per output."), labels: labels)
+        prepares = registry.makeCounter(descriptor: .named("tessera_render_prepares_total",
+                                                           help: "Draws between refreshes that put newly arrived pictures in the next buffer."),
+                                        labels: labels)
+        frameSeconds = registry.makeDurationHistogram(descriptor: .named("tessera_render_frame_seconds",
+                                                                         help: "Time to draw and present one frame."),
+                                                      labels: labels, buckets: Self.frameBuckets)
+        frameSecondsMax = registry.makeGauge(descriptor: .named("tessera_render_frame_seconds_max",
+                                                                help: "Slowest frame so far per output."), labels: labels)
+        prepareSecondsMax = registry.makeGauge(descriptor: .named("tessera_render_prepare_seconds_max",
+                                                                  help: "Slowest round of draws between refreshes so far (all outputs of a render thread)."),
+                                               labels: labels)
     }
 
     func record(from a: OutputFigures, to b: OutputFigures) {
@@ -182,10 +192,12 @@ private struct ScrapedSeries {
         self.registry = registry
         participants = registry.makeGauge(descriptor: .named("tessera_participants", help: "Participants in the room."))
         uptime = registry.makeGauge(descriptor: .named("tessera_uptime_seconds", help: "Seconds since the kiosk started."))
-        mallocInUse = registry.makeGauge(descriptor: .named("tessera_process_malloc_inuse_bytes", help: "Bytes malloc has handed out and not got back (mallinfo2 uordblks + hblkhd)."))
+        mallocInUse = registry.makeGauge(descriptor: .named("tessera_process_malloc_inuse_bytes",
+                                                            help: "Bytes malloc has handed out and not got back (mallinfo2 uordblks + hblkhd)."))
         openFDs = registry.makeGauge(descriptor: .named("tessera_process_open_fds", help: "Open file descriptors."))
         threads = registry.makeGauge(descriptor: .named("tessera_process_threads", help: "Threads of the process."))
-        streamsByState = Self.states.map { ($0, registry.makeGauge(descriptor: .named("tessera_streams", help: "Open streams by state."), labels: [("state", $0)])) }
+        streamsByState = Self.states.map { ($0, registry.makeGauge(descriptor: .named("tessera_streams",
+                                                                                      help: "Open streams by state."), labels: [("state", $0)])) }
     }
 
     mutating func update(streams now: [StreamFigures], latency: [String: OutputLatency], participants count: Int, uptime seconds: Double,
@@ -221,9 +233,12 @@ private struct ScrapedSeries {
 
         if let link {
             if signal == nil {
-                signal = (registry.makeGauge(descriptor: .named("tessera_signal_connected", help: "1 while the wall holds a welcomed connection to the signaling backend.")),
-                          registry.makeGauge(descriptor: .named("tessera_signal_disconnected_seconds", help: "Seconds since the link to the backend went down (0 while connected).")),
-                          registry.makeGauge(descriptor: .named("tessera_signal_client_beat_age_seconds", help: "Seconds since the signaling client last ran its liveness beat (about 1 when healthy).")))
+                signal = (registry.makeGauge(descriptor: .named("tessera_signal_connected",
+                                                                help: "1 while the wall holds a welcomed connection to the signaling backend.")),
+                          registry.makeGauge(descriptor: .named("tessera_signal_disconnected_seconds",
+                                                                help: "Seconds since the link to the backend went down (0 while connected).")),
+                          registry.makeGauge(descriptor: .named("tessera_signal_client_beat_age_seconds",
+                                                                help: "Seconds since the signaling client last ran its liveness beat (about 1 when healthy).")))
             }
             signal!.connected.set(to: link.connected ? 1 : 0)
             signal!.disconnected.set(to: link.disconnectedSeconds)
@@ -245,7 +260,9 @@ private struct StreamSeries {
         self.stream = stream
         let labels = [("stream", stream)]
         up = ScrapedSeries.states.map { state in
-            (state, registry.makeGauge(descriptor: .named("tessera_stream_up", help: "1 for the stream's current state (connecting, playing, stalled, offline)."), labels: [("stream", stream), ("state", state)]))
+            (state, registry.makeGauge(descriptor: .named("tessera_stream_up",
+                                                          help: "1 for the stream's current state (connecting, playing, stalled, offline)."),
+                                       labels: [("stream", stream), ("state", state)]))
         }
         fps = registry.makeGauge(descriptor: .named("tessera_stream_fps", help: "Frames decoded per second, per stream."), labels: labels)
         kbps = registry.makeGauge(descriptor: .named("tessera_stream_kbps", help: "Input bit rate per stream."), labels: labels)
@@ -260,8 +277,11 @@ private struct StreamSeries {
         let labels = [("stream", stream)]
         return switch c {
         case .reconnects: registry.makeCounter(descriptor: .named("tessera_stream_reconnects_total", help: "Reconnects per stream."), labels: labels)
-        case .decoded: registry.makeCounter(descriptor: .named("tessera_stream_frames_decoded_total", help: "Frames decoded per stream."), labels: labels)
-        case .suppressed: registry.makeCounter(descriptor: .named("tessera_ffmpeg_log_suppressed_total", help: "FFmpeg messages about a stream dropped by the per-stream log rate limit."), labels: labels)
+        case .decoded: registry.makeCounter(descriptor: .named("tessera_stream_frames_decoded_total",
+                                                               help: "Frames decoded per stream."), labels: labels)
+        case .suppressed: registry.makeCounter(descriptor: .named("tessera_ffmpeg_log_suppressed_total",
+                                                                  help: "FFmpeg messages about a stream dropped by the per-stream log rate limit."),
+                                               labels: labels)
         }
     }
 
@@ -304,7 +324,8 @@ private struct LatencySeries {
         quantiles = ["0.5", "0.99", "1"].map { q in
             (q, registry.makeGauge(descriptor: .named("tessera_picture_latency_seconds", help: Self.help), labels: labels + [("quantile", q)]))
         }
-        sum = registry.makeGauge(descriptor: .named("tessera_picture_latency_seconds_sum", help: "Sum of the pictures' latencies, per span."), labels: labels)
+        sum = registry.makeGauge(descriptor: .named("tessera_picture_latency_seconds_sum",
+                                                    help: "Sum of the pictures' latencies, per span."), labels: labels)
         count = registry.makeGauge(descriptor: .named("tessera_picture_latency_seconds_count", help: "Pictures measured, per span."), labels: labels)
     }
 
