@@ -37,7 +37,8 @@ extension Kiosk {
     public func metricsText() -> String {
         let streams = media.stats.streams.map {
             StreamFigures(id: $0.id, state: $0.state.rawValue, fps: $0.fps, kbps: $0.kbps, reconnects: $0.reconnects,
-                          framesDecoded: $0.framesDecoded, ffmpegLogSuppressed: $0.ffmpegLogSuppressed)
+                          framesDecoded: $0.framesDecoded, ffmpegLogSuppressed: $0.ffmpegLogSuppressed, framesSuperseded: $0.framesSuperseded,
+                          framesSkippedNonReference: $0.framesSkippedNonReference, framesNotShown: $0.framesNotShown)
         }
         let now = ContinuousClock.now
         let signal = signalLink.map { link in
@@ -45,6 +46,7 @@ extension Kiosk {
                           disconnectedSeconds: link.connected ? 0 : Double((now - link.since) / .milliseconds(1)) / 1000,
                           beatAgeSeconds: Double((now - link.beat) / .milliseconds(1)) / 1000)
         }
-        return metrics.exposition(streams: streams, participants: wall.currentRoom.participants.count, signal: signal)
+        return metrics.exposition(streams: streams, participants: wall.currentRoom.participants.count, signal: signal,
+                                  shedding: shedding.figures)
     }
 }

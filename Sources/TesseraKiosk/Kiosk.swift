@@ -19,6 +19,8 @@ public final class Kiosk: Sendable {
     public let wall: Wall
     public let media: MediaEngine
     public let metrics: KioskMetrics
+    /// Load shedding under overload (LoadShedder.swift).
+    public let shedding = LoadShedding()
     /// The outputs the kiosk lit, fixed for its lifetime (a reload that changes them is refused).
     public let outputs: [OutputConfig]
     private let logger: Logger
@@ -99,7 +101,7 @@ public final class Kiosk: Sendable {
     /// Runs until shutdown. Throws when an output cannot start.
     ///
     /// The services, in start order; a graceful shutdown ends them in the reverse order, each after
-    /// the one behind it has returned: `STOPPING=1`, the layout watcher and keyboards, then the
+    /// the one behind it has returned: `STOPPING=1`, the layout watcher, keyboards and load shedding, then the
     /// outputs (render threads joined, last snapshots written, streams closed), then the feeds
     /// to and from Signal, the health server, and the signaling client last.
     public func run() async throws {
@@ -123,6 +125,7 @@ public final class Kiosk: Sendable {
         services.append(.init(service: SignalBridge(wall: wall, media: media, client: client)))
         let (lit, litContinuation) = AsyncStream<Void>.makeStream()
         services.append(.init(service: OutputService(kiosk: self, lit: litContinuation)))
+        services.append(.init(service: LoadSheddingService(kiosk: self)))
         services.append(.init(service: keyboards))
         services.append(.init(service: layoutWatcher))
         services.append(.init(service: Watchdog(notify: SystemdNotify(), metrics: metrics, outputsLit: lit,
@@ -165,6 +168,7 @@ public final class Kiosk: Sendable {
             + "\(stats.streams.count) streams (\(playing) playing, \(stats.streams(in: .connecting)) connecting, "
             + "\(stats.streams(in: .stalled)) stalled, \(stats.streams(in: .offline)) offline), "
             + String(format: "%.0f", stats.fps) + " decoded fps; " + outputs
+            + sheddingStatus
     }
 
     // MARK: Outputs (the render threads; OutputService runs them)
@@ -175,7 +179,7 @@ public final class Kiosk: Sendable {
         let refresh = Dictionary(uniqueKeysWithValues: outputs.map { ($0.id, $0.mode.refresh ?? 60) })
         var threads: [OutputThread] = []
         func launch(_ id: String, refresh: [String: Double], setup: @escaping @Sendable () throws -> OutputThread.Lit) throws {
-            let thread = OutputThread(id: id, setup: setup, wall: wall, sources: MediaSources(media: media), metrics: metrics,
+            let thread = OutputThread(id: id, setup: setup, wall: wall, sources: media, metrics: metrics,
                                       snapshots: snapshotWriter, snapshotInterval: configuration.snapshotInterval,
                                       refresh: refresh, logger: logger)
             do { try thread.start() } catch {
@@ -193,13 +197,8 @@ public final class Kiosk: Sendable {
                 let fps = configuration.headlessFPS ?? refresh[o.id]!
                 // One headless backend per output, so each is paced by its own refresh.
                 try launch(o.id, refresh: [o.id: fps]) {
-                    let renderer: any Renderer = switch kind {
-                    case .cpu: try CPURenderer(workers: workers)
-                    case .gles: try GLESRenderer()
-                    }
-                    let backend = HeadlessBackend(outputs: [spec], refresh: fps)
-                    try backend.start(renderer: renderer)
-                    return OutputThread.Lit(backend: backend, renderer: renderer)
+                    let setup = try OutputFactory.headless([spec], refresh: fps, renderer: kind, workers: workers)
+                    return OutputThread.Lit(backend: setup.backend, renderer: setup.renderer)
                 }
             }
         case .drm:
@@ -211,13 +210,8 @@ public final class Kiosk: Sendable {
             let workers = configuration.workersPerOutput ?? cores
             // One device, one GPU context: its outputs share a render thread, each waiting for its own flip.
             try launch("drm", refresh: refresh) {
-                let backend = DRMBackend(outputs: specs)
-                backend.onEvent = { logger.info("drm: \($0)") }
-                let renderer: any Renderer = switch kind {
-                case .cpu: try CPURenderer(workers: workers)
-                case .gles: try GLESRenderer(platform: .gbm(device: try backend.gbmDevice()))
-                }
-                try backend.start(renderer: renderer)
+                let setup = try OutputFactory.drm(specs, onEvent: { logger.info("drm: \($0)") }, renderer: kind, workers: workers)
+                let backend = setup.backend
                 for (id, why) in backend.problems.sorted(by: { $0.key < $1.key }) {
                     logger.error("output stays dark; `tessera outputs --layout FILE` shows what this machine has",
                                  metadata: ["output": "\(id)", "reason": "\(why)"])
@@ -227,7 +221,7 @@ public final class Kiosk: Sendable {
                     throw KioskError.unavailable("no layout output could be lit on \(backend.devicePath ?? "the DRM device"); "
                                                  + "run `tessera doctor --layout FILE`")
                 }
-                return OutputThread.Lit(backend: backend, renderer: renderer)
+                return OutputThread.Lit(backend: backend, renderer: setup.renderer)
             }
         }
         snapshotWriter?.start()

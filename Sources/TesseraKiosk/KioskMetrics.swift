@@ -14,7 +14,7 @@ public struct OutputFigures: Sendable, Hashable {
     public var renderErrors = 0
     /// Tiles drawn, by presents and by prepares between refreshes.
     public var tilesDrawn = 0
-    /// Draws between refreshes that drew something (`Output.prepare`), and the slowest round of them, in seconds.
+    /// Draws between refreshes that drew something (into `Output.nextBuffer`, not committed), and the slowest round of them, in seconds.
     public var prepares = 0
     public var prepareSecondsMax = 0.0
     /// Sum and count of draw times, and the slowest, in seconds.
@@ -95,11 +95,12 @@ public final class KioskMetrics: Sendable {
 
     /// The Prometheus text exposition (format 0.0.4) of this kiosk: reads the figures that are
     /// sampled rather than counted into their gauges, then emits the registry.
-    func exposition(streams: [StreamFigures], participants: Int, signal: SignalFigures?) -> String {
+    func exposition(streams: [StreamFigures], participants: Int, signal: SignalFigures?,
+                    shedding: LoadShedding.Figures = LoadShedding.Figures()) -> String {
         let latency = latency
         let uptime = uptime
         return scraped.withLock { s in
-            s.update(streams: streams, latency: latency, participants: participants, uptime: uptime, signal: signal)
+            s.update(streams: streams, latency: latency, participants: participants, uptime: uptime, signal: signal, shedding: shedding)
             return registry.emitToString()
         }
     }
@@ -114,6 +115,9 @@ struct StreamFigures {
     var reconnects: Int
     var framesDecoded: Int
     var ffmpegLogSuppressed: Int
+    var framesSuperseded = 0
+    var framesSkippedNonReference = 0
+    var framesNotShown = 0
 }
 
 /// The signaling link as /metrics shows it, in seconds.
@@ -185,11 +189,21 @@ private struct ScrapedSeries {
     var streams: [String: StreamSeries] = [:]
     var latency: [String: LatencySeries] = [:]
     var signal: (connected: Prometheus.Gauge, disconnected: Prometheus.Gauge, beatAge: Prometheus.Gauge)?
+    let shedLevel: Prometheus.Gauge
+    var shedChanges: (counter: Prometheus.Counter, last: Int)
+    /// All streams' shed frames by reason, closed streams' included.
+    let skippedNonReference, notShown: Prometheus.Counter
 
     static let states = StreamState.allCases.map(\.rawValue)
 
     init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
+        shedLevel = registry.makeGauge(descriptor: .named("tessera_shed_level", help: "The load-shedding level (0: nothing shed; see docs/media.md)."))
+        shedChanges = (registry.makeCounter(descriptor: .named("tessera_shed_level_changes_total", help: "Load-shedding level changes.")), 0)
+        let skipped = MetricNameDescriptor.named("tessera_frames_skipped_total",
+                                                 help: "Frames shed: not decoded (non_reference) or decoded but not shown (not_shown).")
+        skippedNonReference = registry.makeCounter(descriptor: skipped, labels: [("reason", "non_reference")])
+        notShown = registry.makeCounter(descriptor: skipped, labels: [("reason", "not_shown")])
         participants = registry.makeGauge(descriptor: .named("tessera_participants", help: "Participants in the room."))
         uptime = registry.makeGauge(descriptor: .named("tessera_uptime_seconds", help: "Seconds since the kiosk started."))
         mallocInUse = registry.makeGauge(descriptor: .named("tessera_process_malloc_inuse_bytes",
@@ -201,7 +215,12 @@ private struct ScrapedSeries {
     }
 
     mutating func update(streams now: [StreamFigures], latency: [String: OutputLatency], participants count: Int, uptime seconds: Double,
-                         signal link: SignalFigures?) {
+                         signal link: SignalFigures?, shedding: LoadShedding.Figures) {
+        shedLevel.set(to: Double(shedding.level))
+        if shedding.changes > shedChanges.last {
+            shedChanges.counter.increment(by: Int64(shedding.changes - shedChanges.last))
+            shedChanges.last = shedding.changes
+        }
         participants.set(to: Double(count))
         uptime.set(to: seconds)
         let process = ProcessFigures.now()
@@ -214,7 +233,9 @@ private struct ScrapedSeries {
         for (id, series) in streams where !ids.contains(id) { series.unregister(from: registry); streams[id] = nil }
         for s in now {
             if streams[s.id] == nil { streams[s.id] = StreamSeries(stream: s.id, in: registry) }
-            streams[s.id]!.update(s, in: registry)
+            let grew = streams[s.id]!.update(s, in: registry)
+            if let n = grew[.skippedNonReference] { skippedNonReference.increment(by: Int64(n)) }
+            if let n = grew[.notShown] { notShown.increment(by: Int64(n)) }
         }
 
         var spans: Set<String> = []
@@ -250,11 +271,12 @@ private struct ScrapedSeries {
 
 /// One stream's series. Media's counts restart when a stream is reopened, so each counter is
 /// advanced by the growth since the last scrape, and made anew when its source went backwards.
+/// The shedding counters appear once the stream has shed a frame.
 private struct StreamSeries {
     let stream: String
     let up: [(state: String, gauge: Prometheus.Gauge)]
     let fps, kbps: Prometheus.Gauge
-    var reconnects, decoded, suppressed: (counter: Prometheus.Counter, last: Int)
+    var counts: [Count: (counter: Prometheus.Counter?, last: Int)] = [:]
 
     init(stream: String, in registry: PrometheusCollectorRegistry) {
         self.stream = stream
@@ -266,15 +288,17 @@ private struct StreamSeries {
         }
         fps = registry.makeGauge(descriptor: .named("tessera_stream_fps", help: "Frames decoded per second, per stream."), labels: labels)
         kbps = registry.makeGauge(descriptor: .named("tessera_stream_kbps", help: "Input bit rate per stream."), labels: labels)
-        reconnects = (Self.counter(.reconnects, stream, registry), 0)
-        decoded = (Self.counter(.decoded, stream, registry), 0)
-        suppressed = (Self.counter(.suppressed, stream, registry), 0)
     }
 
-    enum Count { case reconnects, decoded, suppressed }
+    enum Count: CaseIterable {
+        case reconnects, decoded, suppressed, superseded, skippedNonReference, notShown
+        /// Shown only once the stream has shed something (as before swift-prometheus).
+        var whenShed: Bool { self == .skippedNonReference || self == .notShown }
+    }
 
     static func counter(_ c: Count, _ stream: String, _ registry: PrometheusCollectorRegistry) -> Prometheus.Counter {
         let labels = [("stream", stream)]
+        let skipped = MetricNameDescriptor.named("tessera_stream_frames_skipped_total", help: "Frames shed per stream, by reason.")
         return switch c {
         case .reconnects: registry.makeCounter(descriptor: .named("tessera_stream_reconnects_total", help: "Reconnects per stream."), labels: labels)
         case .decoded: registry.makeCounter(descriptor: .named("tessera_stream_frames_decoded_total",
@@ -282,30 +306,57 @@ private struct StreamSeries {
         case .suppressed: registry.makeCounter(descriptor: .named("tessera_ffmpeg_log_suppressed_total",
                                                                   help: "FFmpeg messages about a stream dropped by the per-stream log rate limit."),
                                                labels: labels)
+        case .superseded: registry.makeCounter(descriptor: .named("tessera_stream_frames_superseded_total",
+                                                                  help: "Frames replaced in the mailbox before the renderer took them."),
+                                               labels: labels)
+        case .skippedNonReference: registry.makeCounter(descriptor: skipped, labels: labels + [("reason", "non_reference")])
+        case .notShown: registry.makeCounter(descriptor: skipped, labels: labels + [("reason", "not_shown")])
         }
     }
 
-    mutating func update(_ s: StreamFigures, in registry: PrometheusCollectorRegistry) {
+    static func value(_ c: Count, of s: StreamFigures) -> Int {
+        switch c {
+        case .reconnects: s.reconnects
+        case .decoded: s.framesDecoded
+        case .suppressed: s.ffmpegLogSuppressed
+        case .superseded: s.framesSuperseded
+        case .skippedNonReference: s.framesSkippedNonReference
+        case .notShown: s.framesNotShown
+        }
+    }
+
+    /// Sets the gauges and advances the counters; returns how much each count grew (for the totals
+    /// over all streams).
+    mutating func update(_ s: StreamFigures, in registry: PrometheusCollectorRegistry) -> [Count: Int] {
         for (state, gauge) in up { gauge.set(to: s.state == state ? 1 : 0) }
         fps.set(to: s.fps)
         kbps.set(to: s.kbps)
-        func advance(_ c: inout (counter: Prometheus.Counter, last: Int), _ kind: Count, to value: Int) {
+        let shed = s.framesSkippedNonReference > 0 || s.framesNotShown > 0
+        var grew: [Count: Int] = [:]
+        for kind in Count.allCases {
+            let value = Self.value(kind, of: s)
+            var c = counts[kind] ?? (nil, 0)
             if value < c.last {
-                registry.unregisterCounter(c.counter)
-                c = (Self.counter(kind, stream, registry), 0)
+                // The stream was reopened: its count starts over, and so does its series.
+                if let old = c.counter { registry.unregisterCounter(old) }
+                c = (nil, 0)
             }
-            if value > c.last { c.counter.increment(by: Int64(value - c.last)) }
-            c.last = value
+            if c.counter == nil, !kind.whenShed || shed { c.counter = Self.counter(kind, stream, registry) }
+            if value > c.last {
+                c.counter?.increment(by: Int64(value - c.last))
+                grew[kind] = value - c.last
+            }
+            // Before the first shed frame the series is absent; it then starts from the whole count.
+            if c.counter != nil || !kind.whenShed { c.last = value }
+            counts[kind] = c
         }
-        advance(&reconnects, .reconnects, to: s.reconnects)
-        advance(&decoded, .decoded, to: s.framesDecoded)
-        advance(&suppressed, .suppressed, to: s.ffmpegLogSuppressed)
+        return grew
     }
 
     func unregister(from registry: PrometheusCollectorRegistry) {
         for (_, g) in up { registry.unregisterGauge(g) }
         registry.unregisterGauge(fps); registry.unregisterGauge(kbps)
-        for c in [reconnects.counter, decoded.counter, suppressed.counter] { registry.unregisterCounter(c) }
+        for c in counts.values { if let counter = c.counter { registry.unregisterCounter(counter) } }
     }
 }
 

@@ -5,8 +5,8 @@ import TesseraCore
 import TesseraOutput
 
 /// A render thread: for each of its outputs, waits for the output's next refresh (a clock tick
-/// headless, the page flip on DRM), draws the wall's current scene for it with the newest frame of
-/// each stream, and shows it. Headless outputs get a thread each; a DRM device's outputs share
+/// headless, the page flip on DRM), takes the buffer the output hands out, draws the wall's current
+/// scene into it with the newest frame of each stream, and commits it. Headless outputs get a thread each; a DRM device's outputs share
 /// one (one GPU context). It reads the scene and the frames
 /// with a pointer swap each; it never waits for Signal, Media or the snapshot writer.
 final class OutputThread: @unchecked Sendable {
@@ -89,7 +89,11 @@ final class OutputThread: @unchecked Sendable {
                     }
                     lastTick[output.id] = tick
                     guard let scene = wall.outputScene(output.id) else { continue }
-                    let stats = try output.present(scene, renderer: lit.renderer, sources: sources)
+                    try output.check(scene)
+                    // Acquire → draw → commit. No buffer: the DRM output lost its display (VT switch).
+                    guard let buffer = try output.nextBuffer() else { continue }
+                    let stats = try lit.renderer.draw(scene, sources: sources, into: buffer)
+                    try output.commit()
                     let inBuffer = ContinuousClock.now
                     record(stats, output: output.id, at: inBuffer, firstShows: &firstShows)
                     pace.drew(tiles: stats.tilesDrawn, from: tick, to: inBuffer)
@@ -179,8 +183,9 @@ final class OutputThread: @unchecked Sendable {
     }
 
     /// Until the earliest output's refresh is near, brings each output's next buffer up to date with
-    /// the pictures that arrived (`Output.prepare`), every `Pace.poll`: a picture waits milliseconds
-    /// for the buffer, not a refresh and a whole draw. Returns when the present is due.
+    /// the pictures that arrived (drawn into `Output.nextBuffer`, not committed), every `Pace.poll`:
+    /// a picture waits milliseconds for the buffer, not a refresh and a whole draw. Returns when the
+    /// commit is due.
     private func prepareUntilDue(_ outputs: [any Output], renderer: any Renderer, firstShows: inout [String: FirstShow], pace: inout Pace) throws {
         guard let due = outputs.compactMap(\.presentDue).min() else { return }
         while !worker.isStopRequested {
@@ -189,7 +194,10 @@ final class OutputThread: @unchecked Sendable {
             var tiles = 0
             for output in outputs {
                 guard let scene = wall.outputScene(output.id) else { continue }
-                let stats = try output.prepare(scene, renderer: renderer, sources: sources)
+                try output.check(scene)
+                // No free buffer yet (DRM: the flip in flight has not completed): nothing to prepare.
+                guard let buffer = try output.nextBuffer() else { continue }
+                let stats = try renderer.draw(scene, sources: sources, into: buffer)
                 let inBuffer = ContinuousClock.now
                 record(stats, output: output.id, at: inBuffer, firstShows: &firstShows)
                 tiles += stats.tilesDrawn
@@ -213,12 +221,12 @@ final class OutputThread: @unchecked Sendable {
     }
 
     /// Copies the picture now on the output for the snapshot writer (on this thread: the next draw
-    /// would change it under a reader).
+    /// would change it under a reader). Only outputs that can be read back (`PixelReadback`: headless) have snapshots.
     private func captureSnapshot(_ output: any Output, renderer: any Renderer) {
-        guard let snapshots, let headless = output as? HeadlessOutput, headless.framesPresented > 0 else { return }
+        guard let snapshots, let readable = output as? any PixelReadback, let buffer = readable.currentBuffer else { return }
         do {
-            let picture = try renderer.readPixels(of: headless.target)
-            snapshots.submit(output: output.id, picture: picture, rotation: headless.rotation)
+            let picture = try renderer.readPixels(of: buffer)
+            snapshots.submit(output: output.id, picture: picture, rotation: output.rotation)
         } catch {
             logger.warning("cannot read the output back for a snapshot", metadata: ["error": "\(error)"])
         }

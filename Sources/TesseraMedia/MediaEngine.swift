@@ -8,7 +8,7 @@ import TesseraCore
 /// Thread-safe; `update(desired:)` never blocks on a stream (closing asks the stream's thread to
 /// end and returns). Each stream decodes on its own Thread; one stream's failure never touches
 /// another's.
-public final class MediaEngine: @unchecked Sendable {
+public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
     public let configuration: MediaConfiguration
     private let log: MediaLog
     private let lock = NSLock()
@@ -91,13 +91,20 @@ public final class MediaEngine: @unchecked Sendable {
         return refused
     }
 
-    /// The renderer's view of a stream (nil when it is not open).
+    /// The renderer's view of a stream (nil when it is not open): the engine is the renderer's
+    /// `FrameSourceLookup`. Takes the engine's lock for a dictionary lookup, never a stream's work.
     public func source(for id: StreamID) -> (any FrameSource)? { mailbox(for: id) }
 
     /// The stream's mailbox with Media's extras (stats, latency histograms, decoded-frame access).
     public func mailbox(for id: StreamID) -> StreamMailbox? {
         lock.lock(); defer { lock.unlock() }
         return streams[id]?.worker.mailbox
+    }
+
+    /// The stream's worker, when it is open (load shedding, StreamShedding.swift).
+    func worker(for id: StreamID) -> StreamWorker? {
+        lock.lock(); defer { lock.unlock() }
+        return streams[id]?.worker
     }
 
     /// The streams open now (including those in their close grace period).

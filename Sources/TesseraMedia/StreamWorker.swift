@@ -17,6 +17,9 @@ final class StreamWorker: @unchecked Sendable {
     private let interrupt = Interrupt()
     private let worker: WorkerThread
     private let clock = ContinuousClock()
+    /// Load shedding, set from outside (StreamShedding.swift).
+    let shedding = SheddingControl()
+    private var showThrottle = ShowThrottle()
 
     init(request: StreamRequest, url: CheckedURL, config: MediaConfiguration, log: MediaLog, hardware: HardwareDevice?) {
         id = request.id; self.url = url; self.config = config; self.log = log; self.hardware = hardware
@@ -123,6 +126,7 @@ final class StreamWorker: @unchecked Sendable {
         // Pacing of files: the media time of the first packet, and when it was read.
         var paceOrigin: (pts: Double, at: ContinuousClock.Instant)?
         let pace = url.isFile && config.paceFiles
+        var applied: StreamShedding?
 
         while true {
             if stopping { return }
@@ -131,7 +135,10 @@ final class StreamWorker: @unchecked Sendable {
                 decoder.keyframesOnly = warm
                 // Back to every frame: the skipped ones are missing as references until a keyframe.
                 if !warm { waitingForKey = true }
+                applied = nil
             }
+            let shed = shedding.current
+            if !warm && shed != applied { decoder.applyShedding(shed); applied = shed }
             let rc = input.read(into: packet)
             let readAt = clock.now
             if rc < 0 {
@@ -192,6 +199,7 @@ final class StreamWorker: @unchecked Sendable {
                     break receiving
                 }
             }
+            if !gotPicture && !warm && shed.skipNonReference && sent >= 0 { mailbox.update { $0.framesSkippedNonReference += 1 } }
             if gotPicture {
                 reachedPicture = true
                 lastPictureAt = clock.now
@@ -210,6 +218,10 @@ final class StreamWorker: @unchecked Sendable {
             let ttff = (clock.now - openedAt).microseconds / 1000
             mailbox.update { s in s.timeToFirstFrameMs = ttff; s.width = frame.size.width; s.height = frame.size.height }
             log(.debug, "stream \(id): first picture after \(Int(ttff)) ms")
+        }
+        guard showThrottle.admit(at: clock.now, maxPerSecond: shedding.current.maxShownPerSecond) else {
+            mailbox.update { $0.framesDecoded += 1; $0.framesNotShown += 1 }
+            return
         }
         // Lock-step files: wait (waking now and then to notice a stop) until the last frame was taken.
         while !mailbox.waitUntilTaken(timeout: 0.1) { if stopping { return } }

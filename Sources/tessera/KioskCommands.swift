@@ -65,6 +65,7 @@ struct Run: ParsableCommand {
     @Option(help: "Without --signal: a local room of N synthetic participants.") var participants: Int = 0
     @Option(help: "Without --signal: stream URL of participant N ({n} becomes N, {n+K} becomes N+K).") var streamUrlTemplate: String?
     @Option(help: "Print a progress line every this many seconds (0: never).") var progress: Double = 0
+    @Flag(inversion: .prefixedNo, help: "Under overload, skip non-reference frames and show small tiles at fewer pictures a second (docs/media.md).") var loadShedding = true
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
     @OptionGroup var gates: StreamGateOptions
 
@@ -125,6 +126,7 @@ struct Run: ParsableCommand {
         config.healthAddress = health == "off" ? nil : health
         config.keyboard = keyboard
         config.media = mediaConfig
+        config.loadShedding = loadShedding
         return config
     }
 }
