@@ -50,4 +50,23 @@ import Testing
         #expect(text.contains("tessera_signal_connected 0"))
         #expect(text.contains("tessera_signal_disconnected_seconds 12.5"))
     }
+
+    @Test func sheddingCountsKeepClosedStreamsAndPerStreamSeriesAppearOnceShed() {
+        let m = KioskMetrics(outputIDs: ["main"])
+        var p1 = stream("p1", "playing"), p2 = stream("p2", "playing")
+        p1.framesNotShown = 5; p1.framesSuperseded = 2
+        var text = m.exposition(streams: [p1, p2], participants: 2, signal: nil, shedding: LoadShedding.Figures(level: 2, changes: 2))
+        #expect(text.contains("tessera_shed_level 2"))
+        #expect(text.contains("tessera_shed_level_changes_total 2\n"))
+        #expect(text.contains("tessera_stream_frames_skipped_total{stream=\"p1\",reason=\"not_shown\"} 5\n"))
+        #expect(!text.contains("tessera_stream_frames_skipped_total{stream=\"p2\""), "p2 shed nothing")
+        #expect(text.contains("tessera_stream_frames_superseded_total{stream=\"p2\"} 0\n"))
+        #expect(text.contains("tessera_frames_skipped_total{reason=\"not_shown\"} 5\n"))
+        // p1 closes; p2 sheds 3: the total keeps p1's 5.
+        p2.framesNotShown = 3
+        text = m.exposition(streams: [p2], participants: 1, signal: nil, shedding: LoadShedding.Figures(level: 2, changes: 2))
+        #expect(text.contains("tessera_frames_skipped_total{reason=\"not_shown\"} 8\n"))
+        #expect(text.contains("tessera_stream_frames_skipped_total{stream=\"p2\",reason=\"not_shown\"} 3\n"))
+        #expect(!text.contains("stream=\"p1\""))
+    }
 }
