@@ -47,6 +47,7 @@ import Testing
         var config = KioskConfiguration(layoutPath: layoutPath, room: .signal(SignalClientConfiguration(
             url: backend.url, room: "r", wallID: "wall-e2e", token: .value(Backend.wallToken), urlPolicy: signalPolicy,
             statusInterval: .milliseconds(500))))
+        config.backend = .headless
         config.media.policy = URLPolicy(allowedSchemes: ["udp"], allowedHosts: ["127.0.0.1"])
         config.media.offlineAfter = .seconds(2)
         config.media.stallAfter = .milliseconds(800)
@@ -228,6 +229,7 @@ extension KioskConfiguration {
     /// on a free port, no keyboard, stopped by `shutdown()` rather than signals.
     static func forTests(_ room: Room, fps: Double) -> KioskConfiguration {
         var config = KioskConfiguration(layoutPath: "\(repoRoot)/Layouts/single-1080p.json", room: .local(room))
+        config.backend = .headless
         config.headlessFPS = fps
         config.healthAddress = "127.0.0.1:0"
         config.keyboard = .none
