@@ -14,7 +14,7 @@ public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
     private let log: MediaLog
     private let table = Mutex(Table())
     private let hardware: HardwareDevice?
-    private let housekeeper = NSCondition()
+    private let housekeeper = WorkerThread(name: "media housekeeper", stackSize: 256 << 10)
 
     private struct Table {
         var streams: [StreamID: Entry] = [:]
@@ -40,10 +40,7 @@ public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
         } else {
             hardware = nil
         }
-        let thread = Thread { [self] in housekeep() }
-        thread.name = "media housekeeper"
-        thread.stackSize = 256 << 10
-        thread.start()
+        housekeeper.start { [self] in housekeep() }
     }
 
     deinit { shutdown() }
@@ -109,6 +106,11 @@ public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
         table.withLock { $0.streams[id]?.worker.mailbox }
     }
 
+    /// The stream's worker, when it is open (load shedding, StreamShedding.swift).
+    func worker(for id: StreamID) -> StreamWorker? {
+        table.withLock { $0.streams[id]?.worker }
+    }
+
     /// The streams open now (including those in their close grace period).
     public var openStreams: [StreamID] {
         table.withLock { $0.streams.keys.sorted() }
@@ -140,7 +142,7 @@ public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
             defer { t.shuttingDown = true }
             return (all, !t.shuttingDown)
         }
-        if first { housekeeper.lock(); housekeeper.broadcast(); housekeeper.unlock() }
+        if first { housekeeper.stop(timeout: .seconds(1)) }
         for w in all { w.stop() }
         for w in all where !w.join(timeout: timeout) {
             log(.error, "stream \(w.id): its thread did not end within \(timeout)")
@@ -149,10 +151,7 @@ public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
 
     /// Closes streams whose grace period is over; forgets threads that have ended.
     private func housekeep() {
-        while true {
-            housekeeper.lock()
-            _ = housekeeper.wait(until: Date().addingTimeInterval(0.2))
-            housekeeper.unlock()
+        while housekeeper.sleep(for: .milliseconds(200)) {
             let now = ContinuousClock.now
             let expired = table.withLock { t -> [StreamWorker]? in
                 if t.shuttingDown { return nil }

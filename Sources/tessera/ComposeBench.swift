@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TesseraCore
+import TesseraKiosk
 import TesseraMedia
 import TesseraRender
 #if canImport(Glibc)
@@ -50,16 +51,10 @@ struct ComposeBench: ParsableCommand {
                  background: Color(red: 0, green: 0, blue: 0))
         })
 
-        let drawer: any Renderer
-        var finish: () -> Void = {}
-        var name = ""
-        switch renderer {
-        case .cpu:
-            let cpu = try CPURenderer(); drawer = cpu; name = "cpu, \(cpu.workers) workers"
-        case .gles:
-            let gles = try GLESRenderer(); drawer = gles; finish = gles.finish; name = "gles, \(gles.rendererName)"
-        }
-        let target = try drawer.makeOffscreenTarget(size: out)
+        let setup = try OutputFactory.headless([.init(id: scene.id, panelSize: out)], refresh: nil, renderer: renderer)
+        defer { setup.close() }
+        let drawer = setup.renderer, name = setup.rendererName
+        let output = setup.backend.headlessOutputs[0]
 
         var config = MediaConfiguration()
         config.hardwareDecode = .off
@@ -106,8 +101,10 @@ struct ComposeBench: ParsableCommand {
             if ended && fresh == 0 { break }
             if fresh < streams { partial += 1 }
             let d0 = clock.now
+            guard let target = try output.nextBuffer() else { throw ExitCode(1) }  // headless always has one
             _ = try drawer.draw(scene, sources: engine, into: target)
-            finish()
+            try output.commit()
+            drawer.finish()
             drawTime += clock.now - d0
             drawn += 1
         }
