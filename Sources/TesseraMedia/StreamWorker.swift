@@ -15,9 +15,7 @@ final class StreamWorker: @unchecked Sendable {
     private let log: MediaLog
     private let hardware: HardwareDevice?
     private let interrupt = Interrupt()
-    private let wake = NSCondition()
-    private var stopRequested = false
-    private var finished = false
+    private let worker: WorkerThread
     private let clock = ContinuousClock()
     /// Load shedding, set from outside (StreamShedding.swift).
     let shedding = SheddingControl()
@@ -27,46 +25,33 @@ final class StreamWorker: @unchecked Sendable {
         id = request.id; self.url = url; self.config = config; self.log = log; self.hardware = hardware
         mailbox = StreamMailbox(id: request.id, url: url.redacted, priority: request.priority, stallAfter: config.stallAfter,
                                 lockstep: config.lockstepFiles && url.isFile)
+        worker = WorkerThread(name: "media \(request.id)", stackSize: config.threadStackBytes)
     }
 
     func start() {
-        let thread = Thread { [self] in
+        worker.start { [self] in
             // FFmpeg's messages from this thread are this stream's, rate-limited (FFmpegLog).
             let mailbox = mailbox
             FFmpegThreadScope(stream: "\(id)", onSuppressed: { mailbox.update { $0.ffmpegLogSuppressed += 1 } }).run { run() }
-            wake.lock(); finished = true; wake.broadcast(); wake.unlock()
         }
-        thread.name = "media \(id)"
-        thread.stackSize = config.threadStackBytes
-        thread.start()
     }
 
     /// Asks the thread to end; returns at once.
     func stop() {
-        wake.lock(); stopRequested = true; wake.broadcast(); wake.unlock()
+        worker.requestStop()
         interrupt.stop()
     }
 
     /// Waits until the thread has ended; false if it did not within `timeout`.
     @discardableResult
-    func join(timeout: Duration) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout.seconds)
-        wake.lock(); defer { wake.unlock() }
-        while !finished { if !wake.wait(until: deadline) { return finished } }
-        return true
-    }
+    func join(timeout: Duration) -> Bool { worker.join(timeout: timeout) }
 
-    var isFinished: Bool { wake.lock(); defer { wake.unlock() }; return finished }
+    var isFinished: Bool { worker.isFinished }
 
-    private var stopping: Bool { wake.lock(); defer { wake.unlock() }; return stopRequested }
+    private var stopping: Bool { worker.isStopRequested }
 
     /// Sleeps up to `d`; returns false if stopped meanwhile.
-    private func sleep(_ d: Duration) -> Bool {
-        let deadline = Date().addingTimeInterval(d.seconds)
-        wake.lock(); defer { wake.unlock() }
-        while !stopRequested { if !wake.wait(until: deadline) { break } }
-        return !stopRequested
-    }
+    private func sleep(_ d: Duration) -> Bool { worker.sleep(for: d) }
 
     /// The delay before reconnect attempt `n` (1-based): initial × 2^(n-1), capped, ± jitter.
     static func backoff(attempt n: Int, config: MediaConfiguration) -> Duration {

@@ -174,18 +174,15 @@ func blockingRun(_ body: @escaping @Sendable () async throws -> Void) throws {
 }
 
 /// Prints `line()` every few seconds on its own thread.
-final class ProgressPrinter: @unchecked Sendable {
-    private let stopped = Atomic<Bool>(false)
+final class ProgressPrinter: Sendable {
+    private let worker = WorkerThread(name: "progress")
     init(every seconds: Double, _ line: @escaping @Sendable () -> String) {
         let started = Date()
-        let t = Thread { [self] in
-            while !stopped.load(ordering: .relaxed) {
-                Thread.sleep(forTimeInterval: seconds)
-                if stopped.load(ordering: .relaxed) { break }
+        worker.start { [worker] in
+            while worker.sleep(for: .seconds(seconds)) {
                 print(String(format: "[%5.1fs] ", Date().timeIntervalSince(started)) + line())
             }
         }
-        t.start()
     }
-    func stop() { stopped.store(true, ordering: .relaxed) }
+    func stop() { worker.stop(timeout: .seconds(2)) }
 }

@@ -44,6 +44,9 @@ ap.add_argument("--settle", type=float, default=90, help="longest wait for every
 ap.add_argument("--base-port", type=int, default=26000)
 ap.add_argument("--out", default="out/soak")
 ap.add_argument("--seed", type=int, default=1)
+ap.add_argument("--actions", default="publishers,leave-join,preset,layout-edit,backend",
+                help="the churn actions to take, in turn (comma-separated; to find which one memory follows)")
+ap.add_argument("--wall-wrapper", default="", help="a command the wall runs under, e.g. `heaptrack --record-only -o FILE`")
 a = ap.parse_args()
 random.seed(a.seed)
 os.makedirs(a.out, exist_ok=True)
@@ -156,11 +159,25 @@ def proc_figures(pid):
     return f
 
 
+def wall_pid(wall):
+    """The wall's own process: under --wall-wrapper, the descendant running `tessera run`."""
+    if not a.wall_wrapper:
+        return wall.pid
+    for entry in os.listdir("/proc"):
+        try:
+            argv = open(f"/proc/{entry}/cmdline", "rb").read().split(b"\0") if entry.isdigit() else []
+            if len(argv) > 1 and os.path.basename(argv[0]) == b"tessera" and argv[1] == b"run":
+                return int(entry)
+        except OSError:
+            pass
+    return wall.pid
+
+
 def sample(t0, phase):
     wall = procs["wall"]
     if wall.poll() is not None:
         raise RuntimeError(f"the wall exited with status {wall.returncode}")
-    f = proc_figures(wall.pid)
+    f = proc_figures(wall_pid(wall))
     m = metrics()
     row = {"t": round(time.monotonic() - t0, 1), "phase": phase, **{k: round(v, 1) for k, v in f.items()},
            "malloc_mib": round(m.get("tessera_process_malloc_inuse_bytes", 0) / 2**20, 1),
@@ -183,7 +200,10 @@ def settle(t0, rows, writer, phase, limit):
             return row
 
 
-CHURN_ACTIONS = ["publishers", "leave-join", "preset", "layout-edit", "backend"]
+CHURN_ACTIONS = [x for x in a.actions.split(",") if x]
+unknown = set(CHURN_ACTIONS) - {"publishers", "leave-join", "preset", "layout-edit", "backend"}
+if unknown or not CHURN_ACTIONS:
+    sys.exit(f"soak: --actions takes publishers, leave-join, preset, layout-edit and backend, not {a.actions!r}")
 churn_state = {"k": 0, "preset": 0}
 
 def churn(duration, phase):
@@ -254,7 +274,7 @@ try:
                 "--signal", f"ws://127.0.0.1:{signal_port}/signal", "--token-file", os.path.join(work, "wall.token"),
                 "--room", "soak", "--wall-id", "soak-wall", "--fps", str(a.output_fps), "--health", f"127.0.0.1:{health_port}",
                 "--keyboard", "none", "--log-level", "warning", "--allow-scheme", "udp", "--allow-host", "127.0.0.1"]
-    procs["wall"] = subprocess.Popen(wall_cmd, stdout=logs, stderr=logs)
+    procs["wall"] = subprocess.Popen(a.wall_wrapper.split() + wall_cmd, stdout=logs, stderr=logs)
     t0 = time.monotonic()
     log(f"wall pid {procs['wall'].pid}: {a.streams} streams, {len(groups)} publishers, warm-up {a.warmup:.0f} s")
     while time.monotonic() - t0 < a.warmup:
