@@ -1,6 +1,7 @@
 internal import CFFmpeg
 import Foundation
 import Synchronization
+import TesseraCore
 
 /// How much of one stream's work the wall sheds while the machine cannot keep up: set from outside
 /// (the kiosk's `LoadShedder`) through `MediaEngine.setShedding(_:for:)`, read by the stream's decode
