@@ -3,7 +3,7 @@ import TesseraCore
 import TesseraMedia
 
 /// The wall's overload policy, as a pure decision over load figures (no clock, no threads): given
-/// each second's refresh ticks, dropped ticks and the process's CPU use, the shedding level; and for a
+/// each half second's refresh ticks, dropped ticks and the process's CPU use, the shedding level; and for a
 /// level and a tile, what its stream sheds (`StreamShedding`). `LoadShedding` runs it.
 ///
 /// Under overload the render thread starves first (250 decode threads against one render thread),
@@ -26,14 +26,15 @@ import TesseraMedia
 /// the next buffer as it comes). Level 6 goes below 15 pictures/s: the last resort before
 /// presents fall behind.
 ///
-/// **Up**: a second with at least `raiseAtDropped` of its ticks dropped, or the process using
+/// Samples come every half second (`LoadShedding.period`), so a level that does not fit costs at
+/// most that long of dropped ticks. **Up**: a sample with at least `raiseAtDropped` of its ticks dropped, or the process using
 /// `raiseAtCPU` of all cores, raises the level by one (two when a quarter of the ticks dropped).
 /// **Down**: after `calm` seconds without dropped ticks and under `lowerBelowCPU`, one level down.
 /// **Hysteresis**: a raise within `relapseWindow` seconds of a step down doubles `calm` (up to
 /// `calmMax`), so a level that does not fit is not tried again every few seconds; `calm` returns to
 /// `calmMin` once a step down has held for `relapseWindow`.
 public struct LoadShedder: Sendable, Hashable {
-    /// One second (or so) of figures.
+    /// Half a second (or so) of figures.
     public struct Sample: Sendable, Hashable {
         /// Refresh ticks in the window (presented + dropped) and those dropped, over all outputs.
         public var ticks: Int

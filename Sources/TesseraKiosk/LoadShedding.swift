@@ -5,7 +5,7 @@ import Synchronization
 import TesseraCore
 import TesseraMedia
 
-/// Runs the `LoadShedder` policy once a second: reads the outputs' ticks and the process's CPU
+/// Runs the `LoadShedder` policy twice a second: reads the outputs' ticks and the process's CPU
 /// time, decides the level, and sets each visible stream's `StreamShedding` by its largest tile.
 /// What it did is on /metrics (`tessera_shed_level`, `tessera_frames_skipped_total`) and in the
 /// progress line.
@@ -20,6 +20,9 @@ public final class LoadShedding: Sendable {
     let logger = Logger(label: "tessera.kiosk.shedding")
 
     public init() {}
+
+    /// How often the policy looks: a level that does not fit costs at most this long of dropped ticks.
+    static let period: Duration = .milliseconds(500)
 
     public var figures: Figures { state.withLock { $0.figures } }
 
@@ -54,7 +57,7 @@ extension Kiosk {
         var last = (at: ContinuousClock.now, cpu: LoadShedding.processCPUSeconds(), ticks: 0, dropped: 0)
         var applied: [StreamID: StreamShedding] = [:]
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: LoadShedding.period) }
             if Task.isShuttingDownGracefully || Task.isCancelled { return }
             let now = ContinuousClock.now, cpu = LoadShedding.processCPUSeconds()
             let outputs = metrics.outputFigures
@@ -69,7 +72,7 @@ extension Kiosk {
                 shedding.logger.notice("load shedding level \(level): \(LoadShedder.summary(level: level))",
                               metadata: ["dropped": "\(sample.dropped) of \(sample.ticks)", "cpu": "\(Int(sample.cpu * 100))%"])
             }
-            // Every second, not only on a change: streams that opened since get the level too.
+            // Every time, not only on a change: streams that opened since get the level too.
             var next: [StreamID: StreamShedding] = [:]
             for (id, size) in LoadShedder.largestTiles(in: wall.currentScene) {
                 let s = LoadShedder.shedding(level: level, largestTile: size)

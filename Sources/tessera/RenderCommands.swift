@@ -52,13 +52,19 @@ struct Preview: ParsableCommand {
         let table = placeholderSources(room: room, scene: scene, text: setup.text, offline: offlineIDs)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         do {
+            // Outputs are drawn one after another here; their PNGs are encoded on the other cores
+            // meanwhile, a few at a time (PNGWriter).
+            let writer = PNGWriter(inFlight: ProcessInfo.processInfo.activeProcessorCount)
+            var lines: [String] = []
             for (output, outputScene) in zip(setup.backend.headlessOutputs, scene.outputs) {
                 try output.render(outputScene, with: setup.renderer, sources: table)
                 let path = (out as NSString).appendingPathComponent("\(output.id).png")
-                try output.writeSnapshot(to: path, readingWith: setup.renderer)
-                print("\(path): \(outputScene.size.width)x\(outputScene.size.height), \(plural(outputScene.tiles.count, "tile"))"
-                      + (output.rotation == .none ? "" : ", panel rotated \(output.rotation.rawValue)° (PNG upright)"))
+                writer.write(try output.snapshot(readingWith: setup.renderer), to: path)
+                lines.append("\(path): \(outputScene.size.width)x\(outputScene.size.height), \(plural(outputScene.tiles.count, "tile"))"
+                             + (output.rotation == .none ? "" : ", panel rotated \(output.rotation.rawValue)° (PNG upright)"))
             }
+            try writer.finish()
+            for line in lines { print(line) }
         } catch {
             printError("preview: \(error)")
             throw ExitCode(1)
