@@ -4,30 +4,32 @@ import Synchronization
 
 // MARK: - Where a tile's pictures come from
 
-/// Which stream a tile shows.
-public struct StreamKey: Hashable, Sendable, CustomStringConvertible {
+/// One participant stream: which stream a tile shows, which stream Media decodes, the key of
+/// every per-stream table and the `stream` of every log line about it.
+public struct StreamID: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var participant: ParticipantID
-    public var stream: StreamKind
-    public init(_ participant: ParticipantID, _ stream: StreamKind = .camera) {
-        self.participant = participant; self.stream = stream
+    public var kind: StreamKind
+    public init(_ participant: ParticipantID, _ kind: StreamKind = .camera) {
+        self.participant = participant; self.kind = kind
     }
-    public var description: String { "\(participant)/\(stream.rawValue)" }
+    public var description: String { kind == .camera ? participant.rawValue : "\(participant.rawValue)/\(kind.rawValue)" }
+    public static func < (a: StreamID, b: StreamID) -> Bool { (a.participant, a.kind.rawValue) < (b.participant, b.kind.rawValue) }
 }
 
-/// How the renderer finds the stream behind each tile. Media (through Kiosk) implements it over its
+/// How the renderer finds the stream behind each tile. Media's engine implements it over its
 /// open streams; tests and `tessera preview` use `FrameSourceTable`.
 public protocol FrameSourceLookup: Sendable {
     /// The stream for `key`, or nil when none is open (the tile shows the offline slate).
     /// Called on the render thread for every visible tile at every refresh: it must not block.
     /// The caller shares ownership of the returned source for the duration of one frame.
-    func source(for key: StreamKey) -> (any FrameSource)?
+    func source(for key: StreamID) -> (any FrameSource)?
 }
 
 /// A fixed table of sources.
 public struct FrameSourceTable: FrameSourceLookup {
-    public var sources: [StreamKey: any FrameSource]
-    public init(_ sources: [StreamKey: any FrameSource] = [:]) { self.sources = sources }
-    public func source(for key: StreamKey) -> (any FrameSource)? { sources[key] }
+    public var sources: [StreamID: any FrameSource]
+    public init(_ sources: [StreamID: any FrameSource] = [:]) { self.sources = sources }
+    public func source(for key: StreamID) -> (any FrameSource)? { sources[key] }
 }
 
 /// A source whose frame and state are set by hand: still pictures, placeholders, tests.
@@ -45,7 +47,8 @@ public final class StillFrameSource: FrameSource {
 // MARK: - What renderers draw into
 
 /// A framebuffer a renderer draws one output into, in the panel's orientation (after rotation).
-/// Made by a renderer (`Renderer.makeOffscreenTarget`) or by a backend (DRM dumb buffers).
+/// Handed out by an output (`Output.nextBuffer`: memory, DRM dumb buffers, or a target the renderer
+/// made for it) or made by a renderer for drawing without an output (`Renderer.makeOffscreenTarget`).
 public protocol RenderTarget: AnyObject {
     /// The panel's size in pixels (the mode's size; width and height are not swapped by rotation).
     var size: Size { get }
@@ -59,7 +62,7 @@ public protocol CPUBuffer: RenderTarget {
     /// Gives `body` the buffer's bytes (`stride * size.height`). Called by the renderer on the render
     /// thread; the bytes must not be kept beyond the call.
     func withMutableBytes<R>(_ body: (inout MutableRawSpan) throws -> R) rethrows -> R
-    /// Gives `body` the buffer's bytes to read. Called by outputs (snapshots) and tests.
+    /// Gives `body` the buffer's bytes to read. Called by the CPU renderer's read-back and tests.
     func withBytes<R>(_ body: (RawSpan) throws -> R) rethrows -> R
 }
 
@@ -169,6 +172,8 @@ public enum RendererKind: String, Sendable, CaseIterable {
 
 extension Renderer {
     public var drawsIncrementally: Bool { false }
+    public var targetKinds: BackendCapabilities { kind.targetKinds }
+    public func finish() {}
 }
 
 /// What one `draw` did, for stats and benchmarks.
@@ -190,21 +195,29 @@ public struct RenderStats: Sendable {
 /// called on that thread (EGL contexts are thread-bound).
 public protocol Renderer: AnyObject {
     var kind: RendererKind { get }
+    /// The kinds of targets this renderer draws into (`kind.targetKinds`): read by the pairing
+    /// (`OutputFactory`), which refuses a backend whose outputs hand out none of them.
+    var targetKinds: BackendCapabilities { get }
     /// Whether `draw` redraws only the tiles that changed since the target last held them, so that
     /// calling it again as pictures arrive costs only those (the CPU renderer). The render loop then
-    /// keeps the next buffer up to date between refreshes (`Output.prepare`).
+    /// keeps the output's next buffer up to date between refreshes (`Output.nextBuffer`).
     var drawsIncrementally: Bool { get }
     /// Makes an offscreen framebuffer of `size` (panel orientation) this renderer can draw into:
-    /// memory for the CPU renderer, an FBO for GLES. Called by backends that have no scan-out
-    /// buffers of their own (headless). The caller owns the target.
+    /// memory for the CPU renderer, an FBO for GLES. Called by benchmarks and tests that draw
+    /// without an output. The caller owns the target.
     func makeOffscreenTarget(size: Size) throws -> any RenderTarget
     /// Draws `output` into `target`, turned by `output.rotation` onto the panel. Reads each visible
     /// stream's newest frame through `sources` and never waits for one. Called on the render thread
-    /// once per output refresh, by the output that owns `target`; returns what it did.
+    /// with the buffer an output handed out (`Output.nextBuffer`), once per refresh and, for an
+    /// incremental renderer, as pictures arrive between refreshes; returns what it did.
     func draw(_ output: OutputScene, sources: any FrameSourceLookup, into target: any RenderTarget) throws -> RenderStats
     /// Copies what `target` holds (panel orientation) into memory, for snapshots and tests.
-    /// Called on the render thread after `draw`; the caller owns the returned buffer.
+    /// Called on the render thread after `draw` (snapshots read an output's `PixelReadback.currentBuffer`);
+    /// the caller owns the returned buffer.
     func readPixels(of target: any RenderTarget) throws -> MemoryBuffer
+    /// Waits until everything drawn so far is done (GLES: glFinish): benchmarks time a frame with
+    /// it. The CPU renderer draws synchronously and returns at once. Called on the render thread.
+    func finish()
 }
 
 // MARK: - Which pictures are new on an output

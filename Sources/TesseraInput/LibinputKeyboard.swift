@@ -12,11 +12,14 @@ public final class LibinputKeyboard: KeyboardSource, @unchecked Sendable {
     // Unchecked: the C handles are created in `start` and used only by the thread it starts.
     public let name: String
     private let seat: String
-    private let worker = KeyboardThread()
+    private let worker: WorkerThread
+    /// Why the reading loop ended on its own (a read or poll that failed), if it did.
+    private let failed = Mutex<SystemCallError?>(nil)
 
     public init(seat: String = "seat0") {
         self.seat = seat
         name = "libinput \(seat)"
+        worker = WorkerThread(name: "keyboard \(name)")
     }
 
     /// Input event devices this process can open for reading, as libinput would need to.
@@ -54,16 +57,17 @@ public final class LibinputKeyboard: KeyboardSource, @unchecked Sendable {
             throw .unavailable("xkbcommon could not compile the keymap: check XKB_DEFAULT_LAYOUT and that xkb-data is installed")
         }
         let handles = Handles(li: li, udev: udev, interface: interface, ctx: ctx, keymap: keymap, state: state)
-        worker.start(name: "keyboard \(name)") { [self] in
+        worker.start { [self] in
             loop(handles, handler)
             handles.release()
         }
     }
 
-    public var failure: SystemCallError? { worker.error }
+    public var failure: SystemCallError? { failed.withLock { $0 } }
 
     public func stop() {
-        worker.stop()
+        // A read may be blocked until its poll times out (100-200 ms).
+        worker.stop(timeout: .seconds(2))
     }
 
     private final class Handles: @unchecked Sendable {
@@ -81,10 +85,10 @@ public final class LibinputKeyboard: KeyboardSource, @unchecked Sendable {
 
     private func loop(_ h: Handles, _ handler: @Sendable (KeyPress) -> Void) {
         let fd = libinput_get_fd(h.li)
-        while !worker.stopRequested {
+        while !worker.isStopRequested {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             do throws(SystemCallError) { try SystemCall.retrying("poll(libinput)") { poll(&p, 1, 200) } } catch {
-                worker.fail(error); return
+                failed.withLock { $0 = error }; return
             }
             guard libinput_dispatch(h.li) == 0 else { return }
             while let event = libinput_get_event(h.li) {

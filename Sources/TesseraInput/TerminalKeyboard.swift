@@ -9,13 +9,16 @@ public final class TerminalKeyboard: KeyboardSource, @unchecked Sendable {
     // Unchecked: `saved` is touched in start/stop only; the thread reads `fd` and `worker`.
     public let name: String
     private let fd: Int32
-    private let worker = KeyboardThread()
+    private let worker: WorkerThread
+    /// Why the reading loop ended on its own (a read or poll that failed), if it did.
+    private let failed = Mutex<SystemCallError?>(nil)
     private var saved: termios?
 
     /// Reads `fd` (standard input by default). The caller keeps `fd` open until `stop` returns.
     public init(fd: Int32 = STDIN_FILENO) {
         self.fd = fd
         name = isatty(fd) == 1 ? "terminal" : "file descriptor \(fd)"
+        worker = WorkerThread(name: "keyboard \(name)")
     }
 
     public func start(_ handler: @escaping @Sendable (KeyPress) -> Void) throws(InputError) {
@@ -27,24 +30,25 @@ public final class TerminalKeyboard: KeyboardSource, @unchecked Sendable {
             t.c_lflag &= ~tcflag_t(ICANON | ECHO)
             guard tcsetattr(fd, TCSANOW, &t) == 0 else { throw .system(operation: "tcsetattr", errno: errno) }
         }
-        worker.start(name: "keyboard \(name)") { [self] in readLoop(handler) }
+        worker.start { [self] in readLoop(handler) }
     }
 
-    public var failure: SystemCallError? { worker.error }
+    public var failure: SystemCallError? { failed.withLock { $0 } }
 
     public func stop() {
-        worker.stop()
+        // A read may be blocked until its poll times out (100-200 ms).
+        worker.stop(timeout: .seconds(2))
         if var t = saved { tcsetattr(fd, TCSANOW, &t); saved = nil }
     }
 
     private func readLoop(_ handler: @Sendable (KeyPress) -> Void) {
         var pending: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 64)
-        while !worker.stopRequested {
+        while !worker.isStopRequested {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let r: Int32
             do throws(SystemCallError) { r = try SystemCall.retrying("poll(\(name))") { poll(&p, 1, 100) } } catch {
-                worker.fail(error); return
+                failed.withLock { $0 = error }; return
             }
             if r == 0 {
                 // A lone ESC with nothing after it within 100 ms is the Escape key.
@@ -53,7 +57,7 @@ public final class TerminalKeyboard: KeyboardSource, @unchecked Sendable {
             }
             let n: Int
             do throws(SystemCallError) { n = try SystemCall.retrying("read(\(name))") { read(fd, &buffer, buffer.count) } } catch {
-                worker.fail(error); return
+                failed.withLock { $0 = error }; return
             }
             if n == 0 { return } // end of input
             pending += buffer[0..<n]

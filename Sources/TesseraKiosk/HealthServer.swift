@@ -89,6 +89,7 @@ public enum PrometheusText {
         let counts = kiosk.metrics.counts
         family("tessera_events_total", "counter", "Kiosk events: keys, presets, layout reloads (applied and rejected).",
                counts.keys.sorted().map { ([("event", $0)], Double(counts[$0]!)) })
+        out += shedding(kiosk: kiosk, streams: streams)
         family("tessera_participants", "gauge", "Participants in the room.", [([], Double(kiosk.wall.currentRoom.participants.count))])
         family("tessera_uptime_seconds", "gauge", "Seconds since the kiosk started.", [([], kiosk.metrics.uptime)])
         let process = ProcessFigures.now()

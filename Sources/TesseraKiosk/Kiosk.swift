@@ -35,6 +35,8 @@ public final class Kiosk: Sendable {
     public let wall: Wall
     public let media: MediaEngine
     public let metrics: KioskMetrics
+    /// Load shedding under overload (LoadShedder.swift).
+    public let shedding = LoadShedding()
     /// The outputs the kiosk lit, fixed for its lifetime (a reload that changes them is refused).
     public let outputs: [OutputConfig]
     private let logger: Logger
@@ -218,6 +220,7 @@ public final class Kiosk: Sendable {
             + "\(stats.streams.count) streams (\(playing) playing, \(stats.streams(in: .connecting)) connecting, "
             + "\(stats.streams(in: .stalled)) stalled, \(stats.streams(in: .offline)) offline), "
             + String(format: "%.0f", stats.fps) + " decoded fps; " + outputs
+            + sheddingStatus
     }
 
     // MARK: Core
@@ -242,6 +245,7 @@ public final class Kiosk: Sendable {
                     tasks.addTask { for await _ in kiosk.wall.reports {} }
                 }
                 tasks.addTask { await kiosk.watchLayout() }
+                tasks.addTask { await kiosk.shedLoad() }
                 if let interval = notify.watchdogInterval {
                     tasks.addTask { await kiosk.feedWatchdog(notify, every: interval) }
                 }
@@ -266,7 +270,7 @@ public final class Kiosk: Sendable {
         let refresh = Dictionary(uniqueKeysWithValues: outputs.map { ($0.id, $0.mode.refresh ?? 60) })
         var threads: [OutputThread] = []
         func launch(_ id: String, refresh: [String: Double], setup: @escaping @Sendable () throws -> OutputThread.Lit) throws {
-            let thread = OutputThread(id: id, setup: setup, wall: wall, sources: MediaSources(media: media), metrics: metrics,
+            let thread = OutputThread(id: id, setup: setup, wall: wall, sources: media, metrics: metrics,
                                       snapshots: snapshotWriter, snapshotInterval: configuration.snapshotInterval,
                                       refresh: refresh, logger: logger)
             do { try thread.start() } catch {
@@ -284,13 +288,8 @@ public final class Kiosk: Sendable {
                 let fps = configuration.headlessFPS ?? refresh[o.id]!
                 // One headless backend per output, so each is paced by its own refresh.
                 try launch(o.id, refresh: [o.id: fps]) {
-                    let renderer: any Renderer = switch kind {
-                    case .cpu: try CPURenderer(workers: workers)
-                    case .gles: try GLESRenderer()
-                    }
-                    let backend = HeadlessBackend(outputs: [spec], refresh: fps)
-                    try backend.start(renderer: renderer)
-                    return OutputThread.Lit(backend: backend, renderer: renderer)
+                    let setup = try OutputFactory.headless([spec], refresh: fps, renderer: kind, workers: workers)
+                    return OutputThread.Lit(backend: setup.backend, renderer: setup.renderer)
                 }
             }
         case .drm:
@@ -302,13 +301,8 @@ public final class Kiosk: Sendable {
             let workers = configuration.workersPerOutput ?? cores
             // One device, one GPU context: its outputs share a render thread, each waiting for its own flip.
             try launch("drm", refresh: refresh) {
-                let backend = DRMBackend(outputs: specs)
-                backend.onEvent = { logger.info("drm: \($0)") }
-                let renderer: any Renderer = switch kind {
-                case .cpu: try CPURenderer(workers: workers)
-                case .gles: try GLESRenderer(platform: .gbm(device: try backend.gbmDevice()))
-                }
-                try backend.start(renderer: renderer)
+                let setup = try OutputFactory.drm(specs, onEvent: { logger.info("drm: \($0)") }, renderer: kind, workers: workers)
+                let backend = setup.backend
                 for (id, why) in backend.problems.sorted(by: { $0.key < $1.key }) {
                     logger.error("output stays dark; `tessera outputs --layout FILE` shows what this machine has",
                                  metadata: ["output": "\(id)", "reason": "\(why)"])
@@ -318,7 +312,7 @@ public final class Kiosk: Sendable {
                     throw KioskError.unavailable("no layout output could be lit on \(backend.devicePath ?? "the DRM device"); "
                                                  + "run `tessera doctor --layout FILE`")
                 }
-                return OutputThread.Lit(backend: backend, renderer: renderer)
+                return OutputThread.Lit(backend: backend, renderer: setup.renderer)
             }
         }
         snapshotWriter?.start()
@@ -361,7 +355,7 @@ public final class Kiosk: Sendable {
         keyboards.withLock { ks in ks.forEach { $0.stop() }; ks.removeAll() }
         let threads = renderThreads.withLock { ts in defer { ts.removeAll() }; return ts }
         threads.forEach { $0.stop() }
-        for t in threads where !t.join(timeout: 30) {
+        for t in threads where !t.join(timeout: .seconds(30)) {
             logger.error("render thread did not end in 30 s", metadata: ["output": "\(t.id)"])
         }
         snapshotWriter?.finish()

@@ -45,6 +45,8 @@ public struct KioskConfiguration: Sendable {
     public var boundedShutdown = false
     /// Threads each CPU renderer converts tiles on (default: the cores shared among the outputs).
     public var workersPerOutput: Int?
+    /// Shed decode and draw work when the machine cannot keep up (LoadShedder.swift).
+    public var loadShedding = true
 
     public init(layoutPath: String, room: RoomSource) {
         self.layoutPath = layoutPath; self.room = room

@@ -11,7 +11,7 @@ public struct OutputFigures: Sendable, Hashable {
     public var renderErrors = 0
     /// Tiles drawn, by presents and by prepares between refreshes.
     public var tilesDrawn = 0
-    /// Draws between refreshes that drew something (`Output.prepare`), and the slowest round of them, in seconds.
+    /// Draws between refreshes that drew something (into `Output.nextBuffer`, not committed), and the slowest round of them, in seconds.
     public var prepares = 0
     public var prepareSecondsMax = 0.0
     /// Sum and count of draw times, and the slowest, in seconds.

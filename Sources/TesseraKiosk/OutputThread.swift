@@ -5,13 +5,13 @@ import TesseraCore
 import TesseraOutput
 
 /// A render thread: for each of its outputs, waits for the output's next refresh (a clock tick
-/// headless, the page flip on DRM), draws the wall's current scene for it with the newest frame of
-/// each stream, and shows it. Headless outputs get a thread each; a DRM device's outputs share
+/// headless, the page flip on DRM), takes the buffer the output hands out, draws the wall's current
+/// scene into it with the newest frame of each stream, and commits it. Headless outputs get a thread each; a DRM device's outputs share
 /// one (one GPU context). It reads the scene and the frames
 /// with a pointer swap each; it never waits for Signal, Media or the snapshot writer.
 final class OutputThread: @unchecked Sendable {
     // Unchecked: the output, renderer and backend are made and used only on the thread this class
-    // starts (EGL contexts are bound to one thread); `setupError` is guarded by `done`.
+    // starts (EGL contexts are bound to one thread).
     /// What the render thread draws with, made on that thread: one backend and renderer, and
     /// the backend's outputs (one headless output, or every display of a DRM device).
     struct Lit {
@@ -21,8 +21,6 @@ final class OutputThread: @unchecked Sendable {
     /// For logs and the thread's name.
     let id: String
     private let setup: @Sendable () throws -> Lit
-    private var setupDone = false
-    private var setupError: (any Error)?
     private let wall: Wall
     private let sources: any FrameSourceLookup
     private let metrics: KioskMetrics
@@ -30,9 +28,7 @@ final class OutputThread: @unchecked Sendable {
     private let snapshotInterval: Duration
     private let refreshIntervals: [String: Duration]
     private let logger: Logger
-    private let stopFlag = Atomic<Bool>(false)
-    private let done = NSCondition()
-    private var finished = false
+    private let worker: WorkerThread
 
     init(id: String, setup: @escaping @Sendable () throws -> Lit, wall: Wall, sources: any FrameSourceLookup, metrics: KioskMetrics,
          snapshots: SnapshotWriter?, snapshotInterval: Duration, refresh: [String: Double], logger: Logger) {
@@ -42,46 +38,30 @@ final class OutputThread: @unchecked Sendable {
         var logger = logger
         logger[metadataKey: "output"] = .string(id)
         self.logger = logger
+        worker = WorkerThread(name: "render \(id)", stackSize: 4 << 20)
     }
 
     /// Starts the thread and waits until it has lit its output; throws what setting up threw.
     func start() throws {
-        let t = Thread { [self] in
-            var lit: Lit?
-            do { lit = try setup() } catch {
-                done.lock(); setupError = error; setupDone = true; finished = true; done.broadcast(); done.unlock()
-                return
-            }
-            done.lock(); setupDone = true; done.broadcast(); done.unlock()
+        try worker.start(setup: setup) { [self] lit in
+            var lit: Lit? = lit
             run(lit!)
             lit!.backend.stop()
             // The renderer goes before the backend: a GLES renderer's EGL display lives on the DRM
             // backend's GBM device (the other way round, its teardown crashed at exit). Both go here,
-            // on their thread and before `finished`, so the process cannot exit in the middle of it.
+            // on their thread and before it counts as finished, so the process cannot exit in the middle of it.
             do {
                 let backend = lit!.backend
                 lit = nil
                 withExtendedLifetime(backend) {}
             }
-            done.lock(); finished = true; done.broadcast(); done.unlock()
         }
-        t.name = "render \(id)"
-        t.stackSize = 4 << 20
-        t.start()
-        done.lock(); defer { done.unlock() }
-        while !setupDone { done.wait() }
-        if let setupError { throw setupError }
     }
 
-    func stop() { stopFlag.store(true, ordering: .relaxed) }
+    func stop() { worker.requestStop() }
 
     @discardableResult
-    func join(timeout: TimeInterval = 10) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        done.lock(); defer { done.unlock() }
-        while !finished { if !done.wait(until: deadline) { return finished } }
-        return true
-    }
+    func join(timeout: Duration = .seconds(10)) -> Bool { worker.join(timeout: timeout) }
 
     private func run(_ lit: Lit) {
         var lastTick: [String: ContinuousClock.Instant] = [:]
@@ -89,7 +69,7 @@ final class OutputThread: @unchecked Sendable {
         var failures = 0
         var firstShows: [String: FirstShow] = [:]
         var pace = Pace()
-        while !stopFlag.load(ordering: .relaxed) {
+        while !worker.isStopRequested {
             do {
                 // DRM: hot-plug re-enumeration between frames.
                 if try lit.backend.handleEvents() {
@@ -109,7 +89,11 @@ final class OutputThread: @unchecked Sendable {
                     }
                     lastTick[output.id] = tick
                     guard let scene = wall.outputScene(output.id) else { continue }
-                    let stats = try output.present(scene, renderer: lit.renderer, sources: sources)
+                    try output.check(scene)
+                    // Acquire → draw → commit. No buffer: the DRM output lost its display (VT switch).
+                    guard let buffer = try output.nextBuffer() else { continue }
+                    let stats = try lit.renderer.draw(scene, sources: sources, into: buffer)
+                    try output.commit()
                     let inBuffer = ContinuousClock.now
                     record(stats, output: output.id, at: inBuffer, firstShows: &firstShows)
                     pace.drew(tiles: stats.tilesDrawn, from: tick, to: inBuffer)
@@ -199,17 +183,21 @@ final class OutputThread: @unchecked Sendable {
     }
 
     /// Until the earliest output's refresh is near, brings each output's next buffer up to date with
-    /// the pictures that arrived (`Output.prepare`), every `Pace.poll`: a picture waits milliseconds
-    /// for the buffer, not a refresh and a whole draw. Returns when the present is due.
+    /// the pictures that arrived (drawn into `Output.nextBuffer`, not committed), every `Pace.poll`:
+    /// a picture waits milliseconds for the buffer, not a refresh and a whole draw. Returns when the
+    /// commit is due.
     private func prepareUntilDue(_ outputs: [any Output], renderer: any Renderer, firstShows: inout [String: FirstShow], pace: inout Pace) throws {
         guard let due = outputs.compactMap(\.presentDue).min() else { return }
-        while !stopFlag.load(ordering: .relaxed) {
+        while !worker.isStopRequested {
             let start = ContinuousClock.now
             guard pace.roundFits(now: start, due: due) else { return }
             var tiles = 0
             for output in outputs {
                 guard let scene = wall.outputScene(output.id) else { continue }
-                let stats = try output.prepare(scene, renderer: renderer, sources: sources)
+                try output.check(scene)
+                // No free buffer yet (DRM: the flip in flight has not completed): nothing to prepare.
+                guard let buffer = try output.nextBuffer() else { continue }
+                let stats = try renderer.draw(scene, sources: sources, into: buffer)
                 let inBuffer = ContinuousClock.now
                 record(stats, output: output.id, at: inBuffer, firstShows: &firstShows)
                 tiles += stats.tilesDrawn
@@ -233,12 +221,12 @@ final class OutputThread: @unchecked Sendable {
     }
 
     /// Copies the picture now on the output for the snapshot writer (on this thread: the next draw
-    /// would change it under a reader).
+    /// would change it under a reader). Only outputs that can be read back (`PixelReadback`: headless) have snapshots.
     private func captureSnapshot(_ output: any Output, renderer: any Renderer) {
-        guard let snapshots, let headless = output as? HeadlessOutput, headless.framesPresented > 0 else { return }
+        guard let snapshots, let readable = output as? any PixelReadback, let buffer = readable.currentBuffer else { return }
         do {
-            let picture = try renderer.readPixels(of: headless.target)
-            snapshots.submit(output: output.id, picture: picture, rotation: headless.rotation)
+            let picture = try renderer.readPixels(of: buffer)
+            snapshots.submit(output: output.id, picture: picture, rotation: output.rotation)
         } catch {
             logger.warning("cannot read the output back for a snapshot", metadata: ["error": "\(error)"])
         }

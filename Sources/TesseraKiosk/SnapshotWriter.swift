@@ -6,16 +6,15 @@ import TesseraOutput
 /// Writes outputs' pictures to DIR/<output-id>.png on its own thread, so PNG encoding never holds
 /// up a render thread. One slot per output: a newer picture replaces one not yet written.
 public final class SnapshotWriter: @unchecked Sendable {
-    // Unchecked: `pending`, `stopping` and `busy` are guarded by `wake`.
+    // Unchecked: `pending`, `stopping` and `written` are guarded by `wake`.
     public let directory: String
     private let wake = NSCondition()
     private var pending: [String: (MemoryBuffer, Rotation)] = [:]
     private var stopping = false
-    private var busy = false
     /// When each output was last written: the one waiting longest goes next, so a slow encode of
     /// one output never starves another.
     private var written: [String: ContinuousClock.Instant] = [:]
-    private var thread: Thread?
+    private let worker = WorkerThread(name: "snapshot writer")
     private let metrics: KioskMetrics
     private let logger: Logger
 
@@ -27,10 +26,7 @@ public final class SnapshotWriter: @unchecked Sendable {
     public func path(for output: String) -> String { (directory as NSString).appendingPathComponent("\(output).png") }
 
     public func start() {
-        let t = Thread { [self] in loop() }
-        t.name = "snapshot writer"
-        t.start()
-        thread = t
+        worker.start { [self] in loop() }
     }
 
     /// Hands over a copy of an output's framebuffer (panel orientation). Called on its render thread.
@@ -38,24 +34,23 @@ public final class SnapshotWriter: @unchecked Sendable {
         wake.lock(); pending[output] = (picture, rotation); wake.broadcast(); wake.unlock()
     }
 
-    /// Writes what is pending, then ends the thread.
-    public func finish(timeout: TimeInterval = 30) {
-        wake.lock(); stopping = true; wake.broadcast()
-        let deadline = Date().addingTimeInterval(timeout)
-        while (!pending.isEmpty || busy) && wake.wait(until: deadline) {}
-        wake.unlock()
+    /// Writes what is pending, then ends the thread; false if that took longer than `timeout`.
+    @discardableResult
+    public func finish(timeout: Duration = .seconds(30)) -> Bool {
+        wake.lock(); stopping = true; wake.broadcast(); wake.unlock()
+        worker.requestStop()
+        return worker.join(timeout: timeout)
     }
 
     private func loop() {
         while true {
             wake.lock()
             while pending.isEmpty && !stopping { wake.wait() }
-            if pending.isEmpty && stopping { wake.broadcast(); wake.unlock(); return }
+            if pending.isEmpty && stopping { wake.unlock(); return }
             let never = ContinuousClock.Instant.now - .seconds(1_000_000)
             let id = pending.keys.min { (written[$0] ?? never, $0) < (written[$1] ?? never, $1) }!
             let item = pending.removeValue(forKey: id)!
             written[id] = .now
-            busy = true
             wake.unlock()
             do {
                 try PNGFile.write(item.0.unrotated(item.1), to: path(for: id))
@@ -64,7 +59,6 @@ public final class SnapshotWriter: @unchecked Sendable {
                 logger.error("cannot write snapshot; check that the directory is writable and has space",
                              metadata: ["output": "\(id)", "path": "\(path(for: id))", "error": "\(error)"])
             }
-            wake.lock(); busy = false; wake.broadcast(); wake.unlock()
         }
     }
 }

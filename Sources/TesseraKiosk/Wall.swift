@@ -269,19 +269,19 @@ public final class Wall: @unchecked Sendable {
 
     /// The streams a scene needs: per participant stream, the layer that fits its tallest tile.
     public static func streamRequests(visible: Scene, warm: Scene?, room: Room, origin: StreamOrigin) -> [StreamRequest] {
-        func needs(_ scene: Scene) -> [StreamKey: Int] {
-            var heights: [StreamKey: Int] = [:]
+        func needs(_ scene: Scene) -> [StreamID: Int] {
+            var heights: [StreamID: Int] = [:]
             for tile in scene.outputs.flatMap(\.tiles) {
                 guard let id = tile.participant else { continue }
-                let key = StreamKey(id, tile.stream)
+                let key = StreamID(id, tile.stream)
                 // A picture split over displays is as tall as its whole box, not the piece.
                 heights[key] = max(heights[key] ?? 0, tile.contentSize.height)
             }
             return heights
         }
-        func request(_ key: StreamKey, height: Int, priority: StreamPriority) -> StreamRequest? {
-            guard let layer = room[key.participant]?.stream(key.stream)?.layer(forHeight: height) else { return nil }
-            return StreamRequest(id: StreamID(key.participant, key.stream), url: layer.url, origin: origin, priority: priority)
+        func request(_ key: StreamID, height: Int, priority: StreamPriority) -> StreamRequest? {
+            guard let layer = room[key.participant]?.stream(key.kind)?.layer(forHeight: height) else { return nil }
+            return StreamRequest(id: key, url: layer.url, origin: origin, priority: priority)
         }
         let shown = needs(visible)
         var out = shown.compactMap { request($0.key, height: $0.value, priority: .visible) }
@@ -289,14 +289,5 @@ public final class Wall: @unchecked Sendable {
             out += needs(warm).filter { shown[$0.key] == nil }.compactMap { request($0.key, height: $0.value, priority: .warm) }
         }
         return out.sorted { $0.id < $1.id }
-    }
-}
-
-/// The renderer's view of Media's open streams.
-public struct MediaSources: FrameSourceLookup {
-    public let media: MediaEngine
-    public init(media: MediaEngine) { self.media = media }
-    public func source(for key: StreamKey) -> (any FrameSource)? {
-        media.source(for: StreamID(key.participant, key.stream))
     }
 }

@@ -8,7 +8,7 @@ import TesseraCore
 /// Thread-safe; `update(desired:)` never blocks on a stream (closing asks the stream's thread to
 /// end and returns). Each stream decodes on its own Thread; one stream's failure never touches
 /// another's.
-public final class MediaEngine: @unchecked Sendable {
+public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
     public let configuration: MediaConfiguration
     private let log: MediaLog
     private let lock = NSLock()
@@ -16,7 +16,7 @@ public final class MediaEngine: @unchecked Sendable {
     /// Workers asked to stop whose threads may still be running; joined by `shutdown()`.
     private var retiring: [StreamWorker] = []
     private let hardware: HardwareDevice?
-    private let housekeeper = NSCondition()
+    private let housekeeper = WorkerThread(name: "media housekeeper", stackSize: 256 << 10)
     private var shuttingDown = false
 
     private struct Entry {
@@ -36,10 +36,7 @@ public final class MediaEngine: @unchecked Sendable {
         } else {
             hardware = nil
         }
-        let thread = Thread { [self] in housekeep() }
-        thread.name = "media housekeeper"
-        thread.stackSize = 256 << 10
-        thread.start()
+        housekeeper.start { [self] in housekeep() }
     }
 
     deinit { shutdown() }
@@ -94,13 +91,20 @@ public final class MediaEngine: @unchecked Sendable {
         return refused
     }
 
-    /// The renderer's view of a stream (nil when it is not open).
+    /// The renderer's view of a stream (nil when it is not open): the engine is the renderer's
+    /// `FrameSourceLookup`. Takes the engine's lock for a dictionary lookup, never a stream's work.
     public func source(for id: StreamID) -> (any FrameSource)? { mailbox(for: id) }
 
     /// The stream's mailbox with Media's extras (stats, latency histograms, decoded-frame access).
     public func mailbox(for id: StreamID) -> StreamMailbox? {
         lock.lock(); defer { lock.unlock() }
         return streams[id]?.worker.mailbox
+    }
+
+    /// The stream's worker, when it is open (load shedding, StreamShedding.swift).
+    func worker(for id: StreamID) -> StreamWorker? {
+        lock.lock(); defer { lock.unlock() }
+        return streams[id]?.worker
     }
 
     /// The streams open now (including those in their close grace period).
@@ -137,7 +141,7 @@ public final class MediaEngine: @unchecked Sendable {
         let first = !shuttingDown
         shuttingDown = true
         lock.unlock()
-        if first { housekeeper.lock(); housekeeper.broadcast(); housekeeper.unlock() }
+        if first { housekeeper.stop(timeout: .seconds(1)) }
         for w in all { w.stop() }
         for w in all where !w.join(timeout: timeout) {
             log(.error, "stream \(w.id): its thread did not end within \(timeout)")
@@ -146,10 +150,7 @@ public final class MediaEngine: @unchecked Sendable {
 
     /// Closes streams whose grace period is over; forgets threads that have ended.
     private func housekeep() {
-        while true {
-            housekeeper.lock()
-            _ = housekeeper.wait(until: Date().addingTimeInterval(0.2))
-            housekeeper.unlock()
+        while housekeeper.sleep(for: .milliseconds(200)) {
             let now = ContinuousClock.now
             lock.lock()
             if shuttingDown { lock.unlock(); return }

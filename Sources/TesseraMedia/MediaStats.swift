@@ -33,6 +33,10 @@ public struct StreamStats: Hashable, Sendable, Codable {
     public var stampsIgnored: Int = 0
     /// FFmpeg messages about this stream dropped by the per-stream rate limit (`FFmpegLog`).
     public var ffmpegLogSuppressed: Int = 0
+    /// Load shedding (`StreamShedding`): frames not decoded because nothing refers to them, and
+    /// frames decoded but never shown (`framesDecoded` counts them too).
+    public var framesSkippedNonReference: Int = 0
+    public var framesNotShown: Int = 0
     /// Everything that went wrong: failed opens, decode errors, timeouts, read errors.
     public var errors: Int
     public var reconnects: Int

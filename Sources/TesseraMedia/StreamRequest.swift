@@ -1,16 +1,5 @@
 import TesseraCore
 
-/// One participant stream: the key under which Media opens, decodes and reports it.
-public struct StreamID: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public var participant: ParticipantID
-    public var kind: StreamKind
-    public init(_ participant: ParticipantID, _ kind: StreamKind = .camera) {
-        self.participant = participant; self.kind = kind
-    }
-    public var description: String { kind == .camera ? participant.rawValue : "\(participant.rawValue)/\(kind.rawValue)" }
-    public static func < (a: StreamID, b: StreamID) -> Bool { (a.participant, a.kind.rawValue) < (b.participant, b.kind.rawValue) }
-}
-
 /// Who gave Media a URL. Only URLs from the wall's own configuration may name local files.
 public enum StreamOrigin: String, Hashable, Sendable {
     /// From the signaling backend or any other remote party: schemes and hosts are checked.

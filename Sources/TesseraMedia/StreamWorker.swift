@@ -15,55 +15,43 @@ final class StreamWorker: @unchecked Sendable {
     private let log: MediaLog
     private let hardware: HardwareDevice?
     private let interrupt = Interrupt()
-    private let wake = NSCondition()
-    private var stopRequested = false
-    private var finished = false
+    private let worker: WorkerThread
     private let clock = ContinuousClock()
+    /// Load shedding, set from outside (StreamShedding.swift).
+    let shedding = SheddingControl()
+    private var showThrottle = ShowThrottle()
 
     init(request: StreamRequest, url: CheckedURL, config: MediaConfiguration, log: MediaLog, hardware: HardwareDevice?) {
         id = request.id; self.url = url; self.config = config; self.log = log; self.hardware = hardware
         mailbox = StreamMailbox(id: request.id, url: url.redacted, priority: request.priority, stallAfter: config.stallAfter,
                                 lockstep: config.lockstepFiles && url.isFile)
+        worker = WorkerThread(name: "media \(request.id)", stackSize: config.threadStackBytes)
     }
 
     func start() {
-        let thread = Thread { [self] in
+        worker.start { [self] in
             // FFmpeg's messages from this thread are this stream's, rate-limited (FFmpegLog).
             let mailbox = mailbox
             FFmpegThreadScope(stream: "\(id)", onSuppressed: { mailbox.update { $0.ffmpegLogSuppressed += 1 } }).run { run() }
-            wake.lock(); finished = true; wake.broadcast(); wake.unlock()
         }
-        thread.name = "media \(id)"
-        thread.stackSize = config.threadStackBytes
-        thread.start()
     }
 
     /// Asks the thread to end; returns at once.
     func stop() {
-        wake.lock(); stopRequested = true; wake.broadcast(); wake.unlock()
+        worker.requestStop()
         interrupt.stop()
     }
 
     /// Waits until the thread has ended; false if it did not within `timeout`.
     @discardableResult
-    func join(timeout: Duration) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout.seconds)
-        wake.lock(); defer { wake.unlock() }
-        while !finished { if !wake.wait(until: deadline) { return finished } }
-        return true
-    }
+    func join(timeout: Duration) -> Bool { worker.join(timeout: timeout) }
 
-    var isFinished: Bool { wake.lock(); defer { wake.unlock() }; return finished }
+    var isFinished: Bool { worker.isFinished }
 
-    private var stopping: Bool { wake.lock(); defer { wake.unlock() }; return stopRequested }
+    private var stopping: Bool { worker.isStopRequested }
 
     /// Sleeps up to `d`; returns false if stopped meanwhile.
-    private func sleep(_ d: Duration) -> Bool {
-        let deadline = Date().addingTimeInterval(d.seconds)
-        wake.lock(); defer { wake.unlock() }
-        while !stopRequested { if !wake.wait(until: deadline) { break } }
-        return !stopRequested
-    }
+    private func sleep(_ d: Duration) -> Bool { worker.sleep(for: d) }
 
     /// The delay before reconnect attempt `n` (1-based): initial × 2^(n-1), capped, ± jitter.
     static func backoff(attempt n: Int, config: MediaConfiguration) -> Duration {
@@ -138,6 +126,7 @@ final class StreamWorker: @unchecked Sendable {
         // Pacing of files: the media time of the first packet, and when it was read.
         var paceOrigin: (pts: Double, at: ContinuousClock.Instant)?
         let pace = url.isFile && config.paceFiles
+        var applied: StreamShedding?
 
         while true {
             if stopping { return }
@@ -146,7 +135,10 @@ final class StreamWorker: @unchecked Sendable {
                 decoder.keyframesOnly = warm
                 // Back to every frame: the skipped ones are missing as references until a keyframe.
                 if !warm { waitingForKey = true }
+                applied = nil
             }
+            let shed = shedding.current
+            if !warm && shed != applied { decoder.applyShedding(shed); applied = shed }
             let rc = input.read(into: packet)
             let readAt = clock.now
             if rc < 0 {
@@ -207,6 +199,7 @@ final class StreamWorker: @unchecked Sendable {
                     break receiving
                 }
             }
+            if !gotPicture && !warm && shed.skipNonReference && sent >= 0 { mailbox.update { $0.framesSkippedNonReference += 1 } }
             if gotPicture {
                 reachedPicture = true
                 lastPictureAt = clock.now
@@ -225,6 +218,10 @@ final class StreamWorker: @unchecked Sendable {
             let ttff = (clock.now - openedAt).microseconds / 1000
             mailbox.update { s in s.timeToFirstFrameMs = ttff; s.width = frame.size.width; s.height = frame.size.height }
             log(.debug, "stream \(id): first picture after \(Int(ttff)) ms")
+        }
+        guard showThrottle.admit(at: clock.now, maxPerSecond: shedding.current.maxShownPerSecond) else {
+            mailbox.update { $0.framesDecoded += 1; $0.framesNotShown += 1 }
+            return
         }
         // Lock-step files: wait (waking now and then to notice a stop) until the last frame was taken.
         while !mailbox.waitUntilTaken(timeout: 0.1) { if stopping { return } }

@@ -44,13 +44,13 @@ public final class TestPublisher: @unchecked Sendable {
     public let options: TestSourceOptions
     private let interrupt = Interrupt()
     private let wake = NSCondition()
-    private var stopRequested = false
-    private var finished = false
+    private let worker: WorkerThread
     private var _framesSent = 0
     private var _error: MediaError?
 
     public init(url: String, options: TestSourceOptions) {
         self.url = url; self.options = options
+        worker = WorkerThread(name: "testsrc \(options.participant)", stackSize: 1 << 20)
         FFmpegLog.installIfNone()
     }
 
@@ -59,27 +59,20 @@ public final class TestPublisher: @unchecked Sendable {
     public var error: MediaError? { wake.lock(); defer { wake.unlock() }; return _error }
 
     public func start() {
-        let t = Thread { [self] in
+        worker.start { [self] in
             do throws(MediaError) { try run() } catch { wake.lock(); _error = error; wake.unlock() }
-            wake.lock(); finished = true; wake.broadcast(); wake.unlock()
         }
-        t.name = "testsrc \(options.participant)"
-        t.stackSize = 1 << 20
-        t.start()
     }
 
     public func stop() {
-        wake.lock(); stopRequested = true; wake.broadcast(); wake.unlock()
+        worker.requestStop()
         interrupt.stop()
     }
 
     /// Waits for `start()`'s thread to end.
     @discardableResult
     public func join(timeout: Duration = .seconds(10)) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout.seconds)
-        wake.lock(); defer { wake.unlock() }
-        while !finished { if !wake.wait(until: deadline) { return finished } }
-        return true
+        worker.join(timeout: timeout)
     }
 
     private var isLive: Bool { url.contains("://") && !url.hasPrefix("file:") }
@@ -120,15 +113,10 @@ public final class TestPublisher: @unchecked Sendable {
 }
 
 extension TestPublisher {
-    private var isStopping: Bool { wake.lock(); defer { wake.unlock() }; return stopRequested }
+    private var isStopping: Bool { worker.isStopRequested }
 
     /// Sleeps until `due`, or until `stop()`.
-    private func sleep(until due: ContinuousClock.Instant, clock: ContinuousClock) {
-        let deadline = Date().addingTimeInterval(max(0, (due - clock.now).seconds))
-        wake.lock()
-        while !stopRequested && Date() < deadline { _ = wake.wait(until: deadline) }
-        wake.unlock()
-    }
+    private func sleep(until due: ContinuousClock.Instant, clock: ContinuousClock) { worker.sleep(until: due) }
 }
 
 extension TestPublisher {

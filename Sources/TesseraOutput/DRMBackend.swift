@@ -8,13 +8,15 @@ import TesseraCore
 /// first with TEST_ONLY, then committed) or, where the driver lacks atomic, drmModeSetCrtc and
 /// drmModePageFlip. Frames are paced by page-flip events, one in flight per output.
 ///
-/// Buffers follow the renderer: the CPU renderer draws into two mapped dumb buffers per output;
-/// the GLES renderer into a GBM surface, whose locked front buffer is flipped to (framebuffer ids
-/// cached per buffer object). A GLES renderer must be made on this backend's GBM device:
+/// Buffers follow the pairing (`start(buffers:)`): CPU buffers are two mapped dumb buffers per
+/// output; GPU surfaces are a GBM surface per output with an EGL window surface the renderer makes
+/// on it, whose locked front buffer is flipped to (framebuffer ids cached per buffer object). A
+/// GLES renderer must be made on this backend's GBM device (Kiosk's `OutputFactory` does this):
 ///
 ///     let backend = DRMBackend(outputs: specs)
+///     try backend.open()                                   // capabilities now say what the card has
 ///     let renderer = try GLESRenderer(platform: .gbm(device: try backend.gbmDevice()))
-///     try backend.start(renderer: renderer)
+///     try backend.start(buffers: .gpu(renderer))
 ///
 /// Hot-plug (udev "drm" uevents, else polling connector status every 2 s) re-plans the outputs:
 /// a display that goes away is turned off, one that comes back is lit again with its part of the
@@ -22,7 +24,12 @@ import TesseraCore
 public final class DRMBackend: OutputBackend {
     public typealias OutputSpec = DRMOutputSpec
 
-    public let capabilities: BackendCapabilities = [.cpuBuffers, .gpuSurfaces]
+    public let name = "DRM"
+    /// Both until the card is open (`open`); then dumb buffers only where the driver has them.
+    public var capabilities: BackendCapabilities {
+        guard let card else { return [.cpuBuffers, .gpuSurfaces] }
+        return card.hasDumbBuffers ? [.cpuBuffers, .gpuSurfaces] : .gpuSurfaces
+    }
     public let specs: [DRMOutputSpec]
     /// The card asked for, or nil for the first with a connected display.
     public let requestedDevice: String?
@@ -41,7 +48,7 @@ public final class DRMBackend: OutputBackend {
     private let format = tessera_drm_format_xrgb8888()
     private var card: DRMCard?
     private var gbm: GBMDevice?
-    private var renderer: (any Renderer)?
+    private var buffers: OutputBuffers?
     private var properties: PropertyTable?
     private var lit: [DRMOutput] = []
     private var udev: UdevMonitor?
@@ -64,6 +71,10 @@ public final class DRMBackend: OutputBackend {
 
     /// The GBM device (`struct gbm_device *`, as an address) a GLES renderer must be made on
     /// (`GLESRenderer(platform: .gbm(device:))`). Opens the card if needed. Valid until `stop`.
+    /// Opens the card (without becoming master), so that `capabilities` and `devicePath` are the
+    /// card's. `start` and `gbmDevice` open it too.
+    public func open() throws { _ = try openCard() }
+
     public func gbmDevice() throws -> UInt {
         let card = try openCard()
         if let gbm { return gbm.address }
@@ -72,21 +83,23 @@ public final class DRMBackend: OutputBackend {
         return device.address
     }
 
-    public func start(renderer: any Renderer) throws {
+    public func start(buffers: OutputBuffers) throws {
         guard !started else { throw OutputError.config("DRMBackend.start called twice") }
         let card = try openCard()
-        if renderer.kind == .gles {
-            guard renderer is any SurfaceRenderer else { throw OutputError.config("the GLES renderer cannot draw into GBM surfaces") }
+        switch buffers {
+        case .gpu:
             guard gbm != nil else {
                 throw OutputError.config("make the GLES renderer on DRMBackend.gbmDevice() before start (\(card.path))")
             }
-        } else if !card.hasDumbBuffers {
-            throw OutputError.drm(operation: "DRM_CAP_DUMB_BUFFER (the CPU renderer needs dumb buffers)", device: card.path, errno: ENOTSUP)
+        case .cpu:
+            guard card.hasDumbBuffers else {
+                throw OutputError.drm(operation: "DRM_CAP_DUMB_BUFFER (CPU buffers need dumb buffers; use the GLES renderer)", device: card.path, errno: ENOTSUP)
+            }
         }
         try card.setMaster()
         usesAtomic = !forceLegacy && card.enableAtomic()
         if !usesAtomic { onEvent?("\(card.path): legacy modesetting (drmModeSetCrtc + drmModePageFlip)") }
-        self.renderer = renderer
+        self.buffers = buffers
         vt = VTSession()
         udev = UdevMonitor()
         if udev == nil { onEvent?("no udev monitor: polling connector status for hot-plug every 2 s") }
@@ -133,7 +146,7 @@ public final class DRMBackend: OutputBackend {
         for o in lit { o.close(turnOff: false) }
         lit.removeAll()
         if started { card?.dropMaster() }
-        vt = nil; udev = nil; properties = nil; renderer = nil
+        vt = nil; udev = nil; properties = nil; buffers = nil
         started = false
     }
 
@@ -154,7 +167,7 @@ public final class DRMBackend: OutputBackend {
 
     /// Enumerates again and turns outputs off and on to match the plan; true if `outputs` changed.
     private func rescan(probe: Bool) throws -> Bool {
-        guard let card, let renderer else { return false }
+        guard let card, let buffers else { return false }
         let resources = try card.resources(probe: probe)
         properties = PropertyTable(types: PropertyTable.types(for: resources))
         let current = lit.map(\.placement)
@@ -171,7 +184,7 @@ public final class DRMBackend: OutputBackend {
         for p in enable {
             guard let spec = specs.first(where: { $0.id == p.outputID }) else { continue }
             do {
-                lit.append(try DRMOutput(spec: spec, placement: p, backend: self, card: card, renderer: renderer))
+                lit.append(try DRMOutput(spec: spec, placement: p, backend: self, card: card, buffers: buffers))
                 onEvent?("output \(p.outputID): \(p.connectorName) at \(p.mode), CRTC \(p.crtcID), plane \(p.planeID)")
             } catch {
                 problems[p.outputID] = "\(error)"
@@ -209,31 +222,34 @@ public final class DRMOutput: Output {
     private let mode: drmModeModeInfo
     private var modeBlob: UInt32 = 0
     private var flip = PageFlipState<UInt>()
-    // CPU renderer: two mapped dumb buffers, by index.
+    // CPU buffers: two mapped dumb buffers, by index.
     private var dumb: [DumbBuffer] = []
-    // GLES renderer: the EGL surface target on a GBM surface; framebuffer ids per buffer object.
-    private var surfaceTarget: (any RenderTarget)?
+    // GPU surfaces: the renderer's EGL window surface on a GBM surface; framebuffer ids per buffer object.
+    private var surfaceTarget: (any SwapchainTarget)?
     private var surface: GBMSurface?
     private var framebuffers = FramebufferCache<UInt>()
     private var closed = false
+    /// The dumb buffer `nextBuffer` handed out (or, with a GBM surface, 0), which `commit` shows.
+    private var handedOut: UInt?
     /// When the last page-flip event came back, and the mode's refresh interval: the next vertical
     /// blanks follow from them (`presentDue`).
     private var lastFlipAt: ContinuousClock.Instant?
     private let interval: Duration?
 
-    init(spec: DRMOutputSpec, placement: DRMPlacement, backend: DRMBackend, card: DRMCard, renderer: any Renderer) throws {
+    init(spec: DRMOutputSpec, placement: DRMPlacement, backend: DRMBackend, card: DRMCard, buffers: OutputBuffers) throws {
         id = spec.id; panelSize = spec.panelSize; rotation = spec.rotation
         self.placement = placement; self.backend = backend; self.card = card
         mode = try card.modeInfo(placement)
         interval = mode.vrefresh > 0 ? .seconds(1.0 / Double(mode.vrefresh)) : nil
         let size = Size(width: placement.mode.width, height: placement.mode.height)
-        if let surfaceRenderer = renderer as? any SurfaceRenderer, renderer.kind == .gles {
+        switch buffers {
+        case .gpu(let maker):
             guard let device = backend.gbmDeviceForOutputs else { throw OutputError.config("no GBM device (\(card.path))") }
             let surface = try GBMSurface(device: device, size: size, format: tessera_gbm_format_xrgb8888(), path: card.path)
-            let target = try surfaceRenderer.makeSurfaceTarget(NativeSurface(platform: .gbm, display: device.address, window: surface.address,
-                                                                             size: size, format: tessera_gbm_format_xrgb8888()))
+            let target = try maker.makeSurfaceTarget(NativeSurface(platform: .gbm, display: device.address, window: surface.address,
+                                                                   size: size, format: tessera_gbm_format_xrgb8888()))
             self.surface = surface; surfaceTarget = target
-        } else {
+        case .cpu:
             let format = tessera_drm_format_xrgb8888()
             dumb = [try DumbBuffer(card: card, size: size, format: format), try DumbBuffer(card: card, size: size, format: format)]
         }
@@ -260,42 +276,42 @@ public final class DRMOutput: Output {
     }
 
     /// Ahead of the vertical blank after the one the flip in flight waits for (or after the last
-    /// flip when none is in flight) by `presentLead`: time for the present, which draws only what
-    /// arrived since the last prepare, and its commit.
+    /// flip when none is in flight) by `presentLead`: time for the last draw, which adds only what
+    /// arrived since the render loop last brought the next buffer up to date, and the commit.
     public var presentDue: ContinuousClock.Instant? {
         guard let lastFlipAt, let interval, backend?.active == true else { return nil }
         return lastFlipAt + interval * (flip.canQueue ? 1 : 2) - Self.presentLead
     }
     static let presentLead: Duration = .milliseconds(4)
 
-    /// CPU renderer only: draws into the dumb buffer the next `present` will queue, once the flip
-    /// in flight has completed (its event is read without waiting).
-    @discardableResult
-    public func prepare(_ scene: OutputScene, renderer: any Renderer, sources: any FrameSourceLookup) throws -> RenderStats {
-        guard scene.rotation == rotation else {
-            throw OutputError.config("output \(id) is rotated \(rotation.rawValue)°, the scene \(scene.rotation.rawValue)°")
-        }
-        guard let backend, !closed, backend.active, surface == nil else { return RenderStats() }
+    /// The dumb buffer neither on screen nor queued, or the GBM surface's target, once the flip in
+    /// flight has completed (its event is read without waiting). Nil until then, and while the VT
+    /// is switched away.
+    public func nextBuffer() throws -> (any RenderTarget)? {
+        guard let backend, !closed else { throw OutputError.config("output \(id) is closed") }
+        guard backend.active else { return nil }
         if !flip.canQueue { backend.dispatch(try card.readFlips(timeoutMS: 0)) }
-        guard flip.canQueue, let back = flip.nextBack(of: dumb.indices.map { UInt($0) }) else { return RenderStats() }
-        return try renderer.draw(scene, sources: sources, into: dumb[Int(back)])
+        guard flip.canQueue else { return nil }
+        if let surfaceTarget {
+            handedOut = 0
+            return surfaceTarget
+        }
+        guard let back = flip.nextBack(of: dumb.indices.map { UInt($0) }) else { return nil }
+        handedOut = back
+        return dumb[Int(back)]
     }
 
-    @discardableResult
-    public func present(_ scene: OutputScene, renderer: any Renderer, sources: any FrameSourceLookup) throws -> RenderStats {
-        guard scene.rotation == rotation else {
-            throw OutputError.config("output \(id) is rotated \(rotation.rawValue)°, the scene \(scene.rotation.rawValue)°")
-        }
+    /// Shows the buffer `nextBuffer` handed out: with a GBM surface, swaps the EGL surface and
+    /// locks its front buffer; then a tested modeset the first time, a page flip after.
+    public func commit() throws {
         guard let backend, !closed else { throw OutputError.config("output \(id) is closed") }
-        guard backend.active else { return RenderStats() }
-        guard flip.canQueue else { throw OutputError.config("output \(id): present before waitForFrame (a flip is still in flight)") }
-        let stats: RenderStats
+        guard let back = handedOut else { throw OutputError.config("output \(id): commit without a buffer from nextBuffer") }
+        handedOut = nil
+        // Switched away since the buffer was handed out: nothing may be shown now.
+        guard backend.active else { return }
+        guard flip.canQueue else { throw OutputError.config("output \(id): commit before waitForFrame (a flip is still in flight)") }
         if let surface, let target = surfaceTarget {
-            guard let surfaceRenderer = renderer as? any SurfaceRenderer else {
-                throw OutputError.config("output \(id) has a GBM surface; the \(renderer.kind.rawValue) renderer cannot draw into it")
-            }
-            stats = try renderer.draw(scene, sources: sources, into: target)
-            try surfaceRenderer.present(target)
+            try target.swapBuffers()
             let bo = try surface.lockFront(path: card.path)
             do {
                 let card = self.card, size = panelSize
@@ -312,14 +328,9 @@ public final class DRMOutput: Output {
                 throw error
             }
         } else {
-            guard let back = flip.nextBack(of: dumb.indices.map { UInt($0) }) else {
-                throw OutputError.config("output \(id): no free dumb buffer")
-            }
-            stats = try renderer.draw(scene, sources: sources, into: dumb[Int(back)])
             try show(framebuffer: dumb[Int(back)].framebuffer, buffer: back, backend: backend)
         }
         framesPresented += 1
-        return stats
     }
 
     /// Queues `framebuffer` (buffer `buffer`): a tested modeset the first time, a flip after.
@@ -351,7 +362,7 @@ public final class DRMOutput: Output {
 
     /// The display was taken away (VT switch): forget what is on screen; set the mode again later.
     func lose() {
-        lastFlipAt = nil
+        lastFlipAt = nil; handedOut = nil
         for b in flip.reset() { release(b) }
     }
 

@@ -1,9 +1,9 @@
 import Foundation
 import TesseraCore
 
-/// Outputs without displays: each output is a framebuffer the renderer makes (memory for the CPU
-/// renderer, an offscreen FBO for GLES), paced by a clock. Tests, `tessera preview`, benchmarks and
-/// headless end-to-end runs use it. Snapshots are what a viewer sees (rotation undone).
+/// Outputs without displays: each output is one framebuffer (memory for the CPU renderer, an
+/// offscreen FBO the GLES renderer makes), paced by a clock. Tests, `tessera preview`, benchmarks
+/// and headless end-to-end runs use it. Snapshots are what a viewer sees (rotation undone).
 public final class HeadlessBackend: OutputBackend {
     public struct OutputSpec: Sendable, Hashable {
         public var id: String
@@ -15,6 +15,7 @@ public final class HeadlessBackend: OutputBackend {
         }
     }
 
+    public let name = "headless"
     public let capabilities: BackendCapabilities = [.cpuBuffers, .gpuSurfaces]
     public let specs: [OutputSpec]
     /// Frames per second of the pacing clock; nil for as fast as the caller draws.
@@ -28,10 +29,13 @@ public final class HeadlessBackend: OutputBackend {
     public var outputs: [any Output] { lit }
     public var headlessOutputs: [HeadlessOutput] { lit }
 
-    public func start(renderer: any Renderer) throws {
+    public func start(buffers: OutputBuffers) throws {
         lit = try specs.map { spec in
-            HeadlessOutput(spec: spec, target: try renderer.makeOffscreenTarget(size: spec.panelSize),
-                           interval: refresh.map { .seconds(1 / $0) })
+            let target: any RenderTarget = switch buffers {
+            case .cpu: MemoryBuffer(size: spec.panelSize)
+            case .gpu(let maker): try maker.makeOffscreenTarget(size: spec.panelSize)
+            }
+            return HeadlessOutput(spec: spec, target: target, interval: refresh.map { .seconds(1 / $0) })
         }
     }
 
@@ -43,18 +47,20 @@ public final class HeadlessBackend: OutputBackend {
     public func output(_ id: String) -> HeadlessOutput? { lit.first { $0.id == id } }
 }
 
-public final class HeadlessOutput: Output {
+public final class HeadlessOutput: PixelReadback {
     public let id: String
     public let panelSize: Size
     public let rotation: Rotation
-    /// The framebuffer the renderer draws into (panel orientation).
+    /// The one framebuffer the renderer draws into (panel orientation): handed out by every
+    /// `nextBuffer`, shown by every `commit`.
     public let target: any RenderTarget
     private let interval: Duration?
     private var deadline: ContinuousClock.Instant?
-    private var renderer: (any Renderer)?
+    private var handedOut = false
     public private(set) var framesPresented = 0
-    /// The recording in progress (`startRecording`), if any.
+    /// The recording in progress (`startRecording`), if any, and the renderer that reads frames back for it.
     public private(set) var recorder: VideoRecorder?
+    private var recordingReader: (any Renderer)?
 
     init(spec: HeadlessBackend.OutputSpec, target: any RenderTarget, interval: Duration?) {
         id = spec.id; panelSize = spec.panelSize; rotation = spec.rotation
@@ -73,50 +79,51 @@ public final class HeadlessOutput: Output {
     /// The next tick; nil when unpaced.
     public var presentDue: ContinuousClock.Instant? { interval == nil ? nil : deadline }
 
-    /// Draws into the one framebuffer, which a viewer (snapshot, recording) reads only at `present`.
-    @discardableResult
-    public func prepare(_ scene: OutputScene, renderer: any Renderer, sources: any FrameSourceLookup) throws -> RenderStats {
-        guard scene.rotation == rotation else {
-            throw OutputError.config("output \(id) is rotated \(rotation.rawValue)°, the scene \(scene.rotation.rawValue)°")
-        }
-        return try renderer.draw(scene, sources: sources, into: target)
+    /// The one framebuffer, which a viewer (snapshot, recording) reads only after `commit`.
+    public func nextBuffer() throws -> (any RenderTarget)? {
+        handedOut = true
+        return target
     }
 
-    @discardableResult
-    public func present(_ scene: OutputScene, renderer: any Renderer, sources: any FrameSourceLookup) throws -> RenderStats {
-        let stats = try prepare(scene, renderer: renderer, sources: sources)
-        self.renderer = renderer
+    public func commit() throws {
+        guard handedOut else { throw OutputError.config("output \(id): commit without a buffer from nextBuffer") }
+        handedOut = false
         framesPresented += 1
-        if let recorder { try recorder.append(try renderer.readPixels(of: target).unrotated(rotation)) }
-        return stats
+        if let recorder, let reader = recordingReader { try recorder.append(try reader.readPixels(of: target).unrotated(rotation)) }
     }
+
+    /// The framebuffer once something was committed.
+    public var currentBuffer: (any RenderTarget)? { framesPresented > 0 ? target : nil }
 
     /// Records every presented frame, as a viewer sees it (rotation undone), to `path` (.mp4, .mkv:
     /// the container from the name) at `fps`, with the first of `codecs` FFmpeg has, until
     /// `stopRecording`. Called on the render thread.
-    public func startRecording(to path: String, fps: Int = 30, codecs: [String] = ["libx264", "mpeg4"]) throws {
+    /// `renderer` (the one drawing into this output) reads each committed frame back.
+    public func startRecording(to path: String, fps: Int = 30, codecs: [String] = ["libx264", "mpeg4"], readingWith renderer: any Renderer) throws {
         try stopRecording()
         let logical = rotation.swapsAxes ? Size(width: panelSize.height, height: panelSize.width) : panelSize
         recorder = try VideoRecorder(path: path, size: logical, fps: fps, codecs: codecs)
+        recordingReader = renderer
     }
 
     /// Finishes the recording (encoder flushed, trailer written); returns how many frames it has.
     @discardableResult
     public func stopRecording() throws -> Int {
         guard let r = recorder else { return 0 }
-        recorder = nil
+        recorder = nil; recordingReader = nil
         try r.finish()
         return r.framesWritten
     }
 
-    /// The current picture as a viewer sees it (rotation undone). Called on the render thread.
-    public func snapshot() throws -> MemoryBuffer {
-        guard let renderer else { throw OutputError.config("output \(id) has shown nothing yet") }
-        return try renderer.readPixels(of: target).unrotated(rotation)
+    /// The current picture as a viewer sees it (rotation undone), read back by `renderer`. Called
+    /// on the render thread.
+    public func snapshot(readingWith renderer: any Renderer) throws -> MemoryBuffer {
+        guard let buffer = currentBuffer else { throw OutputError.config("output \(id) has shown nothing yet") }
+        return try renderer.readPixels(of: buffer).unrotated(rotation)
     }
 
     /// Writes the current picture to `path` as PNG (what a viewer sees).
-    public func writeSnapshot(to path: String) throws {
-        try PNGFile.write(try snapshot(), to: path)
+    public func writeSnapshot(to path: String, readingWith renderer: any Renderer) throws {
+        try PNGFile.write(try snapshot(readingWith: renderer), to: path)
     }
 }

@@ -8,7 +8,7 @@ import TesseraCore
 /// per-stream textures (row-length aware) only when a stream delivers a new frame; YUV → RGB,
 /// bilinear scaling, fit/crop, frames, labels and slates happen in the shaders in `Shaders/`.
 /// One renderer per render thread: its EGL context is current on the thread that made it.
-public final class GLESRenderer: SurfaceRenderer {
+public final class GLESRenderer: Renderer, GPUTargetMaker {
     public enum Platform: Sendable {
         /// Mesa's EGL_MESA_platform_surfaceless: no display, offscreen FBOs only.
         case surfaceless
@@ -37,7 +37,7 @@ public final class GLESRenderer: SurfaceRenderer {
     private let programs: Programs
     private var vao: GLuint = 0
     private var vbo: GLuint = 0
-    private var streams: [StreamKey: StreamTextures] = [:]
+    private var streams: [StreamID: StreamTextures] = [:]
     private var textTextures: [Int: GLTexture] = [:]
     private var importer: DMABufImporter?
     /// Imported dma-bufs by plane-0 (fd, offset), each holding its frame; kept while shown.
@@ -94,13 +94,8 @@ public final class GLESRenderer: SurfaceRenderer {
         try GLESOffscreenTarget(size: size)
     }
 
-    public func makeSurfaceTarget(_ surface: NativeSurface) throws -> any RenderTarget {
+    public func makeSurfaceTarget(_ surface: NativeSurface) throws -> any SwapchainTarget {
         try GLESSurfaceTarget(egl: egl, surface: surface)
-    }
-
-    public func present(_ target: any RenderTarget) throws {
-        guard let t = target as? GLESSurfaceTarget else { throw RenderError.unsupportedTarget(renderer: kind, target: "\(type(of: target))") }
-        guard eglSwapBuffers(egl.display, t.surface) == EGL_TRUE else { throw RenderError.egl(operation: "eglSwapBuffers", code: eglGetError()) }
     }
 
     /// Waits until the GPU has carried out every command issued so far (glFinish): benchmarks time
@@ -167,7 +162,7 @@ public final class GLESRenderer: SurfaceRenderer {
         var stats = RenderStats()
         stats.fullRedraw = true
         var usedText = Set<Int>()
-        var seen = Set<StreamKey>()
+        var seen = Set<StreamID>()
         var shownImages = Set<DMABufKey>()
         for tile in output.tiles {
             var plan = TilePlan.make(tile, sources: sources, text: text, importsDMABuf: importer != nil)
@@ -197,7 +192,7 @@ public final class GLESRenderer: SurfaceRenderer {
             if let external, let placement = plan.placement {
                 drawExternal(external, placement: placement)
             } else if let frame = plan.frame, let placement = plan.placement, let participant = tile.participant {
-                let key = StreamKey(participant, tile.stream)
+                let key = StreamID(participant, tile.stream)
                 seen.insert(key)
                 let textures = streams[key] ?? StreamTextures()
                 streams[key] = textures
@@ -446,7 +441,7 @@ public final class GLESOffscreenTarget: RenderTarget {
 }
 
 /// An EGL window surface on a native (GBM) surface: the DRM GLES framebuffer.
-public final class GLESSurfaceTarget: RenderTarget {
+public final class GLESSurfaceTarget: SwapchainTarget {
     public let size: Size
     let surface: EGLSurface
     private let display: EGLDisplay
@@ -465,6 +460,12 @@ public final class GLESSurfaceTarget: RenderTarget {
     }
 
     deinit { eglDestroySurface(display, surface) }
+
+    /// eglSwapBuffers: the frame just drawn (the surface is current after `draw`) becomes the GBM
+    /// surface's front buffer, for the output to lock and flip to.
+    public func swapBuffers() throws {
+        guard eglSwapBuffers(display, surface) == EGL_TRUE else { throw RenderError.egl(operation: "eglSwapBuffers", code: eglGetError()) }
+    }
 }
 
 /// The EGL display and context, made current on the creating thread.

@@ -49,7 +49,7 @@ enum TileContent {
     static func decide(for tile: Tile, sources: any FrameSourceLookup, importsDMABuf: Bool = false,
                        names: (Tile) -> String) -> TileContent {
         guard let participant = tile.participant else { return .slate(title: tile.slate ?? "", detail: nil) }
-        guard let source = sources.source(for: StreamKey(participant, tile.stream)) else {
+        guard let source = sources.source(for: StreamID(participant, tile.stream)) else {
             return .slate(title: names(tile), detail: "offline")
         }
         let state = source.state

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TesseraCore
+import TesseraKiosk
 import TesseraMedia
 import TesseraRender
 #if canImport(Glibc)
@@ -50,16 +51,10 @@ struct ComposeBench: ParsableCommand {
                  background: Color(red: 0, green: 0, blue: 0))
         })
 
-        let drawer: any Renderer
-        var finish: () -> Void = {}
-        var name = ""
-        switch renderer {
-        case .cpu:
-            let cpu = try CPURenderer(); drawer = cpu; name = "cpu, \(cpu.workers) workers"
-        case .gles:
-            let gles = try GLESRenderer(); drawer = gles; finish = gles.finish; name = "gles, \(gles.rendererName)"
-        }
-        let target = try drawer.makeOffscreenTarget(size: out)
+        let setup = try OutputFactory.headless([.init(id: scene.id, panelSize: out)], refresh: nil, renderer: renderer)
+        defer { setup.close() }
+        let drawer = setup.renderer, name = setup.rendererName
+        let output = setup.backend.headlessOutputs[0]
 
         var config = MediaConfiguration()
         config.hardwareDecode = .off
@@ -73,7 +68,6 @@ struct ComposeBench: ParsableCommand {
         let start = clock.now
         engine.update(desired: ids.map { StreamRequest(id: $0, url: clip, origin: .localConfig) })
         let boxes = ids.map { engine.mailbox(for: $0)! }
-        let sources = MediaSources(boxes: Dictionary(uniqueKeysWithValues: zip(ids.indices.map { StreamKey(ParticipantID("c\($0)")) }, boxes)))
 
         var drawn = 0, partial = 0
         var waitTime = Duration.zero, drawTime = Duration.zero
@@ -107,8 +101,10 @@ struct ComposeBench: ParsableCommand {
             if ended && fresh == 0 { break }
             if fresh < streams { partial += 1 }
             let d0 = clock.now
-            _ = try drawer.draw(scene, sources: sources, into: target)
-            finish()
+            guard let target = try output.nextBuffer() else { throw ExitCode(1) }  // headless always has one
+            _ = try drawer.draw(scene, sources: engine, into: target)
+            try output.commit()
+            drawer.finish()
             drawTime += clock.now - d0
             drawn += 1
         }
@@ -132,12 +128,6 @@ struct ComposeBench: ParsableCommand {
         var u = rusage()
         getrusage(RUSAGE_SELF.rawValue, &u)
         return u.ru_maxrss
-    }
-
-    /// The mailboxes as the renderer's frame sources.
-    private struct MediaSources: FrameSourceLookup {
-        let boxes: [StreamKey: StreamMailbox]
-        func source(for key: StreamKey) -> (any FrameSource)? { boxes[key] }
     }
 }
 

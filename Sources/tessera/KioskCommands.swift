@@ -65,6 +65,7 @@ struct Run: ParsableCommand {
     @Option(help: "Without --signal: a local room of N synthetic participants.") var participants: Int = 0
     @Option(help: "Without --signal: stream URL of participant N ({n} becomes N, {n+K} becomes N+K).") var streamUrlTemplate: String?
     @Option(help: "Print a progress line every this many seconds (0: never).") var progress: Double = 0
+    @Flag(inversion: .prefixedNo, help: "Under overload, skip non-reference frames and show small tiles at fewer pictures a second (docs/media.md).") var loadShedding = true
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
     @OptionGroup var gates: StreamGateOptions
 
@@ -125,6 +126,7 @@ struct Run: ParsableCommand {
         config.healthAddress = health == "off" ? nil : health
         config.keyboard = keyboard
         config.media = mediaConfig
+        config.loadShedding = loadShedding
         return config
     }
 }
@@ -172,18 +174,15 @@ func blockingRun(_ body: @escaping @Sendable () async throws -> Void) throws {
 }
 
 /// Prints `line()` every few seconds on its own thread.
-final class ProgressPrinter: @unchecked Sendable {
-    private let stopped = Atomic<Bool>(false)
+final class ProgressPrinter: Sendable {
+    private let worker = WorkerThread(name: "progress")
     init(every seconds: Double, _ line: @escaping @Sendable () -> String) {
         let started = Date()
-        let t = Thread { [self] in
-            while !stopped.load(ordering: .relaxed) {
-                Thread.sleep(forTimeInterval: seconds)
-                if stopped.load(ordering: .relaxed) { break }
+        worker.start { [worker] in
+            while worker.sleep(for: .seconds(seconds)) {
                 print(String(format: "[%5.1fs] ", Date().timeIntervalSince(started)) + line())
             }
         }
-        t.start()
     }
-    func stop() { stopped.store(true, ordering: .relaxed) }
+    func stop() { worker.stop(timeout: .seconds(2)) }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TesseraCore
+import TesseraKiosk
 import TesseraLayout
 import TesseraOutput
 import TesseraRender
@@ -36,34 +37,25 @@ struct Preview: ParsableCommand {
         let (layout, room, scene) = try PlanRoom.scene(layoutPath: self.layout, participants: participants,
                                                        preset: preset, page: page, teacher: nil)
 
-        let drawer: any Renderer
-        let text: TextCache
+        let specs = layout.outputs.map {
+            HeadlessBackend.OutputSpec(id: $0.id, panelSize: Size(width: $0.mode.width, height: $0.mode.height), rotation: $0.rotation)
+        }
+        let setup: RenderSetup<HeadlessBackend>
         do {
-            switch renderer {
-            case .cpu:
-                let cpu = try CPURenderer()
-                drawer = cpu; text = cpu.text
-            case .gles:
-                let gles = try GLESRenderer()
-                drawer = gles; text = gles.text
-            }
+            setup = try OutputFactory.headless(specs, refresh: nil, renderer: renderer)
         } catch {
             printError("preview: cannot start the \(renderer.rawValue) renderer: \(error)")
             throw ExitCode(1)
         }
+        defer { setup.close() }
         let offlineIDs = Set(offline.split(separator: ",").map { ParticipantID(String($0)) })
-        let table = placeholderSources(room: room, scene: scene, text: text, offline: offlineIDs)
-        let backend = HeadlessBackend(outputs: layout.outputs.map {
-            HeadlessBackend.OutputSpec(id: $0.id, panelSize: Size(width: $0.mode.width, height: $0.mode.height), rotation: $0.rotation)
-        }, refresh: nil)
+        let table = placeholderSources(room: room, scene: scene, text: setup.text, offline: offlineIDs)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         do {
-            try backend.start(renderer: drawer)
-            defer { backend.stop() }
-            for (output, outputScene) in zip(backend.headlessOutputs, scene.outputs) {
-                try output.present(outputScene, renderer: drawer, sources: table)
+            for (output, outputScene) in zip(setup.backend.headlessOutputs, scene.outputs) {
+                try output.render(outputScene, with: setup.renderer, sources: table)
                 let path = (out as NSString).appendingPathComponent("\(output.id).png")
-                try output.writeSnapshot(to: path)
+                try output.writeSnapshot(to: path, readingWith: setup.renderer)
                 print("\(path): \(outputScene.size.width)x\(outputScene.size.height), \(plural(outputScene.tiles.count, "tile"))"
                       + (output.rotation == .none ? "" : ", panel rotated \(output.rotation.rawValue)° (PNG upright)"))
             }
@@ -76,12 +68,12 @@ struct Preview: ParsableCommand {
 
 /// Numbered placeholder pictures for everyone the scene shows (camera and screen streams alike).
 func placeholderSources(room: Room, scene: Scene, text: TextCache, offline: Set<ParticipantID> = []) -> FrameSourceTable {
-    var table: [StreamKey: any FrameSource] = [:]
+    var table: [StreamID: any FrameSource] = [:]
     for (n, person) in room.participants.enumerated() where scene.participants.contains(person.id) {
         let frame = Placeholder.participant(number: n + 1, text: text)
         let source = StillFrameSource(frame, state: offline.contains(person.id) ? .offline : .playing)
-        table[StreamKey(person.id, .camera)] = source
-        table[StreamKey(person.id, .screen)] = source
+        table[StreamID(person.id, .camera)] = source
+        table[StreamID(person.id, .screen)] = source
     }
     return FrameSourceTable(table)
 }
@@ -162,21 +154,12 @@ struct Outputs: ParsableCommand {
         let state = ViewState(layout: layout)
         let room = PlanRoom.make(count: 16, layout: layout, preset: state.preset, teacher: nil)
         let wall = SceneBuilder(layout: layout).build(room: room, state: state)
-        let backend = DRMBackend(outputs: specs, device: device)
-        backend.onEvent = { print("drm: \($0)") }
         do {
-            let drawer: any Renderer
-            let text: TextCache
-            switch renderer {
-            case .cpu:
-                let cpu = try CPURenderer(); drawer = cpu; text = cpu.text
-            case .gles:
-                let gles = try GLESRenderer(platform: .gbm(device: try backend.gbmDevice())); drawer = gles; text = gles.text
-                print("gles: \(gles.rendererName), \(gles.versionName)")
-            }
-            let sources = placeholderSources(room: room, scene: wall, text: text)
-            try backend.start(renderer: drawer)
-            defer { backend.stop() }
+            let setup = try OutputFactory.drm(specs, device: device, onEvent: { print("drm: \($0)") }, renderer: renderer)
+            let backend = setup.backend
+            defer { setup.close() }
+            print("renderer: \(setup.rendererName)")
+            let sources = placeholderSources(room: room, scene: wall, text: setup.text)
             print("\(backend.devicePath ?? "?"): \(backend.usesAtomic ? "atomic" : "legacy") modesetting, \(plural(backend.outputs.count, "output")) lit")
             for (id, why) in backend.problems.sorted(by: { $0.key < $1.key }) { print("  output \(id): dark — \(why)") }
             let clock = ContinuousClock()
@@ -186,7 +169,7 @@ struct Outputs: ParsableCommand {
                 for output in backend.drmOutputs {
                     guard let scene = wall.outputs.first(where: { $0.id == output.id }) else { continue }
                     try output.waitForFrame()
-                    try output.present(scene, renderer: drawer, sources: sources)
+                    try output.render(scene, with: setup.renderer, sources: sources)
                 }
             }
             for output in backend.drmOutputs { try output.waitForFrame() }
@@ -250,7 +233,7 @@ struct RenderBench: ParsableCommand {
                  rect: Rect(x: (i % columns) * cellW, y: (i / columns) * cellH, width: tileSize.width, height: tileSize.height), fit: .cover,
                  background: Color(red: 32, green: 40, blue: 48), label: Label(text: "Participant \(i + 1)", position: .bottomLeft, size: 14))
         })
-        let table = FrameSourceTable(Dictionary(uniqueKeysWithValues: sources.enumerated().map { (StreamKey(ParticipantID("p\($0)")), $1 as any FrameSource) }))
+        let table = FrameSourceTable(Dictionary(uniqueKeysWithValues: sources.enumerated().map { (StreamID(ParticipantID("p\($0)")), $1 as any FrameSource) }))
         let copies = pictures.map { f in (0..<3).map { p in f.withPlane(p) { span in span.withUnsafeBytes { Array($0) } } } }
         func deliverAll(_ n: Int) {
             for (i, s) in sources.enumerated() { s.deliver(PlanarFrame(size: pictures[i].size, format: .yuv420p, planes: copies[(i + n) % tiles])) }
@@ -258,17 +241,14 @@ struct RenderBench: ParsableCommand {
         func ms(_ d: Duration) -> Double { Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1000 }
         print("\(tiles) tiles of \(sourceSize.width)x\(sourceSize.height) yuv420p → \(tileSize.width)x\(tileSize.height) on 3840x2160, every tile with a new frame, \(frames) frames")
         for kind in renderer {
-            let drawer: any Renderer
-            var finish: () -> Void = {}
-            var name = ""
-            switch kind {
-            case .cpu:
-                let cpu = try CPURenderer(fonts: fonts, workers: workers ?? ProcessInfo.processInfo.activeProcessorCount)
-                drawer = cpu; name = "cpu, \(cpu.workers) workers"
-            case .gles:
-                let gles = try GLESRenderer(fonts: fonts); drawer = gles; finish = gles.finish; name = "gles, \(gles.rendererName)"
-            }
-            let target = try drawer.makeOffscreenTarget(size: size)
+            let setup = try OutputFactory.headless([.init(id: scene.id, panelSize: size)], refresh: nil, renderer: kind,
+                                                   workers: workers ?? ProcessInfo.processInfo.activeProcessorCount, fonts: fonts)
+            defer { setup.close() }
+            let drawer = setup.renderer, name = setup.rendererName
+            let output = setup.backend.headlessOutputs[0]
+            // Times the draw only (as the RenderBenchmark test does): the headless commit costs nothing.
+            guard let target = try output.nextBuffer() else { throw ExitCode(1) }  // headless always has one
+            func finish() { drawer.finish() }
             _ = try drawer.draw(scene, sources: table, into: target); finish()
             let clock = ContinuousClock()
             var samples: [Double] = []

@@ -13,6 +13,24 @@ struct Tessera: ParsableCommand {
         abstract: "A video-wall compositor for Linux kiosks.",
         discussion: "Start with `tessera validate LAYOUT` and `tessera plan LAYOUT --participants N`.",
         subcommands: kioskCommands + [Validate.self, Plan.self] + mediaCommands + renderCommands + [Bench.self, Version.self])
+
+    /// ArgumentParser's entry point, after `run`'s options from the environment (`EnvironmentOptions`).
+    static func main() {
+        let applied = EnvironmentOptions.apply(to: Array(CommandLine.arguments.dropFirst()),
+                                               environment: ProcessInfo.processInfo.environment)
+        var command: any ParsableCommand
+        do { command = try parseAsRoot(applied.arguments) } catch {
+            if !applied.variables.isEmpty, exitCode(for: error) != .success {
+                printError("tessera run: options from the environment: \(applied.variables.joined(separator: ", ")) "
+                           + "(set in /etc/tessera/tessera.env under systemd; see docs/kiosk.md)")
+            }
+            exit(withError: error)
+        }
+        if !applied.variables.isEmpty {
+            printError("tessera run: options from the environment: \(applied.variables.joined(separator: ", "))")
+        }
+        do { try command.run() } catch { exit(withError: error) }
+    }
 }
 
 /// Exit codes: 0 valid (warnings included); 1 a layout is invalid; 64 bad command line (ArgumentParser's usage code).

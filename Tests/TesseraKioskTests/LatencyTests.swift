@@ -9,7 +9,7 @@ import Testing
 @Suite(.serialized) struct LatencyTests {
     /// Pictures come every 333 ms and the output refreshes every 500 ms: a picture that waited for
     /// the refresh would wait 250 ms in the median (uniform over 0–500 ms); drawn into the buffer
-    /// as it arrives (`Output.prepare`), it waits a few milliseconds (47 ms in the median on a
+    /// as it arrives (drawn into `Output.nextBuffer` between refreshes), it waits a few milliseconds (47 ms in the median on a
     /// 2-core machine with four builds beside it). A median under 100 ms over 20 pictures tells the
     /// two apart (by chance without prepare: about 0.3%) with a wide margin for a busy machine.
     @Test func picturesReachTheBufferBetweenRefreshesAndAreMeasured() async throws {

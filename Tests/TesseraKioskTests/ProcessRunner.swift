@@ -11,10 +11,14 @@ enum ProcessRunner {
         var output: String
     }
 
-    static func run(_ executable: String, _ arguments: [String]) async throws -> Result {
+    /// `environment`: variables added to (or replacing) this process's environment.
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

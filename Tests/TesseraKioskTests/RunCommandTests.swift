@@ -53,3 +53,52 @@ import Testing
         #expect(!text.contains("hunter2"), "\(text)")
     }
 }
+
+/// `tessera run` takes its options from TESSERA_* variables (the unit's tessera.env): an empty one
+/// counts as unset, the command line wins, a bad value is refused naming the variable, and values
+/// (which may hold credentials) are never printed.
+@Suite struct RunEnvironmentTests {
+    static let enabled = FileManager.default.isExecutableFile(atPath: RunCommandTests.binary)
+    static let base = ["run", "--layout", "\(repoRoot)/Layouts/single-1080p.json", "--backend", "headless", "--health", "off",
+                       "--keyboard", "none", "--fps", "5", "--exit-after", "2.5"]
+
+    @Test(.enabled(if: enabled, "needs .build/debug/tessera: run `swift build` first"))
+    func localRoomFromTheEnvironment() async throws {
+        let result = try await ProcessRunner.run(RunCommandTests.binary, Self.base, environment: [
+            "TESSERA_SIGNAL_URL": "", "TESSERA_PARTICIPANTS": "3", "TESSERA_PROGRESS": "1", "TESSERA_RENDERER": "cpu",
+            "TESSERA_STREAM_URL_TEMPLATE": "rtsp://admin:hunter2@127.0.0.1:9/cam{n}", "TESSERA_ALLOW_HOST": "127.0.0.1 ::1", "TESSERA_ALLOW_SCHEME": "udp rtp",
+        ])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("options from the environment: TESSERA_PARTICIPANTS, TESSERA_STREAM_URL_TEMPLATE, "
+                                       + "TESSERA_RENDERER, TESSERA_ALLOW_SCHEME, TESSERA_ALLOW_HOST, TESSERA_PROGRESS"), "\(result.output)")
+        #expect(result.output.contains("3 participants"), "\(result.output)")
+        #expect(!result.output.contains("TESSERA_SIGNAL_URL"), "an empty variable counts as unset")
+        #expect(!result.output.contains("hunter2"), "\(result.output)")
+    }
+
+    @Test(.enabled(if: enabled, "needs .build/debug/tessera: run `swift build` first"))
+    func commandLineWins() async throws {
+        let result = try await ProcessRunner.run(RunCommandTests.binary, Self.base + ["--participants", "2", "--progress", "1"],
+                                                 environment: ["TESSERA_PARTICIPANTS": "3", "TESSERA_PROGRESS": "1"])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("2 participants"), "\(result.output)")
+        #expect(!result.output.contains("3 participants"))
+        #expect(!result.output.contains("options from the environment"))
+    }
+
+    @Test(.enabled(if: enabled, "needs .build/debug/tessera: run `swift build` first"))
+    func badValueNamesTheVariable() async throws {
+        let result = try await ProcessRunner.run(RunCommandTests.binary, Self.base, environment: ["TESSERA_PARTICIPANTS": "many"])
+        #expect(result.status == 64, "\(result.output)")
+        #expect(result.output.contains("'many' is invalid for '--participants"), "\(result.output)")
+        #expect(result.output.contains("options from the environment: TESSERA_PARTICIPANTS"), "\(result.output)")
+    }
+
+    @Test(.enabled(if: enabled, "needs .build/debug/tessera: run `swift build` first"))
+    func otherCommandsIgnoreTheEnvironment() async throws {
+        let result = try await ProcessRunner.run(RunCommandTests.binary, ["plan", "\(repoRoot)/Layouts/single-1080p.json", "--participants", "2"],
+                                                 environment: ["TESSERA_PARTICIPANTS": "many"])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(!result.output.contains("environment"))
+    }
+}

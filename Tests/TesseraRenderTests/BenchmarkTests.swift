@@ -25,7 +25,7 @@ struct RenderBenchmark {
             }
             scene = OutputScene(id: "wall", size: Size(width: 3840, height: 2160), rotation: .none, background: Fixtures.background, tiles: tiles)
             let s = sources
-            table = FrameSourceTable(Dictionary(uniqueKeysWithValues: (0..<250).map { (StreamKey(ParticipantID("p\($0)")), s[$0] as any FrameSource) }))
+            table = FrameSourceTable(Dictionary(uniqueKeysWithValues: (0..<250).map { (StreamID(ParticipantID("p\($0)")), s[$0] as any FrameSource) }))
         }
         /// Every stream delivers a new frame (the same pixels, a new object): the worst case.
         func deliverAll(round n: Int) {

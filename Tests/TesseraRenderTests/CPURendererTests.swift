@@ -29,7 +29,7 @@ struct CPURendererTests {
         #expect(try renderer.draw(scene, sources: sources, into: b).fullRedraw)
 
         // A new frame for p2: p2 is drawn again, nothing else (p2 overlaps no later tile).
-        let p2 = sources.source(for: StreamKey("p2")) as! StillFrameSource
+        let p2 = sources.source(for: StreamID("p2")) as! StillFrameSource
         p2.deliver(Placeholder.colorBars(size: Size(width: 128, height: 96), format: .nv12, matrix: .bt601, range: .limited))
         var stats = try renderer.draw(scene, sources: sources, into: a)
         #expect(stats.tilesDrawn == 1 && stats.framesConverted == 1 && !stats.fullRedraw)
@@ -53,7 +53,7 @@ struct CPURendererTests {
         let target = MemoryBuffer(size: scene.size)
         _ = try renderer.draw(scene, sources: sources, into: target)
         let before = target.bytes
-        let p3 = sources.source(for: StreamKey("p3")) as! StillFrameSource
+        let p3 = sources.source(for: StreamID("p3")) as! StillFrameSource
         p3.deliver(Placeholder.colorBars(size: Size(width: 64, height: 36), format: .yuv420p, matrix: .bt709, range: .limited), state: .playing)
         #expect(try renderer.draw(scene, sources: sources, into: target).tilesDrawn == 1)
         let changed = target.bytes != before
@@ -93,7 +93,7 @@ struct CPURendererTests {
         let bg = Color(red: 0, green: 0, blue: 80)
         let tile = Tile(participant: "p", zone: "z", rect: Rect(x: 0, y: 0, width: 160, height: 90), fit: .contain, background: bg)
         let scene = OutputScene(id: "o", size: Size(width: 160, height: 90), rotation: .none, background: Fixtures.background, tiles: [tile])
-        let sources = FrameSourceTable([StreamKey("p"): StillFrameSource(red)])
+        let sources = FrameSourceTable([StreamID("p"): StillFrameSource(red)])
         let target = MemoryBuffer(size: scene.size)
         _ = try renderer.draw(scene, sources: sources, into: target)
         #expect(target[10, 45] == bg && target[150, 45] == bg)   // 120 wide picture centred: 20 px bars
@@ -115,7 +115,7 @@ enum ColorBarCheck {
                         fit: .cover, background: Fixtures.background)
         let scene = OutputScene(id: "bars", size: size, rotation: .none, background: Fixtures.background, tiles: [tile])
         let target = try renderer.makeOffscreenTarget(size: size)
-        _ = try renderer.draw(scene, sources: FrameSourceTable([StreamKey("bars"): StillFrameSource(bars)]), into: target)
+        _ = try renderer.draw(scene, sources: FrameSourceTable([StreamID("bars"): StillFrameSource(bars)]), into: target)
         return try renderer.readPixels(of: target)
     }
 

@@ -166,9 +166,9 @@ struct ColourDraw: CustomStringConvertible {
         let scene = OutputScene(id: "colour", size: Size(width: tile.width + 2, height: tile.height + 2), rotation: .none,
                                 background: magenta, tiles: [t])
         let target = try renderer.makeOffscreenTarget(size: scene.size)
-        let sources = FrameSourceTable([StreamKey("p"): StillFrameSource(frame)])
+        let sources = FrameSourceTable([StreamID("p"): StillFrameSource(frame)])
         _ = try renderer.draw(scene, sources: sources, into: target)
-        _ = try renderer.draw(scene, sources: FrameSourceTable([StreamKey("p"): StillFrameSource(frame)]), into: target)
+        _ = try renderer.draw(scene, sources: FrameSourceTable([StreamID("p"): StillFrameSource(frame)]), into: target)
         let picture = try renderer.readPixels(of: target)
         // Fit, worked out here: the picture scaled by s and centred in the tile.
         let sw = Double(clip.size.width), sh = Double(clip.size.height), tw = Double(tile.width), th = Double(tile.height)

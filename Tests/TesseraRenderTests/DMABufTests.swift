@@ -109,7 +109,7 @@ enum DMABufFixtures {
     func tileContent(dmaBuf: Bool, imports: Bool, picture: Bool) throws {
         let frame: any VideoFrame = dmaBuf ? try DMABufFixtures.frame()
             : PlanarFrame(size: Size(width: 64, height: 32), format: .nv12, fill: [16, 128, 128])
-        let sources = FrameSourceTable([StreamKey("p"): StillFrameSource(frame)])
+        let sources = FrameSourceTable([StreamID("p"): StillFrameSource(frame)])
         let content = TileContent.decide(for: DMABufFixtures.scene.tiles[0], sources: sources, importsDMABuf: imports, names: { _ in "P" })
         switch content {
         case .picture(let f): #expect(picture && f === frame)
@@ -121,7 +121,7 @@ enum DMABufFixtures {
     func cpuShowsSlate() throws {
         let cpu = try CPURenderer(fonts: Fixtures.fonts)
         let target = try cpu.makeOffscreenTarget(size: DMABufFixtures.size)
-        let sources = FrameSourceTable([StreamKey("p"): StillFrameSource(try DMABufFixtures.frame())])
+        let sources = FrameSourceTable([StreamID("p"): StillFrameSource(try DMABufFixtures.frame())])
         let stats = try cpu.draw(DMABufFixtures.scene, sources: sources, into: target)
         #expect(stats.framesConverted == 0)
         DMABufFixtures.expectSlate(try cpu.readPixels(of: target))
@@ -137,7 +137,7 @@ struct GLESDMABufTests {
         try #require(!gles.canImportDMABuf, "this driver imports dma-bufs (\(gles.rendererName)); the refusal path is not reachable")
         #expect(!gles.compiledPrograms.contains("external.frag"))
         let target = try gles.makeOffscreenTarget(size: DMABufFixtures.size)
-        let sources = FrameSourceTable([StreamKey("p"): StillFrameSource(try DMABufFixtures.frame())])
+        let sources = FrameSourceTable([StreamID("p"): StillFrameSource(try DMABufFixtures.frame())])
         let stats = try gles.draw(DMABufFixtures.scene, sources: sources, into: target)
         #expect(stats.framesConverted == 0)
         #expect(gles.dmaBufImportProblem == nil)
@@ -154,7 +154,7 @@ struct GLESDMABufTests {
         gles.onImportProblem = { reports.problems.append($0) }
         let target = try gles.makeOffscreenTarget(size: DMABufFixtures.size)
         let source = StillFrameSource(try DMABufFixtures.frame())
-        let sources = FrameSourceTable([StreamKey("p"): source])
+        let sources = FrameSourceTable([StreamID("p"): source])
         _ = try gles.draw(DMABufFixtures.scene, sources: sources, into: target)
         source.deliver(try DMABufFixtures.frame())
         _ = try gles.draw(DMABufFixtures.scene, sources: sources, into: target)

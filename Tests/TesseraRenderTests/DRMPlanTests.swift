@@ -237,13 +237,13 @@ struct DRMHardwareTests {
         let mode = try #require(connector.preferredMode ?? connector.modes.first)
         let backend = DRMBackend(outputs: [DRMOutputSpec(id: "wall", connector: connector.name, width: mode.width, height: mode.height, refresh: mode.refresh)])
         let renderer = try CPURenderer(fonts: Fixtures.fonts)
-        try backend.start(renderer: renderer)
+        try backend.start(buffers: .cpu)
         defer { backend.stop() }
         let output = try #require(backend.output("wall"), "\(backend.problems)")
         let scene = OutputScene(id: "wall", size: output.panelSize, rotation: .none, background: Fixtures.hand, tiles: [])
         for _ in 0..<3 {
             try output.waitForFrame()
-            try output.present(scene, renderer: renderer, sources: FrameSourceTable())
+            try output.render(scene, with: renderer, sources: FrameSourceTable())
         }
         try output.waitForFrame()
         #expect(output.framesPresented == 3)

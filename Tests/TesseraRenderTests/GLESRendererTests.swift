@@ -67,8 +67,8 @@ struct GLESRendererTests {
         let scene = OutputScene(id: "o", size: size, rotation: .none, background: Fixtures.background, tiles: [tile])
         let source = StillFrameSource(frame)
         let target = try gles.makeOffscreenTarget(size: size)
-        #expect(try gles.draw(scene, sources: FrameSourceTable([StreamKey("p"): source]), into: target).framesConverted == 1)
-        #expect(try gles.draw(scene, sources: FrameSourceTable([StreamKey("p"): source]), into: target).framesConverted == 0)
+        #expect(try gles.draw(scene, sources: FrameSourceTable([StreamID("p"): source]), into: target).framesConverted == 1)
+        #expect(try gles.draw(scene, sources: FrameSourceTable([StreamID("p"): source]), into: target).framesConverted == 0)
         let picture = try gles.readPixels(of: target)
         for (x, yy) in [(0, 0), (59, 33), (30, 17)] {
             let p = picture[x, yy]

@@ -84,7 +84,7 @@ struct SpanCase: CustomStringConvertible, Sendable {
         let scene = scene()
         let panel = rotation.swapsAxes ? Size(width: scene.size.height, height: scene.size.width) : scene.size
         let target = try renderer.makeOffscreenTarget(size: panel)
-        _ = try renderer.draw(scene, sources: FrameSourceTable([StreamKey("p"): StillFrameSource(Self.frame(format))]), into: target)
+        _ = try renderer.draw(scene, sources: FrameSourceTable([StreamID("p"): StillFrameSource(Self.frame(format))]), into: target)
         return try renderer.readPixels(of: target).unrotated(rotation)
     }
 }

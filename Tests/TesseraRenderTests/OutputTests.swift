@@ -35,17 +35,18 @@ struct OutputTests {
         let renderer = try CPURenderer(fonts: Fixtures.fonts)
         let (scene, sources) = Fixtures.mixedScene(rotation: .quarter)
         let backend = HeadlessBackend(outputs: [.init(id: "test", panelSize: Fixtures.panelSize(of: scene), rotation: .quarter)], refresh: nil)
-        try backend.start(renderer: renderer)
+        try backend.start(buffers: .cpu)
         defer { backend.stop() }
         let output = try #require(backend.output("test"))
+        #expect(output.currentBuffer == nil, "nothing committed: nothing to read back")
         try output.waitForFrame()
-        try output.present(scene, renderer: renderer, sources: sources)
+        try output.render(scene, with: renderer, sources: sources)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-snapshot-\(UUID()).png").path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try output.writeSnapshot(to: path)
+        try output.writeSnapshot(to: path, readingWith: renderer)
         let back = try PNGFile.read(path)
         #expect(back.size == scene.size)   // upright: the logical (portrait) size, not the panel's
-        let same = back.bytes == (try output.snapshot()).bytes
+        let same = back.bytes == (try output.snapshot(readingWith: renderer)).bytes
         #expect(same, "PNG round trip is lossless")
     }
 
@@ -61,31 +62,33 @@ struct OutputTests {
         let first = PlanarFrame(size: size, format: .yuv420p, fill: black, arrivedAt: .now)
         let source = StillFrameSource(first)
         let backend = HeadlessBackend(outputs: [.init(id: "test", panelSize: size)], refresh: 1)
-        try backend.start(renderer: renderer)
+        try backend.start(buffers: .cpu)
         defer { backend.stop() }
         let output = try #require(backend.output("test"))
         #expect(output.presentDue == nil, "no tick yet: nothing to prepare for")
         try output.waitForFrame()
         var shown = FirstShow()
-        let sources = FrameSourceTable([StreamKey("p1"): source])
-        let presented = try output.present(scene, renderer: renderer, sources: sources)
+        let sources = FrameSourceTable([StreamID("p1"): source])
+        let presented = try #require(try output.render(scene, with: renderer, sources: sources))
         #expect(shown.newPictures(presented.pictures).map { ObjectIdentifier($0) } == [ObjectIdentifier(first)])
         let due = try #require(output.presentDue)
         #expect(due > .now, "the next tick is a second away")
 
-        // A picture arrives between ticks: prepare draws it into the buffer now, not at the tick.
+        // A picture arrives between ticks: drawn into the next buffer now, not at the tick.
         let second = PlanarFrame(size: size, format: .yuv420p, fill: white, arrivedAt: .now)
         source.deliver(second)
-        let prepared = try output.prepare(scene, renderer: renderer, sources: sources)
+        let next = try #require(try output.nextBuffer())
+        let prepared = try renderer.draw(scene, sources: sources, into: next)
         #expect(prepared.tilesDrawn == 1)
-        #expect(output.framesPresented == 1, "prepare shows nothing by itself")
-        let picture = try renderer.readPixels(of: output.target)
+        #expect(output.framesPresented == 1, "drawing into the next buffer shows nothing by itself")
+        let picture = try renderer.readPixels(of: next)
         #expect(picture[32, 18].green > 200, "the new (white) picture is in the buffer before the tick")
         #expect(shown.newPictures(prepared.pictures).map { ObjectIdentifier($0) } == [ObjectIdentifier(second)])
 
-        // The present at the tick finds nothing new to draw, and the picture is not new again.
-        let again = try output.prepare(scene, renderer: renderer, sources: sources)
+        // The draw at the tick finds nothing new to draw, and the picture is not new again.
+        let again = try #require(try output.render(scene, with: renderer, sources: sources))
         #expect(again.tilesDrawn == 0)
         #expect(shown.newPictures(again.pictures).isEmpty)
+        #expect(output.framesPresented == 2)
     }
 }

@@ -20,12 +20,12 @@ struct RecordingTests {
         let renderer = try CPURenderer(fonts: Fixtures.fonts)
         // Panel turned a quarter: the recording is what the viewer sees (portrait 96x160).
         let backend = HeadlessBackend(outputs: [.init(id: "rec", panelSize: Size(width: 160, height: 96), rotation: .quarter)], refresh: nil)
-        try backend.start(renderer: renderer)
+        try backend.start(buffers: .cpu)
         defer { backend.stop() }
         let output = try #require(backend.output("rec"))
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-rec-\(UUID()).\(c.file)").path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try output.startRecording(to: path, fps: 25, codecs: [c.codec])
+        try output.startRecording(to: path, fps: 25, codecs: [c.codec], readingWith: renderer)
         #expect(output.recorder?.codecName == c.codec)
         let size = Size(width: 96, height: 160)
         // A white block on the colour that moves each frame, so the encoder sees change.
@@ -33,7 +33,7 @@ struct RecordingTests {
             let tile = Tile(participant: nil, zone: "z", rect: Rect(x: 8 * n, y: 8, width: 16, height: 16), fit: .cover,
                             background: Fixtures.white)
             let scene = OutputScene(id: "rec", size: size, rotation: .quarter, background: Self.colour, tiles: [tile])
-            try output.present(scene, renderer: renderer, sources: FrameSourceTable())
+            try output.render(scene, with: renderer, sources: FrameSourceTable())
         }
         #expect(try output.stopRecording() == 6)
 

@@ -43,10 +43,10 @@ enum Fixtures {
         tiles.append(Tile(participant: nil, zone: "teacher", rect: Rect(x: 8, y: 8, width: half / 2, height: rowH / 2), fit: .cover,
                           background: Color(hex: "#402020")!, slate: "No teacher"))
         let table = FrameSourceTable([
-            StreamKey("p1"): StillFrameSource(Placeholder.participant(number: 1, size: Size(width: 160, height: 120), text: text)),
-            StreamKey("p2"): StillFrameSource(Placeholder.colorBars(size: Size(width: 128, height: 96), format: .nv12, matrix: .bt601, range: .limited)),
-            StreamKey("p3"): StillFrameSource(nil, state: .offline),
-            StreamKey("p4", .screen): StillFrameSource(Placeholder.colorBars(size: Size(width: 320, height: 90), format: .yuv420p, matrix: .bt709, range: .full)),
+            StreamID("p1"): StillFrameSource(Placeholder.participant(number: 1, size: Size(width: 160, height: 120), text: text)),
+            StreamID("p2"): StillFrameSource(Placeholder.colorBars(size: Size(width: 128, height: 96), format: .nv12, matrix: .bt601, range: .limited)),
+            StreamID("p3"): StillFrameSource(nil, state: .offline),
+            StreamID("p4", .screen): StillFrameSource(Placeholder.colorBars(size: Size(width: 320, height: 90), format: .yuv420p, matrix: .bt709, range: .full)),
         ])
         return (OutputScene(id: "test", size: size, rotation: rotation, background: background, tiles: tiles), table)
     }

@@ -17,6 +17,7 @@ ap.add_argument("--clip-seconds", type=int, default=10, help="clip length; files
 ap.add_argument("--cache", default="out/bench")
 ap.add_argument("--port", type=int, default=9391)
 ap.add_argument("--out", default="out/bench/live.md")
+ap.add_argument("--no-load-shedding", action="store_true", help="run the wall with load shedding off (the before figures)")
 a = ap.parse_args()
 clip = os.path.join(a.cache, f"live-320x180-{a.fps}fps-{a.clip_seconds}s-moving.mp4")
 if not os.path.exists(clip):
@@ -24,17 +25,34 @@ if not os.path.exists(clip):
 layout = os.path.join(os.path.dirname(__file__), "live-4k-grid.json")
 cmd = [a.tessera, "run", "--layout", layout, "--backend", "headless", "--renderer", "cpu", "--participants", str(a.streams),
        "--stream-url-template", os.path.abspath(clip), "--fps", str(a.fps), "--exit-after", str(a.warmup + a.window + 3),
-       "--health", f"127.0.0.1:{a.port}", "--keyboard", "none", "--log-level", "warning"]
+       "--health", f"127.0.0.1:{a.port}", "--keyboard", "none", "--log-level", "warning"] + (["--no-load-shedding"] if a.no_load_shedding else [])
 
 
 def metrics():
+    """Each family summed over its labels; per-stream samples also under (family, stream, reason)."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{a.port}/metrics", timeout=5).read().decode()
     m = {}
     for line in text.splitlines():
         g = re.match(r'^(tessera_[a-z_]+)(\{[^}]*\})?\s+([0-9.eE+-]+)$', line)
         if g:
             m[g.group(1)] = m.get(g.group(1), 0) + float(g.group(3))
+            s = re.search(r'stream="([^"]*)"', g.group(2) or "")
+            if s:
+                r = re.search(r'reason="([^"]*)"', g.group(2))
+                m[(g.group(1), s.group(1), r.group(1) if r else "")] = float(g.group(3))
     return m
+
+
+def tile_rates(d, w):
+    """Pictures each stream gave the renderer per second: decoded, less those shed before the
+    mailbox (not_shown) and those replaced there before the renderer took them (superseded)."""
+    rates = []
+    for k, v in d.items():
+        if isinstance(k, tuple) and k[0] == "tessera_stream_frames_decoded_total":
+            s = k[1]
+            shown = v - d.get(("tessera_stream_frames_skipped_total", s, "not_shown"), 0) - d.get(("tessera_stream_frames_superseded_total", s, ""), 0)
+            rates.append(shown / w)
+    return sorted(rates)
 
 
 r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -44,7 +62,11 @@ m0, t0, c0 = metrics(), time.monotonic(), None
 with open(f"/proc/{p.pid}/stat") as f:
     s = f.read().rsplit(")", 1)[1].split()
     c0 = (int(s[11]) + int(s[12])) / os.sysconf("SC_CLK_TCK")
-time.sleep(a.window)
+shed_levels = []
+end = t0 + a.window
+while time.monotonic() < end:  # the shedding level once a second
+    time.sleep(min(1, max(0, end - time.monotonic())))
+    shed_levels.append(metrics().get("tessera_shed_level", 0))
 m1, t1 = metrics(), time.monotonic()
 with open(f"/proc/{p.pid}/stat") as f:
     s = f.read().rsplit(")", 1)[1].split()
@@ -58,6 +80,8 @@ except subprocess.TimeoutExpired:
 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 d = {k: m1.get(k, 0) - m0.get(k, 0) for k in m1}
 w = t1 - t0
+rates = tile_rates(d, w)
+levels = sorted(set(lv for lv in shed_levels)) if shed_levels else []
 frames = d.get("tessera_output_frames_total", 0)
 dropped = d.get("tessera_output_dropped_frames_total", 0)
 ticks = frames + dropped
@@ -67,15 +91,17 @@ lines = [f"### Live: {a.streams} streams of 320x180@{a.fps} (paced, looping file
          f"`tessera run --backend headless --renderer cpu --fps {a.fps} --participants {a.streams}` with `tools/bench/live-4k-grid.json` "
          f"(16x16 grid, labels on), every stream the same {a.clip_seconds} s clip, looping; a {w:.0f} s window after {a.warmup:.0f} s of warm-up, from /metrics.",
          "",
-         "| output frames/s | decoded frames/s (of " + str(a.streams * a.fps) + ") | dropped ticks | dropped % | CPU (both cores = 200%) | peak RSS MiB | target |",
-         "|---:|---:|---:|---:|---:|---:|---|",
-         f"| {frames / w:.1f} | {d.get('tessera_stream_frames_decoded_total', 0) / w:.0f} | {dropped:.0f} of {ticks:.0f} | {pct:.2f} | {100 * (c1 - c0) / w:.0f}% | {rss:.0f} | "
+         "| load shedding | output frames/s | decoded frames/s (of " + str(a.streams * a.fps) + ") | dropped ticks | dropped % | pictures/s per tile, min / median | shed level in the window | CPU (both cores = 200%) | peak RSS MiB | target |",
+         "|---|---:|---:|---:|---:|---:|---|---:|---:|---|",
+         f"| {'off' if a.no_load_shedding else 'on'} | {frames / w:.1f} | {d.get('tessera_stream_frames_decoded_total', 0) / w:.0f} | {dropped:.0f} of {ticks:.0f} | {pct:.2f} | "
+         f"{(rates[0] if rates else 0):.1f} / {(rates[len(rates) // 2] if rates else 0):.1f} | {'–'.join(str(int(x)) for x in (levels[0], levels[-1])) if levels else 0} | {100 * (c1 - c0) / w:.0f}% | {rss:.0f} | "
          f"{'met' if pct < 1 and frames / w >= a.fps * 0.99 else 'missed'} (< 1% dropped at {a.fps} frames/s) |"]
 load = open("/proc/loadavg").read().split()[:3]
 lines.append("")
 lines.append(f"Slowest present of the run (/metrics `tessera_render_frame_seconds_max`): {1000 * m1.get('tessera_render_frame_seconds_max', 0):.0f} ms; "
              f"slowest round of draws between refreshes (`tessera_render_prepare_seconds_max`): {1000 * m1.get('tessera_render_prepare_seconds_max', 0):.0f} ms; "
              f"{d.get('tessera_render_prepares_total', 0) / w:.0f} such rounds a second; a {1000 / a.fps:.1f} ms refresh. "
+             f"Shed in the window: {d.get('tessera_frames_skipped_total', 0) / w:.0f} frames/s (not decoded or not shown); shedding level changes since the start: {m1.get('tessera_shed_level_changes_total', 0):.0f}. "
              f"A tick counts as dropped when the gap between two presents rounds to two refreshes or more (over {1500 / a.fps:.0f} ms). Load average at the end: {' '.join(load)} on {os.cpu_count()} cores.")
 if p.returncode not in (0, None):
     lines.append(f"\n`tessera run` exited {p.returncode}: {err[-500:]}")

@@ -4,8 +4,8 @@
 Builds (once, cached under out/e2e-boot/) a minimal bookworm root with mmdebstrap from the Debian
 archive: systemd, udev, Debian's kernel with a small initrd, and the package's dependencies. Per
 package version it copies that root, installs the package with `apt install ./tessera_….deb`, adds
-the test's own files (an agent on a virtio-serial port, a drop-in giving the wall a local room of
-six test-pattern clips, the e2e-kms two-head layout as /etc/tessera/layout.json) and makes an ext4
+the test's own files (an agent on a virtio-serial port, a tessera.env giving the wall a local room
+of six test-pattern clips, the e2e-kms two-head layout as /etc/tessera/layout.json) and makes an ext4
 disk image with `mke2fs -d` (no loop mounts). Then it boots the image's own kernel and initrd
 (`root=/dev/vda`, virtio-blk; changes go to a QEMU snapshot, the image stays clean) with a two-head
 virtio-vga and a virtio keyboard, and checks from the host:
@@ -15,7 +15,9 @@ virtio-vga and a virtio keyboard, and checks from the host:
   4. SIGSTOP → the systemd watchdog restarts the wall and the picture comes back (timed);
   5. kill -9 → back within RestartSec (timed);
   6. reboot → back (timed to the first right picture);
-  7. `journalctl -u tessera` (last lines printed) and `tessera doctor` as the installer runs it.
+  7. `journalctl -u tessera` (last lines printed) and `tessera doctor` as the installer runs it;
+  8. the usual room: tessera.env names a backend (the tessera-signal package, run in the guest) that
+     lists six participants streaming the same clips over UDP on loopback; the wall, restarted, shows them.
 The host runs commands in the guest through the agent; screendumps, keys and the serial console go
 through QMP/stdio. Every wait is bounded; the VM is killed at the end. Facts: shared/notes/kms-vm.md.
 Usage: e2e_boot.py --deb out/deb/tessera_<version>_amd64.deb [--stage image]; work files in $E2E_BOOT_DIR (out/e2e-boot/).
@@ -150,7 +152,8 @@ def guest_files(root, tessera):
     put(os.path.join(g, "e2e-agent.service"), "/etc/systemd/system/e2e-agent.service")
     os.makedirs(root + "/etc/systemd/system/sysinit.target.wants", exist_ok=True)
     os.symlink("../e2e-agent.service", root + "/etc/systemd/system/sysinit.target.wants/e2e-agent.service")
-    put(os.path.join(g, "tessera-local-room.conf"), "/etc/systemd/system/tessera.service.d/e2e-local-room.conf")
+    # The installer's edit: where the room comes from (a local room of test clips, no backend).
+    put(os.path.join(g, "tessera.env"), "/etc/tessera/tessera.env")
     # The installer's edit: the layout (the e2e-kms two-head layout: Virtual-1 1024x768, Virtual-2 800x600).
     put(e2e_kms.LAYOUT, "/etc/tessera/layout.json")
     clips = e2e_kms.clips(tessera, os.path.join(os.path.dirname(root), "work"))
@@ -168,6 +171,12 @@ def guest_files(root, tessera):
             os.symlink("/dev/null", link)
 
 
+def signal_deb_of(deb):
+    """tessera-signal_<version>_amd64.deb beside tessera_<version>_amd64.deb (make deb builds both)."""
+    d, name = os.path.split(deb)
+    return os.path.join(d, name.replace("tessera_", "tessera-signal_", 1))
+
+
 def build_image(cache, base, deb, tessera, key):
     image = os.path.join(cache, f"disk-{key}.img")
     if os.path.exists(image):
@@ -182,6 +191,9 @@ def build_image(cache, base, deb, tessera, key):
     run(["cp", "-a", base, stage], 900)
     log(f"image: root copied ({time.monotonic() - t:.0f} s); apt install ./{os.path.basename(deb)}")
     out = chroot_apt_install(stage, deb)
+    # The reference backend for check 8 (a room PC would reach a backend elsewhere; the test keeps it inside).
+    log(f"image: apt install ./{os.path.basename(signal_deb_of(deb))}")
+    chroot_apt_install(stage, signal_deb_of(deb))
     said = False
     for line in out.splitlines():
         said = said or line.startswith("tessera: installed")
@@ -424,6 +436,52 @@ def restart_check(vm, plans, name, signal, unit):
     return pid, new, sent, started, lit, back, int(before["NRestarts"]), int(after["NRestarts"]), (exited, starting)
 
 
+BACKEND_ENV = """# e2e-boot check 8: the usual room, a backend (tessera-signal in the guest, on loopback).
+TESSERA_SIGNAL_URL=ws://127.0.0.1:8700/signal
+TESSERA_ROOM=e2e
+TESSERA_ALLOW_SCHEME=udp
+TESSERA_ALLOW_HOST=127.0.0.1
+TESSERA_RENDERER=cpu
+TESSERA_PROGRESS=10
+# The network limit on, with nothing on the list: only localhost, which is all this room needs.
+TESSERA_IP_ALLOW=192.0.2.1
+"""
+
+
+def check_backend(vm, plans):
+    """8: the usual room: tessera.env names a backend. The package's tessera-signal and six publishers
+    (the same clips, over UDP) run in the guest as transient units; the wall, restarted by systemd with
+    the installer's tessera.env, gets the room from the backend and shows it; its metrics say connected."""
+    t0 = time.monotonic()
+    vm.sh("install -m 0600 /etc/tessera/wall-token /run/e2e-wall-token && "
+          "systemd-run --unit e2e-signal --property Restart=no tessera-signal --listen 127.0.0.1:8700 "
+          "--wall-token-file /run/e2e-wall-token --room e2e --participants 6 "
+          "--stream-url-template 'udp://127.0.0.1:{n+20000}'")
+    for n in range(1, 7):
+        vm.sh(f"systemd-run --unit e2e-pub{n} --property Restart=no tessera testsrc "
+              f"--replay /usr/share/tessera-e2e/clips/p{n}.ts --to udp://127.0.0.1:{20000 + n}")
+    old = int(vm.show("MainPID")["MainPID"])
+    vm.sh(f"cat > /etc/tessera/tessera.env <<'EOF'\n{BACKEND_ENV}EOF\nsystemctl restart tessera")
+    pid = wait_wall(vm, plans, old, 300, "8 backend")
+    back = time.monotonic() - t0
+    _, env_line = vm.sh(f"journalctl -q -u tessera _PID={pid} --no-pager -o cat | grep 'options from the environment' | tail -1",
+                        check=False)
+    want = "TESSERA_SIGNAL_URL, TESSERA_ROOM, TESSERA_ALLOW_SCHEME, TESSERA_ALLOW_HOST, TESSERA_RENDERER, TESSERA_PROGRESS"
+    if want not in env_line:
+        raise Fail(f"8 backend: the wall did not log the variables it used: {env_line or 'no line'}")
+    _, metrics = vm.sh("exec 5<>/dev/tcp/127.0.0.1/9110 && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&5 && "
+                       "timeout 10 cat <&5 | grep -E '^tessera_(signal_connected|participants|streams)'", check=False)
+    if "tessera_signal_connected 1" not in metrics or "tessera_participants 6" not in metrics:
+        raise Fail(f"8 backend: /metrics does not say connected with 6 participants:\n{metrics}")
+    props = vm.show("IPAddressDeny", "IPAddressAllow")
+    if "192.0.2.1" not in props.get("IPAddressAllow", ""):
+        raise Fail(f"8 backend: TESSERA_IP_ALLOW was not applied to the unit: {props}")
+    playing = next((l for l in metrics.splitlines() if 'state="playing"' in l), "")
+    log(f"8 backend: tessera.env → backend (tessera-signal in the guest), room e2e, 6 UDP publishers; the wall restarted by "
+        f"systemd, connected, {playing.split()[-1] if playing else '?'} streams playing, the gallery right on both heads "
+        f"{back:.1f} s after the edit (host clock); network limit on ({props.get('IPAddressAllow')}); {env_line.strip()[:140]}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--deb", required=True, help="tessera_<version>_amd64.deb (make deb builds it)")
@@ -439,6 +497,8 @@ def main():
             raise Fail("needs root (mmdebstrap --mode=root, chroot, the image's file owners): run it as root or with sudo")
         if not os.path.exists(deb):
             raise Fail(f"no package at {deb}: run `make deb` (make e2e-boot does) or set E2E_BOOT_DEB")
+        if not os.path.exists(signal_deb_of(deb)):
+            raise Fail(f"no {signal_deb_of(deb)} beside {deb}: `make deb` builds both")
         ensure_packages()
         version = deb_field(deb, "Version")
         log(f"package {os.path.basename(deb)} (version {version})")
@@ -555,6 +615,9 @@ def main():
             print("    " + l, flush=True)
         results.append("7 journal, doctor ok")
 
+        check_backend(vm, plans)
+        results.append("8 backend ok")
+
         t0 = time.monotonic()
         vm.send_only("systemctl poweroff")
         try:
@@ -563,7 +626,7 @@ def main():
             raise Fail("the guest did not power off within 120 s")
         log(f"powered off in {time.monotonic() - t0:.1f} s")
         log("PASS: " + "; ".join(results) + f"; {time.monotonic() - T0:.0f} s in all")
-        print("e2e-boot: 7 passed, 0 failed", flush=True)
+        print(f"e2e-boot: {len(results) - 1} passed, 0 failed", flush=True)
     except (Fail, subprocess.TimeoutExpired, OSError, KeyError, ValueError) as e:
         log(f"FAIL: {type(e).__name__}: {e}")
         if vm and vm.agent and vm.p.poll() is None:
