@@ -157,7 +157,7 @@ struct CPURendererMemoryTests {
         let renderer = try CPURenderer(fonts: Fixtures.fonts, workers: workers)
         let text = TextCache(fonts: Fixtures.fonts)
         let sources = FrameSourceTable(Dictionary(uniqueKeysWithValues: (1...16).map {
-            (StreamKey(ParticipantID("p\($0)")), StillFrameSource(Placeholder.participant(number: $0, size: Self.picture, text: text)) as any FrameSource)
+            (StreamID(ParticipantID("p\($0)")), StillFrameSource(Placeholder.participant(number: $0, size: Self.picture, text: text)) as any FrameSource)
         }))
         let target = MemoryBuffer(size: Self.output)
         let gallery = Self.scene(grid: true), teacher = Self.scene(grid: false)
