@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import TesseraCore
 import TesseraMedia
+import TesseraRender
 
 /// `/healthz` and Prometheus `/metrics` on a local address, for an operator's monitoring.
 enum HealthServer {
@@ -95,6 +96,8 @@ public enum PrometheusText {
         let process = ProcessFigures.now()
         family("tessera_process_malloc_inuse_bytes", "gauge", "Bytes malloc has handed out and not got back (mallinfo2 uordblks + hblkhd).",
                [([], Double(process.mallocInUse))])
+        family("tessera_render_scratch_bytes", "gauge", "Bytes the CPU renderer keeps for scaling tiles (one scratch per worker, at most the largest tile shown).",
+               [([], Double(CPURenderer.scratchBytesInProcess))])
         family("tessera_process_open_fds", "gauge", "Open file descriptors.", [([], Double(process.openFDs))])
         family("tessera_process_threads", "gauge", "Threads of the process.", [([], Double(process.threads))])
         if let link = kiosk.signalLink {
