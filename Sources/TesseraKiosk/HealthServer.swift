@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import TesseraCore
 import TesseraMedia
+import TesseraRender
 
 /// `/healthz` and Prometheus `/metrics` on a local address, for an operator's monitoring.
 enum HealthServer {
@@ -47,6 +48,6 @@ extension Kiosk {
                           beatAgeSeconds: Double((now - link.beat) / .milliseconds(1)) / 1000)
         }
         return metrics.exposition(streams: streams, participants: wall.currentRoom.participants.count, signal: signal,
-                                  shedding: shedding.figures)
+                                  shedding: shedding.figures, renderScratchBytes: CPURenderer.scratchBytesInProcess)
     }
 }

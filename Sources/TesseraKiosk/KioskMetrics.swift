@@ -96,11 +96,12 @@ public final class KioskMetrics: Sendable {
     /// The Prometheus text exposition (format 0.0.4) of this kiosk: reads the figures that are
     /// sampled rather than counted into their gauges, then emits the registry.
     func exposition(streams: [StreamFigures], participants: Int, signal: SignalFigures?,
-                    shedding: LoadShedding.Figures = LoadShedding.Figures()) -> String {
+                    shedding: LoadShedding.Figures = LoadShedding.Figures(), renderScratchBytes: Int = 0) -> String {
         let latency = latency
         let uptime = uptime
         return scraped.withLock { s in
             s.update(streams: streams, latency: latency, participants: participants, uptime: uptime, signal: signal, shedding: shedding)
+            s.renderScratch.set(to: Double(renderScratchBytes))
             return registry.emitToString()
         }
     }
@@ -184,7 +185,7 @@ private struct OutputSeries: Sendable {
 /// so /metrics never shows a closed stream.
 private struct ScrapedSeries {
     let registry: PrometheusCollectorRegistry
-    let participants, uptime, mallocInUse, openFDs, threads: Prometheus.Gauge
+    let participants, uptime, mallocInUse, openFDs, threads, renderScratch: Prometheus.Gauge
     let streamsByState: [(state: String, gauge: Prometheus.Gauge)]
     var streams: [String: StreamSeries] = [:]
     var latency: [String: LatencySeries] = [:]
@@ -210,6 +211,8 @@ private struct ScrapedSeries {
                                                             help: "Bytes malloc has handed out and not got back (mallinfo2 uordblks + hblkhd)."))
         openFDs = registry.makeGauge(descriptor: .named("tessera_process_open_fds", help: "Open file descriptors."))
         threads = registry.makeGauge(descriptor: .named("tessera_process_threads", help: "Threads of the process."))
+        renderScratch = registry.makeGauge(descriptor: .named("tessera_render_scratch_bytes",
+            help: "Bytes the CPU renderer keeps for scaling tiles (one scratch per worker, at most the largest tile shown)."))
         streamsByState = Self.states.map { ($0, registry.makeGauge(descriptor: .named("tessera_streams",
                                                                                       help: "Open streams by state."), labels: [("state", $0)])) }
     }

@@ -87,6 +87,9 @@ import Testing
         #expect(metrics.contains("tessera_stream_up{stream=\"p1\",state=\"playing\"} 1"))
         #expect(metrics.contains("tessera_output_frames_total{output=\"main\"}"))
         #expect(metrics.contains("tessera_render_frame_seconds_count{output=\"main\"}"))
+        // The CPU renderer's scaling scratch is held, and shown (issue 17).
+        let scratch = metrics.split(separator: "\n").first { $0.hasPrefix("tessera_render_scratch_bytes ") }
+        #expect((scratch?.split(separator: " ").last.flatMap { Double($0) } ?? 0) > 0, "\(scratch ?? "no tessera_render_scratch_bytes")")
 
         // 2. A key switches the preset, and the backend hears of it.
         type("2")
