@@ -402,6 +402,4 @@ extension MetricNameDescriptor {
     static func named(_ name: String, help: String) -> MetricNameDescriptor { .init(metricName: name, unitName: "", helpText: help) }
 }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
+

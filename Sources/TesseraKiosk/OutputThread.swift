@@ -34,7 +34,8 @@ final class OutputThread: @unchecked Sendable {
          snapshots: SnapshotWriter?, snapshotInterval: Duration, refresh: [String: Double], logger: Logger) {
         self.id = id; self.setup = setup; self.wall = wall; self.sources = sources; self.metrics = metrics
         self.snapshots = snapshots; self.snapshotInterval = snapshotInterval
-        self.refreshIntervals = refresh.mapValues { .seconds(1 / $0) }
+        // A mode's refresh comes from the display's EDID: a zero or absurd rate must not trap; 1 to 1,000 Hz.
+        self.refreshIntervals = refresh.mapValues { $0.isFinite && $0 >= 1 ? .seconds(clamping: 1 / min($0, 1000)) : .seconds(1) }
         var logger = logger
         logger[metadataKey: "output"] = .string(id)
         self.logger = logger
@@ -171,7 +172,8 @@ final class OutputThread: @unchecked Sendable {
         func roundFits(now: ContinuousClock.Instant, due: ContinuousClock.Instant) -> Bool {
             guard let lastDraw else { return now + Self.slack < due }
             let load = perTile * tilesPerSecond
-            return now + .seconds(overhead + load * max(0, (now - lastDraw).seconds)) + Self.slack < due
+            // Clamped: a starved machine can teach the averages absurd figures (a trap here ended a wall).
+            return now + .seconds(clamping: overhead + load * max(0, (now - lastDraw).seconds)) + Self.slack < due
         }
 
         /// The latest moment a round still fits (`roundFits`), so that the last round of a refresh
@@ -181,7 +183,7 @@ final class OutputThread: @unchecked Sendable {
             // A round started t after the last draw ends at t + o + L·t (L = perTile × rate).
             let load = perTile * tilesPerSecond
             let t = ((due - lastDraw).seconds - Self.slack.seconds - overhead) / (1 + load)
-            return lastDraw + .seconds(max(0, t))
+            return lastDraw + .seconds(clamping: t)
         }
     }
 

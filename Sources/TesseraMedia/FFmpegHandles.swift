@@ -28,7 +28,6 @@ final class Interrupt: @unchecked Sendable {
 
 extension Duration {
     var microseconds: Double { Double(components.seconds) * 1e6 + Double(components.attoseconds) / 1e12 }
-    var seconds: Double { microseconds / 1e6 }
 }
 
 /// An opened demuxer (AVFormatContext from avformat_open_input).
