@@ -49,6 +49,9 @@ let package = Package(
         // and Output (snapshots, recordings).
         .target(name: "TesseraFFmpeg", dependencies: ["CFFmpeg"]),
         .target(name: "TesseraMedia", dependencies: ["TesseraCore", "TesseraFFmpeg", "CFFmpeg"]),
+        // The test publisher (libx264 → MPEG-TS/SRT/RTMP/files, or replayed clips) and its test
+        // pattern: linked by the CLI (testsrc, demo, bench) and the tests, never by the kiosk.
+        .target(name: "TesseraTestMedia", dependencies: ["TesseraCore", "TesseraFFmpeg", "TesseraMedia", "CFFmpeg"]),
         // Optimized in debug builds too: the CPU renderer's per-pixel colour pass runs a hundred
         // times slower unoptimized, which made debug walls (the tests', soak-ci's) miss refreshes.
         .target(name: "TesseraRender", dependencies: ["TesseraCore", "CEGL", "CSwscale", "CText"],
@@ -100,7 +103,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "tessera", dependencies: [
-            "TesseraKiosk", "TesseraLayout", "TesseraCore", "TesseraMedia", "TesseraFFmpeg", "TesseraRender", "TesseraOutput",
+            "TesseraKiosk", "TesseraLayout", "TesseraCore", "TesseraMedia", "TesseraTestMedia", "TesseraFFmpeg", "TesseraRender", "TesseraOutput",
             // Kiosk: `run` reads keys and talks to a backend; `demo` runs the reference backend in-process.
             "TesseraInput", "TesseraSignal", "TesseraSignalServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -117,7 +120,7 @@ let package = Package(
         .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"]),
         .testTarget(name: "TesseraLayoutTests", dependencies: ["TesseraLayout", "TesseraCore"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraFFmpeg", "TesseraCore", "CFFmpeg"]),
+        .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraTestMedia", "TesseraFFmpeg", "TesseraCore", "CFFmpeg"]),
         .testTarget(name: "TesseraRenderTests", dependencies: ["TesseraRender", "TesseraOutput", "TesseraCore", "TesseraLayout", "TesseraMedia"],
                     exclude: ["Golden"]),
         .testTarget(name: "TesseraSignalTests", dependencies: [
@@ -132,7 +135,7 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         .testTarget(name: "TesseraKioskTests", dependencies: [
-            "TesseraKiosk", "TesseraCore", "TesseraLayout", "TesseraMedia", "TesseraSignal", "TesseraSignalServer",
+            "TesseraKiosk", "TesseraCore", "TesseraLayout", "TesseraMedia", "TesseraTestMedia", "TesseraSignal", "TesseraSignalServer",
             "TesseraInput", "TesseraOutput",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,4 +1,4 @@
-internal import CFFmpeg
+package import CFFmpeg
 import Foundation
 import TesseraCore
 import TesseraFFmpeg
@@ -10,13 +10,13 @@ import TesseraFFmpeg
 /// The interrupt callback state of one stream (see `tessera_interrupt` in the CFFmpeg shim):
 /// `stop()` ends any blocking libavformat call of the stream at once, from any thread;
 /// `arm(_:)` bounds the next ones in time.
-final class Interrupt: @unchecked Sendable {
-    let state: UnsafeMutablePointer<tessera_interrupt>
+package final class Interrupt: @unchecked Sendable {
+    package let state: UnsafeMutablePointer<tessera_interrupt>
 
-    init() { state = tessera_interrupt_new()! }
+    package init() { state = tessera_interrupt_new()! }
     deinit { av_free(state) }
 
-    func stop() { tessera_interrupt_set_stop(state, 1) }
+    package func stop() { tessera_interrupt_set_stop(state, 1) }
     var isStopped: Bool { tessera_interrupt_stopped(state) != 0 }
     /// Blocking calls from now on fail once `timeout` has passed; nil: no deadline.
     func arm(_ timeout: Duration?) {
@@ -31,14 +31,14 @@ extension Duration {
 }
 
 /// An opened demuxer (AVFormatContext from avformat_open_input).
-final class InputContext {
+package final class InputContext {
     private(set) var ctx: UnsafeMutablePointer<AVFormatContext>
     let url: CheckedURL
-    let videoIndex: Int32
+    package let videoIndex: Int32
 
     /// Opens `url` with the fences the policy gave it, the low-latency options, and `interrupt`
     /// installed; finds the video stream. Every blocking step is bounded by `interrupt`'s deadline.
-    init(_ url: CheckedURL, interrupt: Interrupt, ioTimeout: Duration, probeSize: Int = 32768) throws(MediaError) {
+    package init(_ url: CheckedURL, interrupt: Interrupt, ioTimeout: Duration, probeSize: Int = 32768) throws(MediaError) {
         self.url = url
         // The log callback carries the RTSP redirect guard (tessera_redirect_guard in the shim).
         FFmpegLog.installIfNone()
@@ -49,7 +49,7 @@ final class InputContext {
         if url.isMPEGTS {
             // No parser: it would hold each picture until the next one starts (a frame of delay).
             // One PES is one access unit in MPEG-TS; keyframes are found from the NAL types.
-            ctx.pointee.flags |= 0x0020 | 0x0010 // AVFMT_FLAG_NOPARSE | AVFMT_FLAG_NOFILLIN
+            ctx.pointee.flags |= AVFMT_FLAG_NOPARSE | AVFMT_FLAG_NOFILLIN
         }
         var options = AVOptions()
         options.set("protocol_whitelist", url.protocolWhitelist)
@@ -140,10 +140,10 @@ final class InputContext {
         return false
     }
 
-    var videoStream: UnsafeMutablePointer<AVStream> { ctx.pointee.streams[Int(videoIndex)]! }
+    package var videoStream: UnsafeMutablePointer<AVStream> { ctx.pointee.streams[Int(videoIndex)]! }
 
     /// Frames per second the container declares (0 when it does not say).
-    var declaredFPS: Double {
+    package var declaredFPS: Double {
         let r = videoStream.pointee.avg_frame_rate
         if r.num > 0 && r.den > 0 { return Double(r.num) / Double(r.den) }
         let g = videoStream.pointee.r_frame_rate
@@ -151,22 +151,22 @@ final class InputContext {
     }
 
     /// Reads the next packet into `packet`; returns the AVERROR code (0 on success).
-    func read(into packet: Packet) -> Int32 { av_read_frame(ctx, packet.pkt) }
+    package func read(into packet: Packet) -> Int32 { av_read_frame(ctx, packet.pkt) }
 
     /// Back to the start (looping files).
-    func rewind() -> Bool {
+    package func rewind() -> Bool {
         av_seek_frame(ctx, -1, 0, AVSEEK_FLAG_BACKWARD) >= 0
     }
 }
 
 /// One AVPacket, reused for every read of a stream.
-final class Packet {
+package final class Packet {
     private let box: PacketBox
-    var pkt: UnsafeMutablePointer<AVPacket> { box.pointer }
-    init() throws(MediaError) {
+    package var pkt: UnsafeMutablePointer<AVPacket> { box.pointer }
+    package init() throws(MediaError) {
         do throws(FFmpegError) { box = try PacketBox() } catch { throw .av(error, "") }
     }
-    func unref() { av_packet_unref(pkt) }
+    package func unref() { av_packet_unref(pkt) }
     var streamIndex: Int32 { pkt.pointee.stream_index }
     var isKey: Bool { pkt.pointee.flags & tessera_av_pkt_flag_key() != 0 }
     var size: Int { Int(pkt.pointee.size) }

@@ -14,7 +14,7 @@ import TesseraCore
 /// (`StreamStats.ffmpegLogSuppressed`, `tessera_ffmpeg_log_suppressed_total` in /metrics) and
 /// summed up in one line ("suppressed K messages") when the next message passes or the stream's
 /// thread ends.
-enum FFmpegLog {
+package enum FFmpegLog {
     /// Where messages go, and the bucket of messages from threads without a scope.
     private static let state = Mutex<(target: MediaLog?, sharedBucket: LogBucket)>((nil, LogBucket()))
 
@@ -34,7 +34,7 @@ enum FFmpegLog {
     }
 
     /// Keeps FFmpeg off standard error when no engine or command installed a log yet.
-    static func installIfNone() {
+    package static func installIfNone() {
         let none = state.withLock { $0.target == nil }
         if none { install(.discard) }
     }

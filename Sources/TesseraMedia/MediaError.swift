@@ -18,9 +18,9 @@ public enum MediaError: Error, Hashable, Sendable, CustomStringConvertible {
     case noPictures(url: String, seconds: Double)
 
     /// Builds `.ffmpeg` with FFmpeg's message for `code`.
-    static func av(_ error: FFmpegError, _ url: String) -> MediaError { av(error.operation, url, error.code) }
+    package static func av(_ error: FFmpegError, _ url: String) -> MediaError { av(error.operation, url, error.code) }
 
-    static func av(_ operation: String, _ url: String, _ code: Int32) -> MediaError {
+    package static func av(_ operation: String, _ url: String, _ code: Int32) -> MediaError {
         .ffmpeg(operation: operation, url: url, code: code, text: FFmpegLibraries.errorText(code))
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -374,11 +375,10 @@ struct WallConnectionHandler: Sendable {
 }
 
 /// How the connection's writer should close once its queue ends; unset means the store ended it.
-final class CloseIntent: @unchecked Sendable {
-    private let lock = NSLock()
-    private var intent: (UInt16, String)?
-    var value: (UInt16, String)? { lock.withLock { intent } }
-    func set(_ code: UInt16, _ reason: String) { lock.withLock { intent = (code, reason) } }
+final class CloseIntent: Sendable {
+    private let intent = Mutex<(UInt16, String)?>(nil)
+    var value: (UInt16, String)? { intent.withLock { $0 } }
+    func set(_ code: UInt16, _ reason: String) { intent.withLock { $0 = (code, reason) } }
 }
 
 /// The admin API: small JSON over HTTP, every route behind `Authorization: Bearer <admin token>`.

@@ -7,6 +7,7 @@ import TesseraCore
 import TesseraInput
 import TesseraKiosk
 import TesseraMedia
+import TesseraTestMedia
 import TesseraOutput
 import TesseraSignal
 import TesseraSignalServer

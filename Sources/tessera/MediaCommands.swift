@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TesseraCore
 import TesseraMedia
+import TesseraTestMedia
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -8,6 +8,7 @@ import TesseraCore
 import TesseraInput
 import TesseraLayout
 import TesseraMedia
+import TesseraTestMedia
 import TesseraOutput
 import TesseraSignal
 import TesseraSignalServer

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import TesseraCore
 import TesseraMedia
+import TesseraTestMedia
 @testable import TesseraKiosk
 import Testing
 

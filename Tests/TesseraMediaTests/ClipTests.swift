@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TesseraCore
 @testable import TesseraMedia
+@testable import TesseraTestMedia
 import CFFmpeg
 @testable import TesseraFFmpeg
 

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TesseraCore
 @testable import TesseraMedia
+@testable import TesseraTestMedia
 
 /// Capture stamps come from stream bytes: any value a sender likes. Issue 12, finding 1: a stamp
 /// near `Int64.min` ended the wall (SIGILL in `StreamMailbox.publish`).

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TesseraCore
 @testable import TesseraMedia
+@testable import TesseraTestMedia
 #if canImport(Glibc)
 import Glibc
 #endif

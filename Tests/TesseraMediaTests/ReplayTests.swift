@@ -4,6 +4,7 @@ import Testing
 import TesseraCore
 import TesseraFFmpeg
 @testable import TesseraMedia
+@testable import TesseraTestMedia
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
 import Foundation
 import TesseraCore
 @testable import TesseraMedia
+@testable import TesseraTestMedia
 
 /// Loopback UDP ports for one test run: a random base, so parallel runs on one machine rarely meet,
 /// below Linux's ephemeral range (32768–60999): any process's outgoing socket may hold a port

@@ -1,7 +1,9 @@
 internal import CFFmpeg
 import Foundation
+import Synchronization
 import TesseraCore
 import TesseraFFmpeg
+import TesseraMedia
 
 /// Options of the test publisher (`tessera testsrc`).
 public struct TestSourceOptions: Sendable {
@@ -43,10 +45,8 @@ public final class TestPublisher: @unchecked Sendable {
     public let url: String
     public let options: TestSourceOptions
     private let interrupt = Interrupt()
-    private let wake = NSCondition()
     private let worker: WorkerThread
-    private var _framesSent = 0
-    private var _error: MediaError?
+    private let progress = Mutex<(framesSent: Int, error: MediaError?)>((0, nil))
 
     public init(url: String, options: TestSourceOptions) {
         self.url = url; self.options = options
@@ -54,13 +54,13 @@ public final class TestPublisher: @unchecked Sendable {
         FFmpegLog.installIfNone()
     }
 
-    public var framesSent: Int { wake.lock(); defer { wake.unlock() }; return _framesSent }
+    public var framesSent: Int { progress.withLock { $0.framesSent } }
     /// Why `start()`'s thread ended early, if it did.
-    public var error: MediaError? { wake.lock(); defer { wake.unlock() }; return _error }
+    public var error: MediaError? { progress.withLock { $0.error } }
 
     public func start() {
         worker.start { [self] in
-            do throws(MediaError) { try run() } catch { wake.lock(); _error = error; wake.unlock() }
+            do throws(MediaError) { try run() } catch { progress.withLock { $0.error = error } }
         }
     }
 
@@ -105,7 +105,7 @@ public final class TestPublisher: @unchecked Sendable {
             if isStopping { break }
             try encoder.encode(frame: n, participant: o.participant) { packet throws(FFmpegError) in try muxer.write(packet) }
             n += 1
-            wake.lock(); _framesSent = Int(n); wake.unlock()
+            progress.withLock { $0.framesSent = Int(n) }
         }
         try encoder.flush { packet throws(FFmpegError) in try muxer.write(packet) }
         try muxer.finish()
@@ -207,7 +207,7 @@ extension TestPublisher {
             end = max(end, outDTS + duration); lastDTS = outDTS
             do throws(FFmpegError) { try muxer.write(pkt) } catch { throw .av(error, url) }
             frame += 1; picturesThisLoop += 1
-            wake.lock(); _framesSent = Int(frame); wake.unlock()
+            progress.withLock { $0.framesSent = Int(frame) }
         }
         if stamped == 0 && frame > 0 { throw Self.noStamps(path) }
         try muxer.finish()
