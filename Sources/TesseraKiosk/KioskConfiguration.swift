@@ -5,7 +5,12 @@ import TesseraSignal
 
 /// Everything `tessera run` decides, with its defaults in one place.
 public struct KioskConfiguration: Sendable {
-    public enum Backend: String, Sendable, CaseIterable { case drm, headless }
+    public enum Backend: String, Sendable, CaseIterable {
+        case drm, headless
+        /// What `tessera run` drives unless told otherwise (`--backend`): the displays. Tests and
+        /// benchmarks choose `.headless` themselves.
+        public static let `default` = Backend.drm
+    }
     public enum Keyboard: String, Sendable, CaseIterable {
         /// libinput when an input device is readable, else the terminal when standard input is one.
         case auto
@@ -22,7 +27,7 @@ public struct KioskConfiguration: Sendable {
 
     public var layoutPath: String
     public var room: RoomSource
-    public var backend: Backend = .headless
+    public var backend: Backend = .default
     public var renderer: RendererKind = .cpu
     /// Headless: write DIR/<output-id>.png at least every `snapshotInterval` and at exit.
     public var snapshotDirectory: String?

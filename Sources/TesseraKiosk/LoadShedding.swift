@@ -50,7 +50,7 @@ public final class LoadShedding: Sendable {
 }
 
 extension Kiosk {
-    /// The shedding loop (a task of the core service), until shutdown.
+    /// The shedding loop (`LoadSheddingService`'s), until shutdown.
     func shedLoad() async {
         guard configuration.loadShedding else { shedding.disable(); return }
         let cores = Double(max(1, ProcessInfo.processInfo.activeProcessorCount))
@@ -94,28 +94,13 @@ extension Kiosk {
     }
 }
 
-extension PrometheusText {
-    /// The load-shedding families (`LoadShedding`).
-    static func shedding(kiosk: Kiosk, streams: [StreamStats]) -> String {
-        let f = kiosk.shedding.figures
-        var out = "# HELP tessera_shed_level The load-shedding level (0: nothing shed; see docs/media.md).\n# TYPE tessera_shed_level gauge\n"
-        out += "tessera_shed_level \(f.level)\n"
-        out += "# HELP tessera_shed_level_changes_total Load-shedding level changes.\n# TYPE tessera_shed_level_changes_total counter\n"
-        out += "tessera_shed_level_changes_total \(f.changes)\n"
-        let skipped = streams.reduce(0) { $0 + $1.framesSkippedNonReference }
-        let notShown = streams.reduce(0) { $0 + $1.framesNotShown }
-        out += "# HELP tessera_frames_skipped_total Frames shed: not decoded (non_reference) or decoded but not shown (not_shown).\n"
-        out += "# TYPE tessera_frames_skipped_total counter\n"
-        out += "tessera_frames_skipped_total{reason=\"non_reference\"} \(skipped)\n"
-        out += "tessera_frames_skipped_total{reason=\"not_shown\"} \(notShown)\n"
-        out += "# HELP tessera_stream_frames_skipped_total Frames shed per stream, by reason.\n# TYPE tessera_stream_frames_skipped_total counter\n"
-        for s in streams where s.framesSkippedNonReference > 0 || s.framesNotShown > 0 {
-            out += "tessera_stream_frames_skipped_total{stream=\"\(escape(s.id))\",reason=\"non_reference\"} \(s.framesSkippedNonReference)\n"
-            out += "tessera_stream_frames_skipped_total{stream=\"\(escape(s.id))\",reason=\"not_shown\"} \(s.framesNotShown)\n"
-        }
-        out += "# HELP tessera_stream_frames_superseded_total Frames replaced in the mailbox before the renderer took them.\n"
-        out += "# TYPE tessera_stream_frames_superseded_total counter\n"
-        for s in streams { out += "tessera_stream_frames_superseded_total{stream=\"\(escape(s.id))\"} \(s.framesSuperseded)\n" }
-        return out
+/// Runs `Kiosk.shedLoad` in the kiosk's service group; with shedding off it waits for the shutdown
+/// (a service that returned early would end the group).
+struct LoadSheddingService: Service {
+    let kiosk: Kiosk
+
+    func run() async {
+        await kiosk.shedLoad()
+        try? await gracefulShutdown()
     }
 }

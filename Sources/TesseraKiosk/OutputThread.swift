@@ -6,9 +6,9 @@ import TesseraOutput
 
 /// A render thread: for each of its outputs, waits for the output's next refresh (a clock tick
 /// headless, the page flip on DRM), takes the buffer the output hands out, draws the wall's current
-/// scene into it with the newest frame of each stream, and commits it. Headless outputs get a thread each; a DRM device's outputs share
-/// one (one GPU context). It reads the scene and the frames
-/// with a pointer swap each; it never waits for Signal, Media or the snapshot writer.
+/// scene into it with the newest frame of each stream, and commits it. Headless outputs get a
+/// thread each; a DRM device's outputs share one (one GPU context). It reads the scene and the
+/// frames with a pointer swap each; it never waits for Signal, Media or the snapshot writer.
 final class OutputThread: @unchecked Sendable {
     // Unchecked: the output, renderer and backend are made and used only on the thread this class
     // starts (EGL contexts are bound to one thread).
@@ -90,10 +90,13 @@ final class OutputThread: @unchecked Sendable {
                     lastTick[output.id] = tick
                     guard let scene = wall.outputScene(output.id) else { continue }
                     try output.check(scene)
-                    // Acquire → draw → commit. No buffer: the DRM output lost its display (VT switch).
-                    guard let buffer = try output.nextBuffer() else { continue }
-                    let stats = try lit.renderer.draw(scene, sources: sources, into: buffer)
-                    try output.commit()
+                    // Acquire → draw → commit. No buffer: the VT is switched away from the DRM output;
+                    // the refresh still counts (health and the watchdog see a live loop), with nothing drawn.
+                    var stats = RenderStats()
+                    if let buffer = try output.nextBuffer() {
+                        stats = try lit.renderer.draw(scene, sources: sources, into: buffer)
+                        try output.commit()
+                    }
                     let inBuffer = ContinuousClock.now
                     record(stats, output: output.id, at: inBuffer, firstShows: &firstShows)
                     pace.drew(tiles: stats.tilesDrawn, from: tick, to: inBuffer)
@@ -221,7 +224,8 @@ final class OutputThread: @unchecked Sendable {
     }
 
     /// Copies the picture now on the output for the snapshot writer (on this thread: the next draw
-    /// would change it under a reader). Only outputs that can be read back (`PixelReadback`: headless) have snapshots.
+    /// would change it under a reader). Only outputs that can be read back (`PixelReadback`:
+    /// headless) have snapshots.
     private func captureSnapshot(_ output: any Output, renderer: any Renderer) {
         guard let snapshots, let readable = output as? any PixelReadback, let buffer = readable.currentBuffer else { return }
         do {

@@ -1,5 +1,6 @@
 internal import CFFmpeg
 import Foundation
+import Synchronization
 import TesseraCore
 
 /// Routes libav*'s own messages (which otherwise go straight to standard error) to a `MediaLog`,
@@ -14,10 +15,8 @@ import TesseraCore
 /// summed up in one line ("suppressed K messages") when the next message passes or the stream's
 /// thread ends.
 enum FFmpegLog {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var target: MediaLog?
-    /// For messages from threads without a scope (under `lock`).
-    nonisolated(unsafe) private static var sharedBucket = LogBucket()
+    /// Where messages go, and the bucket of messages from threads without a scope.
+    private static let state = Mutex<(target: MediaLog?, sharedBucket: LogBucket)>((nil, LogBucket()))
 
     /// Messages a stream may log at once before the rate limit applies.
     static let burst = 20
@@ -26,7 +25,7 @@ enum FFmpegLog {
 
     /// Installs `log` for warnings and errors from FFmpeg (debug: everything from `info` up).
     static func install(_ log: MediaLog) {
-        lock.lock(); target = log; lock.unlock()
+        state.withLock { $0.target = log }
         let level: Int32 = log.minimum <= .debug ? AV_LOG_INFO : AV_LOG_ERROR
         tessera_log_install({ level, line in
             guard let line else { return }
@@ -36,12 +35,12 @@ enum FFmpegLog {
 
     /// Keeps FFmpeg off standard error when no engine or command installed a log yet.
     static func installIfNone() {
-        lock.lock(); let none = target == nil; lock.unlock()
+        let none = state.withLock { $0.target == nil }
         if none { install(.discard) }
     }
 
     private static func forward(_ avLevel: Int32, _ text: String) {
-        lock.lock(); let log = target; lock.unlock()
+        let log = state.withLock { $0.target }
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let log, !trimmed.isEmpty else { return }
         let level: MediaLog.Level = avLevel <= 16 ? .warning : avLevel <= 24 ? .info : .debug
@@ -54,7 +53,7 @@ enum FFmpegLog {
             passed = scope.bucket.take(at: now)
             if !passed.0 { scope.suppressed() }
         } else {
-            lock.lock(); passed = sharedBucket.take(at: now); lock.unlock()
+            passed = state.withLock { $0.sharedBucket.take(at: now) }
         }
         guard passed.0 else { return }
         if passed.1 > 0 { log(.warning, name + "suppressed \(passed.1) messages (more than \(burst) at once or \(perMinute) a minute)") }
@@ -66,7 +65,7 @@ enum FFmpegLog {
     static func finish(_ scope: FFmpegThreadScope) {
         let n = scope.bucket.drainSuppressed()
         guard n > 0 else { return }
-        lock.lock(); let log = target; lock.unlock()
+        let log = state.withLock { $0.target }
         log?(.warning, "ffmpeg: stream \(scope.stream): suppressed \(n) messages (more than \(burst) at once or \(perMinute) a minute)")
     }
 }

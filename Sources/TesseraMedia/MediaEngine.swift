@@ -1,5 +1,6 @@
 internal import CFFmpeg
 import Foundation
+import Synchronization
 import TesseraCore
 
 /// Media's face to the kiosk: keeps one decoding stream per requested participant stream, opens
@@ -11,13 +12,16 @@ import TesseraCore
 public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
     public let configuration: MediaConfiguration
     private let log: MediaLog
-    private let lock = NSLock()
-    private var streams: [StreamID: Entry] = [:]
-    /// Workers asked to stop whose threads may still be running; joined by `shutdown()`.
-    private var retiring: [StreamWorker] = []
+    private let table = Mutex(Table())
     private let hardware: HardwareDevice?
     private let housekeeper = WorkerThread(name: "media housekeeper", stackSize: 256 << 10)
-    private var shuttingDown = false
+
+    private struct Table {
+        var streams: [StreamID: Entry] = [:]
+        /// Workers asked to stop whose threads may still be running; joined by `shutdown()`.
+        var retiring: [StreamWorker] = []
+        var shuttingDown = false
+    }
 
     private struct Entry {
         var request: StreamRequest
@@ -51,40 +55,42 @@ public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
         var toStop: [StreamWorker] = []
         var toStart: [StreamWorker] = []
         let now = ContinuousClock.now
-        lock.lock()
-        if shuttingDown { lock.unlock(); return [:] }
-        var wanted = Set<StreamID>()
-        for request in desired {
-            guard !wanted.contains(request.id) else { continue }
-            wanted.insert(request.id)
-            if var entry = streams[request.id], entry.request.url == request.url, entry.request.origin == request.origin {
-                entry.closeAt = nil
-                entry.request.priority = request.priority
-                entry.worker.mailbox.setPriority(request.priority)
-                streams[request.id] = entry
-                continue
+        let proceed = table.withLock { t -> Bool in
+            if t.shuttingDown { return false }
+            var wanted = Set<StreamID>()
+            for request in desired {
+                guard !wanted.contains(request.id) else { continue }
+                wanted.insert(request.id)
+                if var entry = t.streams[request.id], entry.request.url == request.url, entry.request.origin == request.origin {
+                    entry.closeAt = nil
+                    entry.request.priority = request.priority
+                    entry.worker.mailbox.setPriority(request.priority)
+                    t.streams[request.id] = entry
+                    continue
+                }
+                if let old = t.streams.removeValue(forKey: request.id) { toStop.append(old.worker) }
+                let checked: CheckedURL
+                do throws(MediaError) { checked = try configuration.policy.check(request.url, origin: request.origin) } catch {
+                    refused[request.id] = error
+                    continue
+                }
+                let worker = StreamWorker(request: request, url: checked, config: configuration, log: log, hardware: hardware)
+                t.streams[request.id] = Entry(request: request, worker: worker, closeAt: nil)
+                toStart.append(worker)
             }
-            if let old = streams.removeValue(forKey: request.id) { toStop.append(old.worker) }
-            let checked: CheckedURL
-            do { checked = try configuration.policy.check(request.url, origin: request.origin) } catch {
-                refused[request.id] = error
-                continue
+            for (id, entry) in t.streams where !wanted.contains(id) && entry.closeAt == nil {
+                if configuration.closeGrace <= .zero {
+                    t.streams[id] = nil
+                    toStop.append(entry.worker)
+                } else {
+                    t.streams[id]!.closeAt = now + configuration.closeGrace
+                    entry.worker.mailbox.setPriority(.warm)
+                }
             }
-            let worker = StreamWorker(request: request, url: checked, config: configuration, log: log, hardware: hardware)
-            streams[request.id] = Entry(request: request, worker: worker, closeAt: nil)
-            toStart.append(worker)
+            t.retiring.append(contentsOf: toStop)
+            return true
         }
-        for (id, entry) in streams where !wanted.contains(id) && entry.closeAt == nil {
-            if configuration.closeGrace <= .zero {
-                streams[id] = nil
-                toStop.append(entry.worker)
-            } else {
-                streams[id]!.closeAt = now + configuration.closeGrace
-                entry.worker.mailbox.setPriority(.warm)
-            }
-        }
-        retiring.append(contentsOf: toStop)
-        lock.unlock()
+        guard proceed else { return [:] }
         for w in toStop { w.stop() }
         for w in toStart { w.start() }
         for (id, error) in refused { log(.warning, "stream \(id): \(error)") }
@@ -97,50 +103,45 @@ public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
 
     /// The stream's mailbox with Media's extras (stats, latency histograms, decoded-frame access).
     public func mailbox(for id: StreamID) -> StreamMailbox? {
-        lock.lock(); defer { lock.unlock() }
-        return streams[id]?.worker.mailbox
+        table.withLock { $0.streams[id]?.worker.mailbox }
     }
 
     /// The stream's worker, when it is open (load shedding, StreamShedding.swift).
     func worker(for id: StreamID) -> StreamWorker? {
-        lock.lock(); defer { lock.unlock() }
-        return streams[id]?.worker
+        table.withLock { $0.streams[id]?.worker }
     }
 
     /// The streams open now (including those in their close grace period).
     public var openStreams: [StreamID] {
-        lock.lock(); defer { lock.unlock() }
-        return streams.keys.sorted()
+        table.withLock { $0.streams.keys.sorted() }
     }
 
     public var stats: MediaStats {
-        lock.lock()
-        let boxes = streams.values.map(\.worker.mailbox)
-        lock.unlock()
+        let boxes = table.withLock { $0.streams.values.map(\.worker.mailbox) }
         return MediaStats(streams: boxes.map(\.snapshot).sorted { $0.id < $1.id })
     }
 
     /// Threads of closed streams that have not ended yet.
     public var retiringCount: Int {
-        lock.lock(); defer { lock.unlock() }
-        retiring.removeAll { $0.isFinished }
-        return retiring.count
+        table.withLock { t in
+            t.retiring.removeAll { $0.isFinished }
+            return t.retiring.count
+        }
     }
 
     /// Whether every stream's thread has ended (files with `loopFiles` off, after they end).
     public var allFinished: Bool {
-        lock.lock(); defer { lock.unlock() }
-        return streams.values.allSatisfy { $0.worker.isFinished }
+        table.withLock { $0.streams.values.allSatisfy { $0.worker.isFinished } }
     }
 
     /// Stops every stream and waits (up to `timeout`) for their threads to end.
     public func shutdown(timeout: Duration = .seconds(5)) {
-        lock.lock()
-        let all = streams.values.map(\.worker) + retiring
-        streams = [:]; retiring = []
-        let first = !shuttingDown
-        shuttingDown = true
-        lock.unlock()
+        let (all, first) = table.withLock { t in
+            let all = t.streams.values.map(\.worker) + t.retiring
+            t.streams = [:]; t.retiring = []
+            defer { t.shuttingDown = true }
+            return (all, !t.shuttingDown)
+        }
         if first { housekeeper.stop(timeout: .seconds(1)) }
         for w in all { w.stop() }
         for w in all where !w.join(timeout: timeout) {
@@ -152,15 +153,17 @@ public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
     private func housekeep() {
         while housekeeper.sleep(for: .milliseconds(200)) {
             let now = ContinuousClock.now
-            lock.lock()
-            if shuttingDown { lock.unlock(); return }
-            var expired: [StreamWorker] = []
-            for (id, entry) in streams {
-                if let closeAt = entry.closeAt, closeAt <= now { streams[id] = nil; expired.append(entry.worker) }
+            let expired = table.withLock { t -> [StreamWorker]? in
+                if t.shuttingDown { return nil }
+                var expired: [StreamWorker] = []
+                for (id, entry) in t.streams {
+                    if let closeAt = entry.closeAt, closeAt <= now { t.streams[id] = nil; expired.append(entry.worker) }
+                }
+                t.retiring.removeAll { $0.isFinished }
+                t.retiring.append(contentsOf: expired)
+                return expired
             }
-            retiring.removeAll { $0.isFinished }
-            retiring.append(contentsOf: expired)
-            lock.unlock()
+            guard let expired else { return }
             for w in expired { w.stop() }
         }
     }
@@ -168,19 +171,19 @@ public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
 
 /// glibc malloc controls and figures (see `MediaConfiguration.mallocMmapThreshold`).
 public enum Malloc {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var threshold: Int?
+    private static let threshold = Mutex<Int?>(nil)
 
     /// Fixes the mmap threshold for the rest of the process; the first call wins.
     static func fixMmapThreshold(_ bytes: Int) {
-        lock.lock(); defer { lock.unlock() }
-        guard threshold == nil, bytes > 0 else { return }
-        threshold = bytes
-        _ = tessera_malloc_set_mmap_threshold(Int32(clamping: bytes))
+        threshold.withLock { threshold in
+            guard threshold == nil, bytes > 0 else { return }
+            threshold = bytes
+            _ = tessera_malloc_set_mmap_threshold(Int32(clamping: bytes))
+        }
     }
 
     /// The mmap threshold Media set, if any.
-    public static var mmapThresholdSet: Int? { lock.lock(); defer { lock.unlock() }; return threshold }
+    public static var mmapThresholdSet: Int? { threshold.withLock { $0 } }
 
     /// Bytes the process has allocated through malloc and not freed (`mallinfo2`: all arenas and
     /// mmapped chunks) — what the program holds, as opposed to resident memory, which also counts

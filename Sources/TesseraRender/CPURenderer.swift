@@ -7,6 +7,10 @@ import TesseraCore
 /// Only tiles whose picture or decoration changed since the target last held them are drawn again
 /// (tracked per target, so double-buffered outputs stay correct), spread over the cores. Rotated
 /// outputs are drawn into a logical canvas and the changed tiles turned onto the panel.
+///
+/// Memory kept between draws, besides the targets: a swscale context per tile shown (scalers of
+/// tiles a scene no longer has are dropped with it), and one scratch picture per worker thread,
+/// each at most what the largest tile shown on any live target needs (`scratchBytes`).
 public final class CPURenderer: Renderer {
     public let kind = RendererKind.cpu
     public var drawsIncrementally: Bool { true }
@@ -16,6 +20,8 @@ public final class CPURenderer: Renderer {
 
     private var memories: [ObjectIdentifier: TargetMemory] = [:]
     private var scalers: [ScalerKey: TileScaler] = [:]
+    /// One per worker thread (`ScaleScratch`); index 0 also serves the tiles drawn in order.
+    private var scratches: [ScaleScratch] = []
 
     public init(fonts: FontStack? = nil, workers: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
         self.text = TextCache(fonts: try fonts ?? FontStack())
@@ -28,6 +34,14 @@ public final class CPURenderer: Renderer {
         guard let buffer = target as? any CPUBuffer else { throw RenderError.unsupportedTarget(renderer: kind, target: "\(type(of: target))") }
         return MemoryBuffer.copy(of: buffer)
     }
+
+    /// Bytes the scratch pictures hold: at most `workers` times what the largest tile shown on a
+    /// live target needs (about 3 bytes a pixel of its scaled picture), whatever the tile count.
+    public var scratchBytes: Int { scratches.reduce(0) { $0 + $1.capacity } }
+    /// What the scratch pictures of every CPU renderer in the process hold (`tessera_render_scratch_bytes`).
+    public static var scratchBytesInProcess: Int { ScaleScratch.held.load(ordering: .relaxed) }
+    /// swscale contexts kept: one per tile of the scenes last drawn on each output.
+    public var scalerCount: Int { scalers.count }
 
     /// Forget what every target holds: the next draw into each is a full redraw.
     public func invalidate() { memories.removeAll() }
@@ -61,7 +75,17 @@ public final class CPURenderer: Renderer {
         stats.framesConverted = chosen.filter { i in
             plans[i].placement != nil && (stats.fullRedraw || memory.stamps[i].frame != plans[i].stamp.frame)
         }.count
+        if stats.fullRedraw {
+            // A new scene: the scalers of tiles it no longer has go, and what it needs is learnt afresh.
+            scalers = scalers.filter { $0.key.output != output.id || $0.key.tile < plans.count }
+            memory.largestScratch = 0
+        }
         let scalers = chosen.map { i in scaler(output.id, i) }
+        for i in chosen {
+            if let frame = plans[i].frame, let placement = plans[i].placement {
+                memory.largestScratch = max(memory.largestScratch, ScaleScratch.Layout.of(frame, placement).bytes)
+            }
+        }
 
         // Rotated outputs: draw in viewer orientation, then turn the changed rects onto the panel.
         let canvas: any CPUBuffer
@@ -86,26 +110,31 @@ public final class CPURenderer: Renderer {
                 let parallel = chosen.indices.filter { !ordered[$0] }
                 let next = Atomic<Int>(0)
                 let jobs = chosen.indices.map { k in TileJob(plan: plans[chosen[k]], scaler: scalers[k]) }
-                let run = { @Sendable (k: Int) in
-                    do throws(RenderError) { try surface.drawTile(jobs[k].plan, scaler: jobs[k].scaler) } catch {
+                let threads = min(workers, max(1, parallel.count / 4))
+                while scratches.count < threads { scratches.append(ScaleScratch()) }
+                let pool = ScratchPool(scratches: scratches)
+                let run = { @Sendable (k: Int, worker: Int) in
+                    do throws(RenderError) { try surface.drawTile(jobs[k].plan, scaler: jobs[k].scaler, scratch: pool.scratches[worker]) } catch {
                         failure.withLock { $0 = $0 ?? error }
                     }
                 }
-                let threads = min(workers, max(1, parallel.count / 4))
                 if threads <= 1 {
-                    parallel.forEach(run)
+                    parallel.forEach { run($0, 0) }
                 } else {
-                    DispatchQueue.concurrentPerform(iterations: threads) { _ in
+                    DispatchQueue.concurrentPerform(iterations: threads) { worker in
                         while true {
                             let n = next.wrappingAdd(1, ordering: .relaxed).oldValue
                             if n >= parallel.count { break }
-                            run(parallel[n])
+                            run(parallel[n], worker)
                         }
                     }
                 }
-                for k in chosen.indices where ordered[k] { run(k) }
+                for k in chosen.indices where ordered[k] { run(k, 0) }
             }
         }
+        // Scratch beyond what the largest tile now shown needs goes (a scene with a big tile left).
+        let largest = memories.values.reduce(0) { max($0, $1.target == nil ? 0 : $1.largestScratch) }
+        for s in scratches { s.release(above: largest) }
         if let error = failure.withLock({ $0 }) {
             memory.geometry = nil // the target holds a half-drawn picture: redraw it all next time
             throw error
@@ -169,6 +198,12 @@ private struct TileJob: @unchecked Sendable {
     let scaler: TileScaler
 }
 
+/// The workers' scratch pictures, shared with the worker closures.
+private struct ScratchPool: @unchecked Sendable {
+    // Unchecked: worker w uses scratches[w] only; the tiles drawn in order use scratches[0] after the workers are done.
+    let scratches: [ScaleScratch]
+}
+
 private struct ScalerKey: Hashable { var output: String; var tile: Int }
 
 private struct SceneGeometry: Equatable {
@@ -184,6 +219,8 @@ private final class TargetMemory {
     var geometry: SceneGeometry?
     var stamps: [TileStamp] = []
     var canvas: MemoryBuffer?
+    /// Scratch bytes the largest tile of the scene this target holds needs (`ScaleScratch.Layout`).
+    var largestScratch = 0
     init(target: AnyObject) { self.target = target }
 }
 
@@ -196,12 +233,12 @@ struct Surface: @unchecked Sendable {
 
     private func clipped(_ r: Rect) -> Rect? { r.intersection(Rect(x: 0, y: 0, width: size.width, height: size.height)) }
 
-    func drawTile(_ plan: TilePlan, scaler: TileScaler) throws(RenderError) {
+    func drawTile(_ plan: TilePlan, scaler: TileScaler, scratch: ScaleScratch) throws(RenderError) {
         for op in plan.under { execute(op) }
         if let frame = plan.frame, let placement = plan.placement {
             let d = placement.destination
             if clipped(d) == d {
-                try scaler.convert(frame, placement, destination: base.advanced(by: d.y * stride + d.x * 4), stride: stride)
+                try scaler.convert(frame, placement, destination: base.advanced(by: d.y * stride + d.x * 4), stride: stride, scratch: scratch)
             }
         }
         for op in plan.over { execute(op) }

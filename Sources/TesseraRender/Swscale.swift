@@ -1,4 +1,5 @@
 internal import CSwscale
+import Synchronization
 import TesseraCore
 
 /// One tile's picture on the CPU: swscale only *scales* the tile's source region (YUV to planar
@@ -10,10 +11,6 @@ final class TileScaler {
     private var context: OpaquePointer?
     /// What `context` was made for: it is re-made only when this changes.
     private var key: ScaleKey?
-    /// swscale's SIMD paths write whole vectors past the end of a row, so it scales into this
-    /// padded scratch picture and the tile's part is taken from there; writing straight into the
-    /// output would spill into the neighbour tile, which another worker may be drawing.
-    private var scratch: [UInt8] = []
 
     deinit { sws_freeContext(context) }
 
@@ -23,8 +20,10 @@ final class TileScaler {
     private static let flags = SWS_BILINEAR | SWS_ACCURATE_RND
 
     /// Draws `placement`'s source region of `frame` into `destination` (BGRA, `stride` bytes a row,
-    /// pointing at the placement's top-left pixel). Called on a worker thread; one tile per scaler.
-    func convert(_ frame: any VideoFrame, _ placement: TilePlacement, destination: UnsafeMutableRawPointer, stride: Int) throws(RenderError) {
+    /// pointing at the placement's top-left pixel), scaling through `scratch`. Called on a worker
+    /// thread; one tile per scaler, one worker per scratch.
+    func convert(_ frame: any VideoFrame, _ placement: TilePlacement, destination: UnsafeMutableRawPointer, stride: Int,
+                 scratch: ScaleScratch) throws(RenderError) {
         let format = frame.format
         let window = ScaleWindow.make(placement, picture: frame.size, evenStart: format != .bgra)
         let dst = placement.destination
@@ -57,11 +56,10 @@ final class TileScaler {
                 src[i] = planes[i].advanced(by: py * s + px * format.bytesPerPixel(plane: i)).assumingMemoryBound(to: UInt8.self)
                 srcStride[i] = Int32(s)
             }
-            let pixelBytes = format == .bgra ? 4 : 1, planeCount = format == .bgra ? 1 : 3
-            let scratchStride = (window.scaled.width * pixelBytes + 64 + 63) & ~63
-            let planeBytes = scratchStride * window.scaled.height
-            if scratch.count < planeBytes * planeCount + 64 { scratch = [UInt8](repeating: 0, count: planeBytes * planeCount + 64) }
-            let rows = scratch.withUnsafeMutableBytes { out -> Int32 in
+            let layout = ScaleScratch.Layout(format, scaled: window.scaled)
+            let pixelBytes = layout.pixelBytes, planeCount = layout.planeCount
+            let scratchStride = layout.stride, planeBytes = layout.planeBytes
+            let rows = scratch.withBytes(layout.bytes) { out -> Int32 in
                 let aligned = out.baseAddress!.alignedUp(toMultipleOf: 64)
                 let plane = { (i: Int) in (aligned + i * planeBytes).assumingMemoryBound(to: UInt8.self) }
                 var dstPlanes: [UnsafeMutablePointer<UInt8>?] = [plane(0), planeCount == 3 ? plane(1) : nil, planeCount == 3 ? plane(2) : nil, nil]
@@ -85,6 +83,61 @@ final class TileScaler {
             guard rows > 0 else {
                 throw .cpu(operation: "sws_scale(\(format) \(window.source.width)x\(window.source.height) → \(window.scaled.width)x\(window.scaled.height))")
             }
+        }
+    }
+}
+
+/// The padded picture swscale scales into before the tile takes its part: swscale's SIMD paths
+/// write whole vectors past the end of a row, and writing straight into the output would spill
+/// into the neighbour tile, which another worker may be drawing.
+///
+/// The CPU renderer keeps one per worker thread, not one per tile: what they hold is bounded by
+/// the workers and the largest tile shown (about 3 bytes a pixel of it), not by the tile count,
+/// and a scratch bigger than every tile now shown is let go (`release(above:)`). Kept per tile,
+/// the scratch of the 2x2-4K wall was a third copy of the whole wall (100 MiB in its gallery),
+/// and a scene's largest tile stayed held after the scene was gone (issue 17, RELIABILITY.md).
+final class ScaleScratch {
+    // No property observer: one would copy the array on every in-place access.
+    private var bytes: [UInt8] = []
+    /// What all scratches of the process hold (`CPURenderer.scratchBytesInProcess`, /metrics).
+    static let held = Atomic<Int>(0)
+
+    deinit { Self.held.subtract(bytes.count, ordering: .relaxed) }
+
+    /// Bytes held.
+    var capacity: Int { bytes.count }
+
+    /// Calls `body` with at least `count` bytes, grown (never shrunk) to fit.
+    func withBytes<R>(_ count: Int, _ body: (UnsafeMutableRawBufferPointer) -> R) -> R {
+        if bytes.count < count {
+            Self.held.add(count - bytes.count, ordering: .relaxed)
+            bytes = []; bytes = [UInt8](repeating: 0, count: count)
+        }
+        return bytes.withUnsafeMutableBytes(body)
+    }
+
+    /// Lets the memory go when it is more than `limit` bytes (the largest tile shown needs).
+    func release(above limit: Int) {
+        guard bytes.count > limit else { return }
+        Self.held.subtract(bytes.count, ordering: .relaxed)
+        bytes = []
+    }
+
+    /// How a scaled picture lies in the scratch: planes of `planeBytes`, rows of `stride` bytes,
+    /// 64 bytes of padding at each row's end and for aligning the start.
+    struct Layout {
+        var pixelBytes: Int, planeCount: Int, stride: Int, planeBytes: Int
+        init(_ format: PixelFormat, scaled: Size) {
+            pixelBytes = format == .bgra ? 4 : 1
+            planeCount = format == .bgra ? 1 : 3
+            stride = (scaled.width * pixelBytes + 64 + 63) & ~63
+            planeBytes = stride * scaled.height
+        }
+        var bytes: Int { planeBytes * planeCount + 64 }
+
+        /// What drawing `frame` at `placement` needs.
+        static func of(_ frame: any VideoFrame, _ placement: TilePlacement) -> Layout {
+            Layout(frame.format, scaled: ScaleWindow.make(placement, picture: frame.size, evenStart: frame.format != .bgra).scaled)
         }
     }
 }

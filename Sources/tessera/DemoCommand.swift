@@ -198,7 +198,7 @@ struct Demo: ParsableCommand {
         }
 
         // Stop and summarise.
-        let metricsText = kiosk.healthPort != nil ? PrometheusText.render(kiosk: kiosk) : ""
+        let metricsText = kiosk.healthPort != nil ? kiosk.metricsText() : ""
         let stats = kiosk.media.stats
         let figures = kiosk.metrics.outputFigures
         await kiosk.shutdown()

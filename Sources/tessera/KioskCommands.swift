@@ -55,7 +55,7 @@ struct Run: ParsableCommand {
     @Option(help: "wss: PEM file of the CA that signs the backend's certificate (else the system's roots).") var signalCaFile: String?
     @Option(help: "Room on the backend.") var room: String = "demo"
     @Option(help: "This wall's id on the backend (default: the host name).") var wallId: String?
-    @Option(help: "Output backend: drm or headless.") var backend: KioskConfiguration.Backend = .drm
+    @Option(help: "Output backend: drm or headless.") var backend: KioskConfiguration.Backend = .default
     @Option(help: "Renderer: gles or cpu.") var renderer: RendererKind = .cpu
     @Option(help: "Headless: write DIR/<output-id>.png each second and at exit.") var snapshotDir: String?
     @Option(help: "Stop after this many seconds.") var exitAfter: Double?

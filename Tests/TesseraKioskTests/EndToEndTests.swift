@@ -47,6 +47,7 @@ import Testing
         var config = KioskConfiguration(layoutPath: layoutPath, room: .signal(SignalClientConfiguration(
             url: backend.url, room: "r", wallID: "wall-e2e", token: .value(Backend.wallToken), urlPolicy: signalPolicy,
             statusInterval: .milliseconds(500))))
+        config.backend = .headless
         config.media.policy = URLPolicy(allowedSchemes: ["udp"], allowedHosts: ["127.0.0.1"])
         config.media.offlineAfter = .seconds(2)
         config.media.stallAfter = .milliseconds(800)
@@ -86,6 +87,9 @@ import Testing
         #expect(metrics.contains("tessera_stream_up{stream=\"p1\",state=\"playing\"} 1"))
         #expect(metrics.contains("tessera_output_frames_total{output=\"main\"}"))
         #expect(metrics.contains("tessera_render_frame_seconds_count{output=\"main\"}"))
+        // The CPU renderer's scaling scratch is held, and shown (issue 17).
+        let scratch = metrics.split(separator: "\n").first { $0.hasPrefix("tessera_render_scratch_bytes ") }
+        #expect((scratch?.split(separator: " ").last.flatMap { Double($0) } ?? 0) > 0, "\(scratch ?? "no tessera_render_scratch_bytes")")
 
         // 2. A key switches the preset, and the backend hears of it.
         type("2")
@@ -228,6 +232,7 @@ extension KioskConfiguration {
     /// on a free port, no keyboard, stopped by `shutdown()` rather than signals.
     static func forTests(_ room: Room, fps: Double) -> KioskConfiguration {
         var config = KioskConfiguration(layoutPath: "\(repoRoot)/Layouts/single-1080p.json", room: .local(room))
+        config.backend = .headless
         config.headlessFPS = fps
         config.healthAddress = "127.0.0.1:0"
         config.keyboard = .none

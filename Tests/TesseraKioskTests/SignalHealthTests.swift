@@ -17,6 +17,7 @@ import Testing
         var config = KioskConfiguration(layoutPath: "\(repoRoot)/Layouts/single-1080p.json", room: .signal(SignalClientConfiguration(
             url: "ws://127.0.0.1:\(peer.port)/signal", room: "r", wallID: "wall-health", token: .value("t"),
             backoff: Backoff(initial: .milliseconds(50), maximum: .milliseconds(200)))))
+        config.backend = .headless
         config.headlessFPS = 10
         config.healthAddress = "127.0.0.1:0"
         config.keyboard = .none
@@ -43,7 +44,7 @@ import Testing
     @Test func helloAdvertisesTheLayoutsOutputs() throws {
         let layout = try LayoutFiles.load("\(repoRoot)/Layouts/single-1080p.json").get()
         let base = SignalClientConfiguration(url: "ws://h/signal", room: "r", wallID: "w", token: .value("t"))
-        let outputs = Kiosk.advertising(layout.outputs, in: base).capabilities.outputs
+        let outputs = SignalBridge.advertising(layout.outputs, in: base).capabilities.outputs
         #expect(outputs == layout.outputs.map {
             OutputCapability(id: $0.id, connector: $0.connector, width: $0.mode.width, height: $0.mode.height, refresh: $0.mode.refresh)
         })
@@ -53,8 +54,8 @@ import Testing
     @Test func aClientWhoseBeatStoppedIsHung() {
         let now = ContinuousClock.now
         var link = SignalLinkStatus(connected: false, since: now - .seconds(400), lastError: "x", beat: now - .seconds(1))
-        #expect(Kiosk.stalledFor(link, now: now) == nil, "a backend away for long is not a hung client")
+        #expect(Watchdog.stalledFor(link, now: now) == nil, "a backend away for long is not a hung client")
         link.beat = now - .seconds(12)
-        #expect(Kiosk.stalledFor(link, now: now) == 12)
+        #expect(Watchdog.stalledFor(link, now: now) == 12)
     }
 }

@@ -37,11 +37,11 @@ import Testing
 @Suite struct WatchdogGraceTests {
     @Test func theFirstFrameIsAwaitedFromReadyNotFromStart() {
         var slow = OutputFigures(id: "main")
-        #expect(Kiosk.outputsAlive([slow], now: 80, readyAt: 75), "5 s after READY, no frame yet: fine")
-        #expect(Kiosk.outputsAlive([slow], now: 130, readyAt: 75))
-        #expect(!Kiosk.outputsAlive([slow], now: 140, readyAt: 75), "over 60 s after READY without a frame")
+        #expect(Watchdog.outputsAlive([slow], now: 80, readyAt: 75), "5 s after READY, no frame yet: fine")
+        #expect(Watchdog.outputsAlive([slow], now: 130, readyAt: 75))
+        #expect(!Watchdog.outputsAlive([slow], now: 140, readyAt: 75), "over 60 s after READY without a frame")
         slow.lastPresentAt = 131
-        #expect(Kiosk.outputsAlive([slow], now: 140, readyAt: 75))
-        #expect(!Kiosk.outputsAlive([slow], now: 142, readyAt: 75), "presented, then nothing for over 10 s")
+        #expect(Watchdog.outputsAlive([slow], now: 140, readyAt: 75))
+        #expect(!Watchdog.outputsAlive([slow], now: 142, readyAt: 75), "presented, then nothing for over 10 s")
     }
 }

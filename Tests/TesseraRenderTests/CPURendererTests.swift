@@ -129,3 +129,49 @@ enum ColorBarCheck {
         }
     }
 }
+
+/// What the CPU renderer keeps between draws for tile conversion (issue 17: in the soak, the first
+/// switch to a preset with a large tile added 52 MiB of scratch memory that was kept for good).
+@Suite("CPU renderer memory")
+struct CPURendererMemoryTests {
+    static let output = Size(width: 1280, height: 720)
+    static let picture = Size(width: 320, height: 180)
+
+    /// One tile over the whole output (a teacher preset), or a 4x4 grid of picture-sized tiles (a gallery).
+    static func scene(grid: Bool) -> OutputScene {
+        let rects = grid
+            ? (0..<16).map { Rect(x: $0 % 4 * picture.width, y: $0 / 4 * picture.height, width: picture.width, height: picture.height) }
+            : [Rect(x: 0, y: 0, width: output.width, height: output.height)]
+        let tiles = rects.enumerated().map { i, r in
+            Tile(participant: ParticipantID("p\(i + 1)"), zone: "everyone", rect: r, fit: .contain, background: Fixtures.tileBackground)
+        }
+        return OutputScene(id: "mem", size: output, rotation: .none, background: Fixtures.background, tiles: tiles)
+    }
+
+    /// The scratch one tile of `size` needs at most: Y'CbCr 4:4:4 rows padded by 128 bytes.
+    static func scratchBound(_ size: Size) -> Int { (size.width + 128) * size.height * 3 }
+
+    @Test("scratch memory is one buffer per worker, sized by the largest tile shown, and shrinks when it does")
+    func scratchBounded() throws {
+        let workers = 2
+        let renderer = try CPURenderer(fonts: Fixtures.fonts, workers: workers)
+        let text = TextCache(fonts: Fixtures.fonts)
+        let sources = FrameSourceTable(Dictionary(uniqueKeysWithValues: (1...16).map {
+            (StreamID(ParticipantID("p\($0)")), StillFrameSource(Placeholder.participant(number: $0, size: Self.picture, text: text)) as any FrameSource)
+        }))
+        let target = MemoryBuffer(size: Self.output)
+        let gallery = Self.scene(grid: true), teacher = Self.scene(grid: false)
+        for round in 1...3 {
+            _ = try renderer.draw(gallery, sources: sources, into: target)
+            #expect(renderer.scratchBytes <= workers * Self.scratchBound(Self.picture),
+                    "round \(round), gallery: \(renderer.scratchBytes) bytes held")
+            #expect(renderer.scalerCount <= gallery.tiles.count, "round \(round), gallery: \(renderer.scalerCount) scalers")
+            _ = try renderer.draw(teacher, sources: sources, into: target)
+            #expect(renderer.scratchBytes <= workers * Self.scratchBound(Self.output),
+                    "round \(round), teacher: \(renderer.scratchBytes) bytes held")
+            #expect(renderer.scalerCount == 1, "round \(round), teacher: \(renderer.scalerCount) scalers kept")
+        }
+        _ = try renderer.draw(gallery, sources: sources, into: target)
+        #expect(renderer.scratchBytes <= workers * Self.scratchBound(Self.picture), "back to the gallery: \(renderer.scratchBytes) bytes held")
+    }
+}

@@ -286,6 +286,10 @@ try:
     # One round of every churn action belongs to the warm-up: the first preset switch, layout edit
     # and reconnect make caches and buffers that are then reused; growth is measured after that.
     churn(len(CHURN_ACTIONS) * a.churn, "warm-up")
+    # Both settled states show the first preset: the CPU renderer's scratch follows the largest
+    # tile shown (RELIABILITY.md), so states on different presets differ by design.
+    if presets:
+        admin("POST", "/rooms/soak/layout", {"preset": presets[0]})
     start = settle(t0, rows, writer, "settle", a.settle)
     log(f"settled after warm-up: {start['playing']}/{a.streams} playing, RSS {start['rss_mib']:.0f} MiB, "
         f"{start['fds']} fds, {start['threads']} threads")
