@@ -30,7 +30,7 @@ cmd = [a.tessera, "run", "--layout", layout, "--backend", "headless", "--rendere
 
 def metrics():
     """Each family summed over its labels; per-stream samples also under (family, stream, reason)."""
-    text = urllib.request.urlopen(f"http://127.0.0.1:{a.port}/metrics", timeout=5).read().decode()
+    text = urllib.request.urlopen(f"http://127.0.0.1:{a.port}/metrics", timeout=20).read().decode()  # an overloaded wall answers late
     m = {}
     for line in text.splitlines():
         g = re.match(r'^(tessera_[a-z_]+)(\{[^}]*\})?\s+([0-9.eE+-]+)$', line)
