@@ -9,9 +9,15 @@
 set -eu
 unit=${1:-tessera.service}
 if [ -n "${TESSERA_IP_ALLOW:-}" ]; then
-    # localhost: /metrics and /healthz on 127.0.0.1, the systemd-resolved stub resolver.
-    # shellcheck disable=SC2086 # the list is space-separated on purpose
-    exec systemctl set-property --runtime "$unit" IPAddressDeny=any "IPAddressAllow=localhost $TESSERA_IP_ALLOW"
+    # localhost: /metrics and /healthz on 127.0.0.1, the systemd-resolved stub resolver. One
+    # IPAddressAllow= per address: systemctl (252) takes the word "localhost" only on its own, and
+    # refused "IPAddressAllow=localhost 10.0.0.5" (so the unit never started; make e2e-boot check 8).
+    set -f  # the list is split on spaces, never globbed
+    set -- IPAddressDeny=any IPAddressAllow=localhost
+    for address in $TESSERA_IP_ALLOW; do
+        set -- "$@" "IPAddressAllow=$address"
+    done
+    exec systemctl set-property --runtime "$unit" "$@"
 elif [ -e "/run/systemd/system.control/$unit.d/50-IPAddressDeny.conf" ]; then
     exec systemctl set-property --runtime "$unit" IPAddressDeny= IPAddressAllow=
 fi
