@@ -342,7 +342,8 @@ def run_renderer(tessera, work, vmlinux, image, renderer, plans):
         def first_frame(l):
             m = STATUS.search(l)
             if m:
-                frames = [int(f) for f in re.findall(r"(\d+) frames", m.group(4))]
+                # The outputs' part only: the line may go on with "; shedding level N (… 0 frames skipped …)".
+                frames = [int(f) for f in re.findall(r"(\d+) frames", m.group(4).split(";")[0])]
                 if len(frames) == 2 and all(f > 0 for f in frames):
                     return m
         m = vm.wait_for(first_frame, 180, "first frame on both heads")
