@@ -14,9 +14,21 @@ final class OutputThread: @unchecked Sendable {
     // starts (EGL contexts are bound to one thread).
     /// What the render thread draws with, made on that thread: one backend and renderer, and
     /// the backend's outputs (one headless output, or every display of a DRM device).
-    struct Lit {
-        var backend: any OutputBackend
-        var renderer: any Renderer
+    ///
+    /// A class, so that every copy is this one: `close` stops the backend and lets the renderer go
+    /// while the backend lives on (a GLES renderer's EGL display lives on the DRM backend's GBM
+    /// device). As a struct, the copy `WorkerThread` keeps for the body's duration was destroyed
+    /// last, backend first, and the GLES teardown crashed at every SIGTERM on DRM (make e2e-kms).
+    final class Lit {
+        let backend: any OutputBackend
+        private var held: (any Renderer)?
+        /// The renderer; unusable after `close`.
+        var renderer: any Renderer { held! }
+        init(backend: any OutputBackend, renderer: any Renderer) { self.backend = backend; held = renderer }
+        func close() {
+            backend.stop()
+            held = nil
+        }
     }
     /// For logs and the thread's name.
     let id: String
@@ -45,17 +57,9 @@ final class OutputThread: @unchecked Sendable {
     /// Starts the thread and waits until it has lit its output; throws what setting up threw.
     func start() throws {
         try worker.start(setup: setup) { [self] lit in
-            var lit: Lit? = lit
-            run(lit!)
-            lit!.backend.stop()
-            // The renderer goes before the backend: a GLES renderer's EGL display lives on the DRM
-            // backend's GBM device (the other way round, its teardown crashed at exit). Both go here,
-            // on their thread and before it counts as finished, so the process cannot exit in the middle of it.
-            do {
-                let backend = lit!.backend
-                lit = nil
-                withExtendedLifetime(backend) {}
-            }
+            run(lit)
+            // On this thread and before it counts as finished, so the process cannot exit in the middle of it.
+            lit.close()
         }
     }
 
