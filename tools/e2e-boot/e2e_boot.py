@@ -454,9 +454,16 @@ def check_backend(vm, plans):
     the installer's tessera.env, gets the room from the backend and shows it; its metrics say connected."""
     t0 = time.monotonic()
     vm.sh("install -m 0600 /etc/tessera/wall-token /run/e2e-wall-token && "
+          "(umask 077; echo e2e-admin-token > /run/e2e-admin-token) && "
           "systemd-run --unit e2e-signal --property Restart=no tessera-signal --listen 127.0.0.1:8700 "
-          "--wall-token-file /run/e2e-wall-token --room e2e --participants 6 "
+          "--wall-token-file /run/e2e-wall-token --admin-token-file /run/e2e-admin-token --room e2e --participants 6 "
           "--stream-url-template 'udp://127.0.0.1:{n+20000}'")
+    deadline = time.monotonic() + 60
+    while vm.sh("exec 5<>/dev/tcp/127.0.0.1/8700", check=False)[0] != 0:
+        if time.monotonic() > deadline:
+            _, st = vm.sh("systemctl status e2e-signal --no-pager -n 10 | cut -c1-200", check=False)
+            raise Fail(f"8 backend: tessera-signal is not listening on 127.0.0.1:8700 after 60 s:\n{st}")
+        time.sleep(1)
     for n in range(1, 7):
         vm.sh(f"systemd-run --unit e2e-pub{n} --property Restart=no tessera testsrc "
               f"--replay /usr/share/tessera-e2e/clips/p{n}.ts --to udp://127.0.0.1:{20000 + n}")
