@@ -473,7 +473,7 @@ def check_backend(vm, plans):
     back = time.monotonic() - t0
     _, env_line = vm.sh(f"journalctl -q -u tessera _PID={pid} --no-pager -o cat | grep 'options from the environment' | tail -1",
                         check=False)
-    want = "TESSERA_SIGNAL_URL, TESSERA_ROOM, TESSERA_ALLOW_SCHEME, TESSERA_ALLOW_HOST, TESSERA_RENDERER, TESSERA_PROGRESS"
+    want = "TESSERA_SIGNAL_URL, TESSERA_ROOM, TESSERA_RENDERER, TESSERA_ALLOW_SCHEME, TESSERA_ALLOW_HOST, TESSERA_PROGRESS"
     if want not in env_line:
         raise Fail(f"8 backend: the wall did not log the variables it used: {env_line or 'no line'}")
     _, metrics = vm.sh("exec 5<>/dev/tcp/127.0.0.1/9110 && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&5 && "
