@@ -55,7 +55,6 @@ extension Kiosk {
         guard configuration.loadShedding else { shedding.disable(); return }
         let cores = Double(max(1, ProcessInfo.processInfo.activeProcessorCount))
         var last = (at: ContinuousClock.now, cpu: LoadShedding.processCPUSeconds(), ticks: 0, dropped: 0)
-        var applied: [StreamID: StreamShedding] = [:]
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: LoadShedding.period) }
             if Task.isShuttingDownGracefully || Task.isCancelled { return }
@@ -72,14 +71,11 @@ extension Kiosk {
                 shedding.logger.notice("load shedding level \(level): \(LoadShedder.summary(level: level))",
                               metadata: ["dropped": "\(sample.dropped) of \(sample.ticks)", "cpu": "\(Int(sample.cpu * 100))%"])
             }
-            // Every time, not only on a change: streams that opened since get the level too.
-            var next: [StreamID: StreamShedding] = [:]
+            // Every time, not only on a change: streams that opened (or reopened) since get the level
+            // too. A store under a lock per visible stream, twice a second.
             for (id, size) in LoadShedder.largestTiles(in: wall.currentScene) {
-                let s = LoadShedder.shedding(level: level, largestTile: size)
-                next[id] = s
-                if applied[id] != s || changed { media.setShedding(s, for: id) }
+                media.setShedding(LoadShedder.shedding(level: level, largestTile: size), for: id)
             }
-            applied = next
         }
     }
 
