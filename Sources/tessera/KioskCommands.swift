@@ -74,7 +74,11 @@ struct Run: ParsableCommand {
             throw ValidationError("--stream-url-template needs --participants N")
         }
         if signalCaFile != nil && signal == nil { throw ValidationError("--signal-ca-file needs --signal") }
-        if let exitAfter, exitAfter <= 0 { throw ValidationError("--exit-after must be positive") }
+        // Values also come from tessera.env (TESSERA_*): NaN and infinity trapped in Duration conversions.
+        if let exitAfter, !(exitAfter.isFinite && exitAfter > 0) { throw ValidationError("--exit-after must be a positive number of seconds") }
+        if let fps, !(fps.isFinite && fps > 0 && fps <= 1000) { throw ValidationError("--fps must be between 0 and 1000") }
+        if !(progress.isFinite && progress >= 0) { throw ValidationError("--progress must be 0 (never) or a number of seconds") }
+        if !(0...10_000).contains(participants) { throw ValidationError("--participants must be 0 to 10000") }
         if snapshotDir != nil && backend != .headless { throw ValidationError("--snapshot-dir works with --backend headless only") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
     }

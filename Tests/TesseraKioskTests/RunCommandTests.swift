@@ -102,3 +102,18 @@ import Testing
         #expect(!result.output.contains("environment"))
     }
 }
+
+/// Numbers that reach `tessera run` from tessera.env or the command line: NaN, infinity and absurd
+/// sizes are refused with usage errors (infinity as --progress used to trap in a Duration conversion).
+@Suite struct RunNumberTests {
+    @Test(.enabled(if: RunEnvironmentTests.enabled, "needs .build/debug/tessera: run `swift build` first"),
+          arguments: [["--progress", "inf"], ["--progress", "nan"], ["--exit-after", "inf"], ["--exit-after", "nan"],
+                      ["--fps", "nan"], ["--fps", "0"], ["--participants", "1000000000"], ["--participants", "-1"]])
+    func hostileNumbersAreRefused(_ extra: [String]) async throws {
+        let args = ["run", "--layout", "\(repoRoot)/Layouts/single-1080p.json", "--backend", "headless", "--health", "off",
+                    "--keyboard", "none"] + extra
+        let result = try await ProcessRunner.run(RunCommandTests.binary, args)
+        #expect(result.status == 64, "\(extra): \(result.output)")
+        #expect(!result.output.contains("Backtrace"), "\(result.output)")
+    }
+}
