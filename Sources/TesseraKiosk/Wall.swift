@@ -22,29 +22,31 @@ public enum ChangeSource: String, Sendable {
 }
 
 /// The wall's state and its one owner: layout, room, the teacher's view, and the scene made from
-/// them. Every change goes through here (under one lock), builds the scene again, publishes it to
+/// them. Every change goes through here (under one lock, `state`), builds the scene again, publishes it to
 /// the render threads, and makes Media's open streams match it. Called from any thread; never
 /// blocks on the network or a decoder (MediaEngine.update returns at once).
-public final class Wall: @unchecked Sendable {
-    // Unchecked: every stored var is guarded by `lock`.
-    private let lock = NSLock()
-    private var layout: Layout
-    private var builder: SceneBuilder
-    private var shortcuts: ShortcutMap
-    private var room: Room
-    private var view: ViewState
-    private var scene: Scene
-    private var backendRev = 0
-    /// The backend's preset switch waiting for its `applyAt`: one at a time, replaced by any newer
-    /// selection and cancelled at shutdown, so a stale one never overrides a later choice.
-    private var scheduled: (rev: Int, timer: DispatchWorkItem)?
-    private var lastSubscriptions: [Subscription] = []
-    private var lastRequests: [StreamRequest] = []
+public final class Wall: Sendable {
+    /// Everything a change reads and writes, under one lock.
+    private struct State {
+        var layout: Layout
+        var builder: SceneBuilder
+        var shortcuts: ShortcutMap
+        var room: Room
+        var view: ViewState
+        var scene: Scene
+        var backendRev = 0
+        /// The backend's preset switch waiting for its `applyAt`: one at a time, replaced by any newer
+        /// selection and cancelled at shutdown, so a stale one never overrides a later choice.
+        var scheduled: (rev: Int, timer: DispatchWorkItem)?
+        var lastSubscriptions: [Subscription] = []
+        var lastRequests: [StreamRequest] = []
+        var changes = 0
+    }
+    private let state: Mutex<State>
     private let origin: StreamOrigin
     private let media: MediaEngine
     private let logger: Logger
     private let reportsContinuation: AsyncStream<WallReport>.Continuation
-    private var changes = 0
     /// The scene as the render threads read it: swapped in whole after each rebuild, behind its own
     /// lock, so a render thread never waits for a rebuild or for Media's bookkeeping.
     private let published: Mutex<Scene>
@@ -56,18 +58,17 @@ public final class Wall: @unchecked Sendable {
     /// for a roster from the kiosk's own configuration).
     public init(layout: Layout, room: Room = Room(), media: MediaEngine, origin: StreamOrigin = .network,
                 logger: Logger = Logger(label: "tessera.kiosk.wall")) {
-        self.layout = layout
-        self.builder = SceneBuilder(layout: layout)
-        self.shortcuts = ShortcutMap(layout.shortcuts)
-        self.room = room
-        self.view = ViewState(layout: layout)
-        self.scene = builder.build(room: room, state: view)
+        let builder = SceneBuilder(layout: layout)
+        let view = ViewState(layout: layout)
+        let scene = builder.build(room: room, state: view)
+        self.state = Mutex(State(layout: layout, builder: builder, shortcuts: ShortcutMap(layout.shortcuts),
+                                 room: room, view: view, scene: scene))
         self.published = Mutex(scene)
         self.media = media
         self.origin = origin
         self.logger = logger
         (reports, reportsContinuation) = AsyncStream.makeStream(of: WallReport.self, bufferingPolicy: .unbounded)
-        lock.lock(); refreshStreams(); lock.unlock()
+        state.withLock { refreshStreams(&$0) }
     }
 
     deinit { reportsContinuation.finish() }
@@ -75,13 +76,13 @@ public final class Wall: @unchecked Sendable {
     // MARK: Reading (render threads, health, tests)
 
     public var currentScene: Scene { published.withLock { $0 } }
-    public var currentLayout: Layout { lock.lock(); defer { lock.unlock() }; return layout }
-    public var currentView: ViewState { lock.lock(); defer { lock.unlock() }; return view }
-    public var currentRoom: Room { lock.lock(); defer { lock.unlock() }; return room }
+    public var currentLayout: Layout { state.withLock { $0.layout } }
+    public var currentView: ViewState { state.withLock { $0.view } }
+    public var currentRoom: Room { state.withLock { $0.room } }
     /// How many times the scene was rebuilt (for progress lines and tests).
-    public var sceneChanges: Int { lock.lock(); defer { lock.unlock() }; return changes }
+    public var sceneChanges: Int { state.withLock { $0.changes } }
     /// The streams Media was last asked for.
-    public var desiredStreams: [StreamRequest] { lock.lock(); defer { lock.unlock() }; return lastRequests }
+    public var desiredStreams: [StreamRequest] { state.withLock { $0.lastRequests } }
 
     /// The scene of one output; nil if the layout has no such output (any longer). Called by the
     /// render threads at every refresh.
@@ -94,13 +95,10 @@ public final class Wall: @unchecked Sendable {
     /// A key was pressed: applies the layout's shortcut for it, if any. Returns the action applied.
     @discardableResult
     public func handleKey(_ key: KeyCombo) -> Action? {
-        lock.lock()
-        guard let action = shortcuts.action(for: key) else {
-            lock.unlock()
+        guard let action = state.withLock({ $0.shortcuts.action(for: key) }) else {
             logger.debug("key without a shortcut", metadata: ["key": "\(key)"])
             return nil
         }
-        lock.unlock()
         logger.info("key", metadata: ["key": "\(key)", "action": "\(action)"])
         apply(action, source: .keyboard)
         return action
@@ -108,56 +106,60 @@ public final class Wall: @unchecked Sendable {
 
     /// Applies a shortcut action as if its key had been pressed.
     public func apply(_ action: Action, source: ChangeSource = .keyboard) {
-        lock.lock(); defer { lock.unlock() }
-        let before = view
-        view = view.applying(action, layout: layout, room: room)
-        rebuild()
-        // The built scene says which page is really shown (pages wrap there).
-        view.page = scene.page
-        if view.preset != before.preset { reportPreset(source: source) }
-        reportView(ifChangedFrom: before, source: source)
+        state.withLock { s in
+            let before = s.view
+            s.view = s.view.applying(action, layout: s.layout, room: s.room)
+            rebuild(&s)
+            // The built scene says which page is really shown (pages wrap there).
+            s.view.page = s.scene.page
+            if s.view.preset != before.preset { reportPreset(s, source: source) }
+            reportView(s, ifChangedFrom: before, source: source)
+        }
     }
 
     /// Shows the page, spotlight and labels the backend asked for (protocol 1.1 `view.set`); an
     /// absent field keeps the wall's own, a spotlight on someone not in the room clears it.
     public func apply(view set: ViewSet) {
-        lock.lock(); defer { lock.unlock() }
-        let before = view
-        if let page = set.page { view.page = page }
-        if case .some(let spotlight) = set.spotlight { view.spotlight = spotlight.flatMap { room[$0] != nil ? $0 : nil } }
-        if let labels = set.labels { view.labelsVisible = labels }
-        guard view != before else { return }
-        rebuild()
-        view.page = scene.page
-        reportView(ifChangedFrom: before, source: .backend)
+        state.withLock { s in
+            let before = s.view
+            if let page = set.page { s.view.page = page }
+            if case .some(let spotlight) = set.spotlight { s.view.spotlight = spotlight.flatMap { s.room[$0] != nil ? $0 : nil } }
+            if let labels = set.labels { s.view.labelsVisible = labels }
+            guard s.view != before else { return }
+            rebuild(&s)
+            s.view.page = s.scene.page
+            reportView(s, ifChangedFrom: before, source: .backend)
+        }
     }
 
     /// Shows `preset` (the backend's `layout.set`, or a test). Unknown presets are logged and ignored.
     public func selectPreset(_ preset: String, rev: Int? = nil, source: ChangeSource) {
-        lock.lock(); defer { lock.unlock() }
-        if let rev { backendRev = max(backendRev, rev) }
-        guard layout.preset(named: preset) != nil else {
-            logger.warning("unknown preset requested; keeping the current one",
-                           metadata: ["preset": "\(preset)", "source": "\(source.rawValue)",
-                                      "presets": "\(layout.presets.map(\.name).joined(separator: ","))"])
-            return
+        state.withLock { s in
+            if let rev { s.backendRev = max(s.backendRev, rev) }
+            guard s.layout.preset(named: preset) != nil else {
+                logger.warning("unknown preset requested; keeping the current one",
+                               metadata: ["preset": "\(preset)", "source": "\(source.rawValue)",
+                                          "presets": "\(s.layout.presets.map(\.name).joined(separator: ","))"])
+                return
+            }
+            guard preset != s.view.preset else { return }
+            let before = s.view
+            s.view.preset = preset
+            s.view.page = 0
+            rebuild(&s)
+            reportPreset(s, source: source)
+            reportView(s, ifChangedFrom: before, source: source)
         }
-        guard preset != view.preset else { return }
-        let before = view
-        view.preset = preset
-        view.page = 0
-        rebuild()
-        reportPreset(source: source)
-        reportView(ifChangedFrom: before, source: source)
     }
 
     /// A new roster (from Signal, or a local one).
     public func setRoom(_ room: Room) {
-        lock.lock(); defer { lock.unlock() }
-        guard room != self.room else { return }
-        self.room = room
-        if let s = view.spotlight, room[s] == nil { view.spotlight = nil }
-        rebuild()
+        state.withLock { s in
+            guard room != s.room else { return }
+            s.room = room
+            if let spotlight = s.view.spotlight, room[spotlight] == nil { s.view.spotlight = nil }
+            rebuild(&s)
+        }
     }
 
     /// Applies one update from the signaling client: the room, the backend's preset choice, and
@@ -171,9 +173,11 @@ public final class Wall: @unchecked Sendable {
                 let delay = Double(at) / 1000 - Date().timeIntervalSince1970
                 if delay > 0 {
                     // Walls split over several machines switch together at `applyAt` (wall-clock time).
-                    let timer = DispatchWorkItem { [weak self] in self?.applyScheduledSwitch(selection) }
-                    lock.withLock { scheduled = (selection.rev, timer) }
-                    DispatchQueue.global().asyncAfter(deadline: .now() + min(delay, 60), execute: timer)
+                    state.withLock { s in
+                        let timer = DispatchWorkItem { [weak self] in self?.applyScheduledSwitch(selection) }
+                        s.scheduled = (selection.rev, timer)
+                        DispatchQueue.global().asyncAfter(deadline: .now() + min(delay, 60), execute: timer)
+                    }
                     return
                 }
             }
@@ -182,31 +186,32 @@ public final class Wall: @unchecked Sendable {
     }
 
     private func applyScheduledSwitch(_ selection: LayoutSelection) {
-        let due = lock.withLock { () -> Bool in
-            guard scheduled?.rev == selection.rev else { return false }
-            scheduled = nil
+        let due = state.withLock { s -> Bool in
+            guard s.scheduled?.rev == selection.rev else { return false }
+            s.scheduled = nil
             return true
         }
         if due { selectPreset(selection.preset, rev: selection.rev, source: .backend) }
     }
 
     private func cancelScheduledSwitch() {
-        lock.withLock { scheduled?.timer.cancel(); scheduled = nil }
+        state.withLock { s in s.scheduled?.timer.cancel(); s.scheduled = nil }
     }
 
     /// Replaces the layout (hot reload). The preset, page, spotlight and labels carry over when the
     /// new layout still has the preset; otherwise its default preset shows. Streams that stay
     /// visible keep decoding: Media keeps every stream whose URL is unchanged.
     public func setLayout(_ new: Layout) {
-        lock.lock(); defer { lock.unlock() }
-        guard new != layout else { return }
-        let before = view.preset
-        layout = new
-        builder = SceneBuilder(layout: new)
-        shortcuts = ShortcutMap(new.shortcuts)
-        if new.preset(named: view.preset) == nil { view = ViewState(preset: new.defaultPreset, labelsVisible: view.labelsVisible) }
-        rebuild()
-        if view.preset != before { reportPreset(source: .file) }
+        state.withLock { s in
+            guard new != s.layout else { return }
+            let before = s.view.preset
+            s.layout = new
+            s.builder = SceneBuilder(layout: new)
+            s.shortcuts = ShortcutMap(new.shortcuts)
+            if new.preset(named: s.view.preset) == nil { s.view = ViewState(preset: new.defaultPreset, labelsVisible: s.view.labelsVisible) }
+            rebuild(&s)
+            if s.view.preset != before { reportPreset(s, source: .file) }
+        }
     }
 
     /// Stops reporting (the consumer's loop ends) and drops a preset switch still waiting for its time.
@@ -217,54 +222,54 @@ public final class Wall: @unchecked Sendable {
 
     // MARK: Inside the lock
 
-    private func rebuild() {
-        scene = builder.build(room: room, state: view)
-        let built = scene
+    private func rebuild(_ s: inout State) {
+        s.scene = s.builder.build(room: s.room, state: s.view)
+        let built = s.scene
         published.withLock { $0 = built }
-        changes += 1
-        refreshStreams()
+        s.changes += 1
+        refreshStreams(&s)
     }
 
-    private func reportPreset(source: ChangeSource) {
+    private func reportPreset(_ s: State, source: ChangeSource) {
+        let view = s.view
         logger.info("preset", metadata: ["preset": "\(view.preset)", "source": "\(source.rawValue)"])
-        let s: LayoutChanged.Source = switch source {
+        let changeSource: LayoutChanged.Source = switch source {
         case .keyboard, .local: .keyboard
         case .file: .file
         case .backend: .backend
         }
-        reportsContinuation.yield(.layoutChanged(LayoutChanged(preset: view.preset, rev: backendRev, source: s)))
+        reportsContinuation.yield(.layoutChanged(LayoutChanged(preset: view.preset, rev: s.backendRev, source: changeSource)))
     }
 
-    private func reportView(ifChangedFrom before: ViewState, source: ChangeSource) {
+    private func reportView(_ s: State, ifChangedFrom before: ViewState, source: ChangeSource) {
+        let view = s.view
         guard (view.page, view.spotlight, view.labelsVisible) != (before.page, before.spotlight, before.labelsVisible) else { return }
-        let s: LayoutChanged.Source = switch source {
+        let changeSource: LayoutChanged.Source = switch source {
         case .keyboard, .local: .keyboard
         case .file: .file
         case .backend: .backend
         }
-        reportsContinuation.yield(.viewChanged(ViewChanged(page: view.page, spotlight: view.spotlight, labels: view.labelsVisible, source: s)))
+        reportsContinuation.yield(.viewChanged(ViewChanged(page: view.page, spotlight: view.spotlight, labels: view.labelsVisible, source: changeSource)))
     }
 
     /// Visible tiles decode every frame; the next page's tiles are kept warm (keyframes only).
-    private func refreshStreams() {
-        let requests = Self.streamRequests(visible: scene,
-                                           warm: scene.pageCount > 1 ? builder.build(room: room, state: nextPageView()) : nil,
-                                           room: room, origin: origin)
-        if requests != lastRequests {
-            lastRequests = requests
+    private func refreshStreams(_ s: inout State) {
+        var next = s.view
+        next.page = s.scene.page + 1
+        let requests = Self.streamRequests(visible: s.scene,
+                                           warm: s.scene.pageCount > 1 ? s.builder.build(room: s.room, state: next) : nil,
+                                           room: s.room, origin: origin)
+        if requests != s.lastRequests {
+            s.lastRequests = requests
             for (id, error) in media.update(desired: requests) {
                 logger.warning("stream refused", metadata: ["stream": "\(id)", "reason": "\(error)"])
             }
         }
-        let subs = Subscription.from(scene: scene, room: room)
-        if subs != lastSubscriptions {
-            lastSubscriptions = subs
+        let subs = Subscription.from(scene: s.scene, room: s.room)
+        if subs != s.lastSubscriptions {
+            s.lastSubscriptions = subs
             reportsContinuation.yield(.subscriptions(subs))
         }
-    }
-
-    private func nextPageView() -> ViewState {
-        var v = view; v.page = scene.page + 1; return v
     }
 
     /// The streams a scene needs: per participant stream, the layer that fits its tallest tile.
