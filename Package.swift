@@ -48,16 +48,16 @@ let package = Package(
         // FFmpeg's handles, error text, encoder and muxer, shared by Media (decode, test publisher)
         // and Output (snapshots, recordings).
         .target(name: "TesseraFFmpeg", dependencies: ["CFFmpeg"]),
-        .target(name: "TesseraMedia", dependencies: ["TesseraCore", "TesseraFFmpeg", "CFFmpeg"]),
+        .target(name: "TesseraMedia", dependencies: ["TesseraCore", "TesseraFFmpeg", "CFFmpeg", .product(name: "Logging", package: "swift-log")]),
         // The test publisher (libx264 → MPEG-TS/SRT/RTMP/files, or replayed clips) and its test
         // pattern: linked by the CLI (testsrc, demo, bench) and the tests, never by the kiosk.
         .target(name: "TesseraTestMedia", dependencies: ["TesseraCore", "TesseraFFmpeg", "TesseraMedia", "CFFmpeg"]),
         // Optimized in debug builds too: the CPU renderer's per-pixel colour pass runs a hundred
         // times slower unoptimized, which made debug walls (the tests', soak-ci's) miss refreshes.
-        .target(name: "TesseraRender", dependencies: ["TesseraCore", "CEGL", "CSwscale", "CText"],
+        .target(name: "TesseraRender", dependencies: ["TesseraCore", "CEGL", "CSwscale", "CText", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // FFmpeg's encoders (PNG snapshots, recordings) are the output side's; decoding is Media's.
-        .target(name: "TesseraOutput", dependencies: ["TesseraCore", "TesseraFFmpeg", "CDRM", "CFFmpeg"]),
+        .target(name: "TesseraOutput", dependencies: ["TesseraCore", "TesseraFFmpeg", "CDRM", "CFFmpeg", .product(name: "Logging", package: "swift-log")]),
         // Signal's pure part: messages and codec, room tracker, URL gate, tokens, the backend's room
         // store; no sockets, so the fuzz harnesses take it without NIO.
         .target(name: "TesseraSignalCore", dependencies: ["TesseraCore"]),
@@ -120,8 +120,10 @@ let package = Package(
         .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"]),
         .testTarget(name: "TesseraLayoutTests", dependencies: ["TesseraLayout", "TesseraCore"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraTestMedia", "TesseraFFmpeg", "TesseraCore", "CFFmpeg"]),
-        .testTarget(name: "TesseraRenderTests", dependencies: ["TesseraRender", "TesseraOutput", "TesseraCore", "TesseraLayout", "TesseraMedia"],
+        .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraTestMedia", "TesseraFFmpeg", "TesseraCore", "CFFmpeg",
+                                                      .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "TesseraRenderTests", dependencies: ["TesseraRender", "TesseraOutput", "TesseraCore", "TesseraLayout", "TesseraMedia",
+                                                       .product(name: "Logging", package: "swift-log")],
                     exclude: ["Golden"]),
         .testTarget(name: "TesseraSignalTests", dependencies: [
             "TesseraSignal", "TesseraSignalServer", "TesseraCore",

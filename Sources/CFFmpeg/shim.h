@@ -48,6 +48,8 @@ static inline int tessera_avfmt_flag_discard_corrupt(void) { return AVFMT_FLAG_D
 static inline int tessera_avfmt_nofile(void) { return AVFMT_NOFILE; }
 /// FF_THREAD_SLICE (slice threads add no frame of delay, unlike frame threads).
 static inline int tessera_ff_thread_slice(void) { return FF_THREAD_SLICE; }
+/// FF_THREAD_FRAME (tests: messages logged on a decoder's own threads).
+static inline int tessera_ff_thread_frame(void) { return FF_THREAD_FRAME; }
 /// AV_CODEC_FLAG_OUTPUT_CORRUPT and AV_EF_EXPLODE are not used: corrupt frames are counted, not fatal.
 
 /// Plane pointers and strides of an AVFrame, which Swift sees as 8-tuples.
@@ -130,9 +132,10 @@ static inline AVDRMPlaneDescriptor *tessera_drm_plane(AVDRMLayerDescriptor *l, i
 /// The descriptor a DRM-PRIME frame carries in data[0].
 static inline AVDRMFrameDescriptor *tessera_frame_drm_descriptor(const AVFrame *f) { return (AVDRMFrameDescriptor *)f->data[0]; }
 
-/// FFmpeg's own log lines, routed to one Swift sink instead of standard error. The sink and the
-/// forwarder are static, so only one Swift file (FFmpegLog.swift) may call these.
-typedef void (*tessera_log_sink_fn)(int level, const char *line);
+/// FFmpeg's own log lines, routed to one Swift sink instead of standard error, each with the
+/// stream token of the context that logged it (tessera_log_token). The sink and the forwarder are
+/// static, so only one Swift file (FFmpegLog.swift) may call these.
+typedef void (*tessera_log_sink_fn)(int level, uintptr_t token, const char *line);
 static inline tessera_log_sink_fn *tessera_log_sink_slot(void) {
     static tessera_log_sink_fn slot;
     return &slot;
@@ -164,13 +167,26 @@ static inline void tessera_redirect_guard(void *avcl) {
     ctx->protocol_whitelist = av_strdup("none");
     if (!ctx->protocol_whitelist) atomic_store(&s->stop, 1); // no memory: stop the open instead
 }
+/// The stream token (0: none) in the `opaque` of the context that logs a message: `avcl` points
+/// to a struct whose first field is its AVClass. A decoder's frame threads log with copies of its
+/// AVCodecContext (FFmpeg 5.1 libavcodec/pthread_frame.c, init_thread: av_memdup of the whole
+/// context; update_context_from_user copies `opaque` again) and its slice threads with the context
+/// itself, so the token reaches the callback from every thread. Swift checks the value against the
+/// tokens it handed out, so a foreign `opaque` is never taken for one.
+static inline uintptr_t tessera_log_token(void *avcl) {
+    if (!avcl) return 0;
+    const AVClass *c = *(const AVClass **)avcl;
+    if (c == avcodec_get_class()) return (uintptr_t)((AVCodecContext *)avcl)->opaque;
+    if (c == avformat_get_class()) return (uintptr_t)((AVFormatContext *)avcl)->opaque;
+    return 0;
+}
 static inline void tessera_log_forward(void *avcl, int level, const char *fmt, va_list vl) {
     tessera_redirect_guard(avcl);
     tessera_log_sink_fn sink = *tessera_log_sink_slot();
     if (level > av_log_get_level() || !sink) return;
     char line[1024];
     vsnprintf(line, sizeof line, fmt, vl);
-    sink(level, line);
+    sink(level, tessera_log_token(avcl), line);
 }
 static inline void tessera_log_install(tessera_log_sink_fn sink, int level) {
     *tessera_log_sink_slot() = sink;

@@ -44,3 +44,20 @@ public struct RedactingLogHandler: LogHandler {
         }
     }
 }
+
+extension Logger {
+    /// This logger with its handler behind a `RedactingLogHandler` (unless it is one already): for
+    /// components that log text from outside (stream URLs, FFmpeg's messages), so that nothing they
+    /// log leaks a secret whatever handler the process bootstrapped.
+    public var redacting: Logger {
+        guard !(handler is RedactingLogHandler) else { return self }
+        var l = self
+        l.handler = RedactingLogHandler(handler)
+        return l
+    }
+
+    /// A logger that drops everything: the default of components made without one.
+    public static func discarding(_ label: String) -> Logger {
+        Logger(label: label, factory: { _ in SwiftLogNoOpLogHandler() })
+    }
+}

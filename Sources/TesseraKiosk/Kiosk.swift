@@ -45,15 +45,7 @@ public final class Kiosk: Sendable {
         }
         outputs = layout.outputs
         metrics = KioskMetrics(outputIDs: layout.outputs.map(\.id))
-        let mediaLogger = Logger(label: "tessera.media")
-        media = MediaEngine(configuration: configuration.media, log: MediaLog(minimum: .info) { level, message in
-            switch level {
-            case .debug: mediaLogger.debug("\(message)")
-            case .info: mediaLogger.info("\(message)")
-            case .warning: mediaLogger.warning("\(message)")
-            case .error: mediaLogger.error("\(message)")
-            }
-        })
+        media = MediaEngine(configuration: configuration.media, logger: Logger(label: "tessera.media"))
         let room: Room, origin: StreamOrigin
         switch configuration.room {
         case .local(let r): room = r; origin = .localConfig
@@ -197,7 +189,8 @@ public final class Kiosk: Sendable {
                 let fps = configuration.headlessFPS ?? refresh[o.id]!
                 // One headless backend per output, so each is paced by its own refresh.
                 try launch(o.id, refresh: [o.id: fps]) {
-                    let setup = try OutputFactory.headless([spec], refresh: fps, renderer: kind, workers: workers)
+                    let setup = try OutputFactory.headless([spec], refresh: fps, renderer: kind, workers: workers,
+                                                           logger: Logger(label: "tessera.output"))
                     return OutputThread.Lit(backend: setup.backend, renderer: setup.renderer)
                 }
             }
@@ -210,7 +203,7 @@ public final class Kiosk: Sendable {
             let workers = configuration.workersPerOutput ?? cores
             // One device, one GPU context: its outputs share a render thread, each waiting for its own flip.
             try launch("drm", refresh: refresh) {
-                let setup = try OutputFactory.drm(specs, onEvent: { logger.info("drm: \($0)") }, renderer: kind, workers: workers)
+                let setup = try OutputFactory.drm(specs, renderer: kind, workers: workers, logger: Logger(label: "tessera.output"))
                 let backend = setup.backend
                 for (id, why) in backend.problems.sorted(by: { $0.key < $1.key }) {
                     logger.error("output stays dark; `tessera outputs --layout FILE` shows what this machine has",

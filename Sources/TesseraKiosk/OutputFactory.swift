@@ -1,3 +1,4 @@
+import Logging
 import TesseraCore
 import TesseraOutput
 import TesseraRender
@@ -67,22 +68,25 @@ public enum OutputFactory {
     /// Headless outputs paced at `refresh` frames a second (nil: unpaced), with a `kind` renderer
     /// paired to them, started. Call on the thread that will draw (EGL contexts are bound to it).
     /// `workers` is the CPU renderer's tile threads (default: the machine's cores); `fonts` a
-    /// font stack to share.
+    /// font stack to share; `logger` gets the renderer's problems.
     public static func headless(_ specs: [HeadlessBackend.OutputSpec], refresh: Double?, renderer kind: RendererKind,
-                                workers: Int? = nil, fonts: FontStack? = nil) throws -> RenderSetup<HeadlessBackend> {
-        try start(HeadlessBackend(outputs: specs, refresh: refresh), renderer: kind, gbmDevice: nil, workers: workers, fonts: fonts)
+                                workers: Int? = nil, fonts: FontStack? = nil,
+                                logger: Logger = .discarding("tessera.output")) throws -> RenderSetup<HeadlessBackend> {
+        try start(HeadlessBackend(outputs: specs, refresh: refresh), renderer: kind, gbmDevice: nil, workers: workers, fonts: fonts, logger: logger)
     }
 
     /// The displays of a DRM device (`device` nil: the first card with a connected display), with a
     /// `kind` renderer paired to them (GLES made on the card's GBM device), started: master taken,
-    /// outputs planned and lit. `onEvent` gets the backend's log lines (hot-plug, VT, fallbacks).
-    public static func drm(_ specs: [DRMOutputSpec], device: String? = nil, onEvent: ((String) -> Void)? = nil,
-                           renderer kind: RendererKind, workers: Int? = nil, fonts: FontStack? = nil) throws -> RenderSetup<DRMBackend> {
-        let backend = DRMBackend(outputs: specs, device: device)
-        backend.onEvent = onEvent
+    /// outputs planned and lit. `logger` gets the backend's events (modes, hot-plug, VT, fallbacks)
+    /// and the renderer's problems, with `output` metadata.
+    public static func drm(_ specs: [DRMOutputSpec], device: String? = nil,
+                           renderer kind: RendererKind, workers: Int? = nil, fonts: FontStack? = nil,
+                           logger: Logger = .discarding("tessera.output")) throws -> RenderSetup<DRMBackend> {
+        let backend = DRMBackend(outputs: specs, device: device, logger: logger)
         try backend.open()
         do {
-            return try start(backend, device: backend.devicePath, renderer: kind, gbmDevice: { try backend.gbmDevice() }, workers: workers, fonts: fonts)
+            return try start(backend, device: backend.devicePath, renderer: kind, gbmDevice: { try backend.gbmDevice() },
+                             workers: workers, fonts: fonts, logger: logger)
         } catch {
             backend.stop()
             throw error
@@ -91,21 +95,21 @@ public enum OutputFactory {
 
     private static func start<Backend: OutputBackend>(_ backend: Backend, device: String? = nil, renderer kind: RendererKind,
                                                       gbmDevice: (() throws -> UInt)?,
-                                                      workers: Int?, fonts: FontStack?) throws -> RenderSetup<Backend> {
+                                                      workers: Int?, fonts: FontStack?, logger: Logger) throws -> RenderSetup<Backend> {
         let buffers = try pair(kind, backend: backend.name, capabilities: backend.capabilities, device: device)
-        let made = try makeRenderer(kind, gbmDevice: kind == .gles ? try gbmDevice?() : nil, workers: workers, fonts: fonts)
+        let made = try makeRenderer(kind, gbmDevice: kind == .gles ? try gbmDevice?() : nil, workers: workers, fonts: fonts, logger: logger)
         try backend.start(buffers: made.buffers)
         return RenderSetup(backend: backend, renderer: made.renderer, text: made.text, rendererName: made.name, buffers: buffers)
     }
 
-    private static func makeRenderer(_ kind: RendererKind, gbmDevice: UInt?, workers: Int?, fonts: FontStack?) throws
+    private static func makeRenderer(_ kind: RendererKind, gbmDevice: UInt?, workers: Int?, fonts: FontStack?, logger: Logger) throws
         -> (renderer: any Renderer, buffers: OutputBuffers, text: TextCache, name: String) {
         switch kind {
         case .cpu:
             let cpu = try workers.map { try CPURenderer(fonts: fonts, workers: $0) } ?? CPURenderer(fonts: fonts)
             return (cpu, .cpu, cpu.text, "cpu, \(cpu.workers) workers")
         case .gles:
-            let gles = try GLESRenderer(platform: gbmDevice.map { .gbm(device: $0) } ?? .surfaceless, fonts: fonts)
+            let gles = try GLESRenderer(platform: gbmDevice.map { .gbm(device: $0) } ?? .surfaceless, fonts: fonts, logger: logger)
             return (gles, .gpu(gles), gles.text, "gles, \(gles.rendererName)")
         }
     }

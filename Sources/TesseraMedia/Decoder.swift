@@ -1,5 +1,6 @@
 internal import CFFmpeg
 import Foundation
+import Logging
 import TesseraCore
 import TesseraFFmpeg
 
@@ -15,6 +16,7 @@ final class Decoder {
     let hardware: Bool
     private let url: String
     private let device: HardwareDevice?
+    private let logger: Logger
     /// Export VAAPI surfaces as dma-bufs; turned off for good at the first failure.
     private var exportDMABuf: Bool
     private var converter: FormatConverter?
@@ -30,7 +32,10 @@ final class Decoder {
         return 4
     }
 
-    init(stream: UnsafeMutablePointer<AVStream>, url: String, hardwareDevice: HardwareDevice?) throws(MediaError) {
+    /// `threads` (count and FF_THREAD_SLICE or FF_THREAD_FRAME) only in tests, which need messages
+    /// logged on a decoder's own threads; the wall uses `threadCount` slice threads.
+    init(stream: UnsafeMutablePointer<AVStream>, url: String, hardwareDevice: HardwareDevice?, logger: Logger = .discarding("tessera.media"),
+         threads: (count: Int32, type: Int32)? = nil) throws(MediaError) {
         let par = stream.pointee.codecpar!
         guard let codec = avcodec_find_decoder(par.pointee.codec_id) else {
             throw .noVideo(url: url, detail: "no decoder for codec \(String(cString: avcodec_get_name(par.pointee.codec_id)))")
@@ -42,17 +47,22 @@ final class Decoder {
             throw .av(error, url)
         }
         let ctx = context.pointer
+        // Before avcodec_open2, whose frame threads copy the context: their messages carry the stream.
+        FFmpegLogScope.tag(ctx)
         codecName = String(cString: codec.pointee.name)
         self.url = url
+        self.logger = logger
         device = hardwareDevice
         exportDMABuf = hardwareDevice?.exportDMABuf ?? false
         var rc = avcodec_parameters_to_context(ctx, par)
         if rc < 0 { throw .av("avcodec_parameters_to_context", url, rc) }
         ctx.pointee.pkt_timebase = stream.pointee.time_base
-        ctx.pointee.flags |= tessera_av_codec_flag_low_delay()
+        let threadType = threads?.type ?? tessera_ff_thread_slice()
+        // libavcodec turns frame threading off under AV_CODEC_FLAG_LOW_DELAY; only tests ask for it.
+        if threadType == tessera_ff_thread_slice() { ctx.pointee.flags |= tessera_av_codec_flag_low_delay() }
         ctx.pointee.flags2 |= tessera_av_codec_flag2_fast()
-        ctx.pointee.thread_count = Self.threadCount(width: Int(par.pointee.width), height: Int(par.pointee.height))
-        ctx.pointee.thread_type = tessera_ff_thread_slice()
+        ctx.pointee.thread_count = threads?.count ?? Self.threadCount(width: Int(par.pointee.width), height: Int(par.pointee.height))
+        ctx.pointee.thread_type = threadType
         if let hardwareDevice { tessera_codec_use_vaapi(ctx, hardwareDevice.ref) }
         hardware = hardwareDevice != nil
         rc = avcodec_open2(ctx, codec, nil)
@@ -86,9 +96,9 @@ final class Decoder {
                         av_frame_unref(frame)
                         return .frame(out)
                     }
-                    device?.log(.debug, "\(url): exported VAAPI surface has a layout Core does not describe (see DRMPrime.description); downloading to NV12")
+                    logger.debug("\(url): exported VAAPI surface has a layout Core does not describe (see DRMPrime.description); downloading to NV12")
                 } catch {
-                    device?.log(.debug, "\(url): \(error); downloading VAAPI frames to NV12")
+                    logger.debug("\(url): \(error); downloading VAAPI frames to NV12")
                 }
                 exportDMABuf = false
             }
@@ -121,7 +131,6 @@ final class HardwareDevice: @unchecked Sendable {
     let node: String
     /// Decoders on this device export frames as dma-bufs (`MediaConfiguration.exportDMABuf`).
     let exportDMABuf: Bool
-    let log: MediaLog
 
     /// The first render node, if the machine has one.
     static func renderNode() -> String? {
@@ -130,18 +139,18 @@ final class HardwareDevice: @unchecked Sendable {
     }
 
     /// Opens VAAPI on `node`; nil (logged at debug, as mpv does) when the node or driver cannot.
-    static func open(node: String, exportDMABuf: Bool = false, log: MediaLog) -> HardwareDevice? {
+    static func open(node: String, exportDMABuf: Bool = false, logger: Logger) -> HardwareDevice? {
         var ref: UnsafeMutablePointer<AVBufferRef>? = nil
         let rc = av_hwdevice_ctx_create(&ref, AV_HWDEVICE_TYPE_VAAPI, node, nil, 0)
         guard rc >= 0, let ref else {
-            log(.debug, "VAAPI unavailable on \(node): \(FFmpegLibraries.errorText(rc)); decoding in software")
+            logger.debug("VAAPI unavailable on \(node): \(FFmpegLibraries.errorText(rc)); decoding in software")
             return nil
         }
-        return HardwareDevice(ref: ref, node: node, exportDMABuf: exportDMABuf, log: log)
+        return HardwareDevice(ref: ref, node: node, exportDMABuf: exportDMABuf)
     }
 
-    private init(ref: UnsafeMutablePointer<AVBufferRef>, node: String, exportDMABuf: Bool, log: MediaLog) {
-        self.ref = ref; self.node = node; self.exportDMABuf = exportDMABuf; self.log = log
+    private init(ref: UnsafeMutablePointer<AVBufferRef>, node: String, exportDMABuf: Bool) {
+        self.ref = ref; self.node = node; self.exportDMABuf = exportDMABuf
     }
     deinit { var r: UnsafeMutablePointer<AVBufferRef>? = ref; av_buffer_unref(&r) }
 }

@@ -44,6 +44,7 @@ package final class InputContext {
         FFmpegLog.installIfNone()
         guard var ctx = avformat_alloc_context() else { throw .av("avformat_alloc_context", url.redacted, tessera_averror(ENOMEM)) }
         tessera_interrupt_install(ctx, interrupt.state)
+        FFmpegLogScope.tag(ctx)
         tessera_interrupt_set_target(interrupt.state, url.url, url.host)
         ctx.pointee.flags |= tessera_avfmt_flag_nobuffer()
         if url.isMPEGTS {

@@ -1,73 +1,82 @@
 internal import CFFmpeg
 import Foundation
+import Logging
 import Synchronization
 import TesseraCore
 
-/// Routes libav*'s own messages (which otherwise go straight to standard error) to a `MediaLog`,
-/// rate-limited per stream.
-/// Process-wide, as FFmpeg's log callback is: the last engine or command to install wins.
+/// Routes libav*'s own messages (which otherwise go straight to standard error) to swift-log,
+/// rate-limited per stream. Process-wide, as FFmpeg's log callback is: the last engine or command
+/// to install a logger wins.
 ///
-/// FFmpeg logs on the thread that called it, and each stream has its own thread, so a message is
-/// attributed to a stream through that thread's `FFmpegThreadScope` (messages from other
-/// threads, e.g. a decoder's slice threads, share one bucket). Each scope lets a burst of
-/// `burst` messages through, then `perMinute` a minute; what it drops is counted
-/// (`StreamStats.ffmpegLogSuppressed`, `tessera_ffmpeg_log_suppressed_total` in /metrics) and
-/// summed up in one line ("suppressed K messages") when the next message passes or the stream's
-/// thread ends.
+/// A message is a stream's when FFmpeg logs it with one of the stream's contexts, on any thread:
+/// the stream's demuxer (AVFormatContext) and decoder (AVCodecContext) carry the stream's token in
+/// their `opaque` (`FFmpegLogScope.tag`), and a decoder's frame-threading copies share the main
+/// context's `opaque` (libavcodec/pthread_frame.c copies the whole context), so the callback
+/// finds the stream from `avcl` even on a decoder's slice or frame threads. Other messages logged
+/// on a stream's own thread (its I/O and protocol contexts) are the stream's through that thread's
+/// scope. A stream's messages go to its logger (metadata `stream`) through its bucket: a burst of
+/// `burst` messages, then `perMinute` a minute; what it drops is counted
+/// (`StreamStats.ffmpegLogSuppressed`, `tessera_ffmpeg_log_suppressed_total` in /metrics) and summed
+/// up in one line ("suppressed K messages") when the next message passes or the stream's thread
+/// ends. Messages of no stream share one bucket and the installed logger.
 package enum FFmpegLog {
-    /// Where messages go, and the bucket of messages from threads without a scope.
-    private static let state = Mutex<(target: MediaLog?, sharedBucket: LogBucket)>((nil, LogBucket()))
+    /// The installed logger, and the bucket of messages that belong to no stream.
+    private static let state = Mutex<(logger: Logger?, sharedBucket: LogBucket)>((nil, LogBucket()))
+    /// The scopes whose thread is running, by token: the only values of `opaque` taken as a stream's.
+    private static let scopes = Mutex<[UInt: FFmpegLogScope]>([:])
 
     /// Messages a stream may log at once before the rate limit applies.
     static let burst = 20
     /// Messages a stream may log per minute after its burst.
     static let perMinute = 10
 
-    /// Installs `log` for warnings and errors from FFmpeg (debug: everything from `info` up).
-    static func install(_ log: MediaLog) {
-        state.withLock { $0.target = log }
-        let level: Int32 = log.minimum <= .debug ? AV_LOG_INFO : AV_LOG_ERROR
-        tessera_log_install({ level, line in
+    /// Installs `logger` for FFmpeg's errors (logged as warnings; at `debug`, also its warnings
+    /// and information). Lines are masked (`Redact.text`): FFmpeg repeats URLs with credentials.
+    static func install(_ logger: Logger) {
+        state.withLock { $0.logger = logger }
+        let level: Int32 = logger.logLevel <= .debug ? AV_LOG_INFO : AV_LOG_ERROR
+        tessera_log_install({ level, token, line in
             guard let line else { return }
-            FFmpegLog.forward(level, String(cString: line))
+            FFmpegLog.forward(level, token, String(cString: line))
         }, level)
     }
 
-    /// Keeps FFmpeg off standard error when no engine or command installed a log yet.
+    /// Keeps FFmpeg off standard error when no engine or command installed a logger yet.
     package static func installIfNone() {
-        let none = state.withLock { $0.target == nil }
-        if none { install(.discard) }
+        let none = state.withLock { $0.logger == nil }
+        if none { install(.discarding("tessera.media")) }
     }
 
-    private static func forward(_ avLevel: Int32, _ text: String) {
-        let log = state.withLock { $0.target }
+    /// The swift-log level of an FFmpeg level: errors are warnings (the stream goes on or recovers;
+    /// Media's own line says when it does not), warnings are information, the rest debug.
+    static func level(_ avLevel: Int32) -> Logger.Level {
+        avLevel <= AV_LOG_ERROR ? .warning : avLevel <= AV_LOG_WARNING ? .info : .debug
+    }
+
+    private static func forward(_ avLevel: Int32, _ token: UInt, _ text: String) {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let log, !trimmed.isEmpty else { return }
-        let level: MediaLog.Level = avLevel <= 16 ? .warning : avLevel <= 24 ? .info : .debug
-        guard level >= log.minimum else { return }
+        guard !trimmed.isEmpty else { return }
+        let level = level(avLevel)
         let now = ContinuousClock.now
-        let scope = FFmpegThreadScope.current
-        let name = scope.map { "ffmpeg: stream \($0.stream): " } ?? "ffmpeg: "
-        let passed: (Bool, Int)
-        if let scope {
-            passed = scope.bucket.take(at: now)
-            if !passed.0 { scope.suppressed() }
-        } else {
-            passed = state.withLock { $0.sharedBucket.take(at: now) }
+        if let scope = (token != 0 ? scopes.withLock { $0[token] } : nil) ?? FFmpegLogScope.current {
+            scope.log(level, trimmed, at: now)
+            return
         }
-        guard passed.0 else { return }
-        if passed.1 > 0 { log(.warning, name + "suppressed \(passed.1) messages (more than \(burst) at once or \(perMinute) a minute)") }
-        // FFmpeg repeats URLs (with their credentials) in its messages; MediaLog masks them.
-        log(level, name + trimmed)
+        let (logger, passed) = state.withLock { s -> (Logger?, (Bool, Int)) in
+            guard let logger = s.logger, level >= logger.logLevel else { return (nil, (false, 0)) }
+            return (logger, s.sharedBucket.take(at: now))
+        }
+        guard let logger, passed.0 else { return }
+        if passed.1 > 0 { logger.warning("\(suppressedLine(passed.1))") }
+        logger.log(level: level, "ffmpeg: \(Redact.text(trimmed))")
     }
 
-    /// Ends a scope: the summary of what it suppressed since its last message.
-    static func finish(_ scope: FFmpegThreadScope) {
-        let n = scope.bucket.drainSuppressed()
-        guard n > 0 else { return }
-        let log = state.withLock { $0.target }
-        log?(.warning, "ffmpeg: stream \(scope.stream): suppressed \(n) messages (more than \(burst) at once or \(perMinute) a minute)")
+    static func suppressedLine(_ n: Int) -> String {
+        "ffmpeg: suppressed \(n) messages (more than \(burst) at once or \(perMinute) a minute)"
     }
+
+    fileprivate static func register(_ scope: FFmpegLogScope) { scopes.withLock { $0[scope.token] = scope } }
+    fileprivate static func unregister(_ scope: FFmpegLogScope) { scopes.withLock { $0[scope.token] = nil } }
 }
 
 /// A token bucket for log lines: `FFmpegLog.burst` at once, then `FFmpegLog.perMinute` a minute.
@@ -94,18 +103,30 @@ struct LogBucket {
     }
 }
 
-/// What FFmpeg's log callback knows about the thread it runs on: the stream it serves and the
-/// stream's log bucket. Used only on its own thread.
-final class FFmpegThreadScope {
-    let stream: String
-    var bucket = LogBucket()
-    private let onSuppressed: () -> Void
+/// One stream's share of FFmpeg's log: its logger (with `stream` metadata), its bucket, and the
+/// token its FFmpeg contexts carry. Entered by the stream's thread for its whole life (`run`);
+/// FFmpeg's callback uses it from the decoder's threads too, so the bucket has a lock.
+package final class FFmpegLogScope: Sendable {
+    let token: UInt
+    let logger: Logger
+    private let bucket = Mutex(LogBucket())
+    private let onSuppressed: @Sendable () -> Void
 
-    init(stream: String, onSuppressed: @escaping () -> Void) {
-        self.stream = stream; self.onSuppressed = onSuppressed
+    private static let nextToken = Atomic<UInt>(1)
+
+    /// `logger` should carry the stream's metadata; `onSuppressed` is called for each message dropped.
+    package init(logger: Logger, onSuppressed: @escaping @Sendable () -> Void = {}) {
+        token = Self.nextToken.wrappingAdd(1, ordering: .relaxed).oldValue
+        self.logger = logger; self.onSuppressed = onSuppressed
     }
 
-    func suppressed() { onSuppressed() }
+    fileprivate func log(_ level: Logger.Level, _ text: String, at now: ContinuousClock.Instant) {
+        guard level >= logger.logLevel else { return }
+        let (passed, suppressedBefore) = bucket.withLock { $0.take(at: now) }
+        guard passed else { onSuppressed(); return }
+        if suppressedBefore > 0 { logger.warning("\(FFmpegLog.suppressedLine(suppressedBefore))") }
+        logger.log(level: level, "ffmpeg: \(Redact.text(text))")
+    }
 
     private static let key: pthread_key_t = {
         var k = pthread_key_t()
@@ -114,19 +135,35 @@ final class FFmpegThreadScope {
     }()
 
     /// The scope of the calling thread, if it entered one.
-    static var current: FFmpegThreadScope? {
+    static var current: FFmpegLogScope? {
         guard let p = pthread_getspecific(key) else { return nil }
-        return Unmanaged<FFmpegThreadScope>.fromOpaque(p).takeUnretainedValue()
+        return Unmanaged<FFmpegLogScope>.fromOpaque(p).takeUnretainedValue()
     }
 
-    /// Runs `body` with this scope as the calling thread's; the previous one afterwards.
-    func run<R>(_ body: () throws -> R) rethrows -> R {
+    /// Runs `body` with this scope as the calling thread's (the previous one afterwards) and its
+    /// token known to FFmpeg's callback; then logs what the bucket suppressed since its last line.
+    /// Every context tagged with the token must be freed before `body` returns.
+    package func run<R>(_ body: () throws -> R) rethrows -> R {
         let previous = pthread_getspecific(Self.key)
         pthread_setspecific(Self.key, Unmanaged.passUnretained(self).toOpaque())
+        FFmpegLog.register(self)
         defer {
+            FFmpegLog.unregister(self)
             pthread_setspecific(Self.key, previous)
-            FFmpegLog.finish(self)
+            let n = bucket.withLock { $0.drainSuppressed() }
+            if n > 0 { logger.warning("\(FFmpegLog.suppressedLine(n))") }
         }
         return try body()
     }
+
+    /// The calling thread's stream token for a context's `opaque` (nil: the thread has no scope).
+    static var currentTag: UnsafeMutableRawPointer? {
+        current.flatMap { UnsafeMutableRawPointer(bitPattern: $0.token) }
+    }
+
+    /// Marks a decoder made on the calling thread as its stream's: FFmpeg's messages about it,
+    /// from any of its threads, then carry the stream.
+    static func tag(_ ctx: UnsafeMutablePointer<AVCodecContext>) { ctx.pointee.opaque = currentTag }
+    /// Marks a demuxer made on the calling thread as its stream's.
+    static func tag(_ ctx: UnsafeMutablePointer<AVFormatContext>) { ctx.pointee.opaque = currentTag }
 }

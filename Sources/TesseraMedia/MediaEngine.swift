@@ -1,5 +1,6 @@
 internal import CFFmpeg
 import Foundation
+import Logging
 import Synchronization
 import TesseraCore
 
@@ -9,9 +10,13 @@ import TesseraCore
 /// Thread-safe; `update(desired:)` never blocks on a stream (closing asks the stream's thread to
 /// end and returns). Each stream decodes on its own Thread; one stream's failure never touches
 /// another's.
+///
+/// Logs through the logger it is given (FFmpeg's messages included, `FFmpegLog`), each stream's
+/// lines with `stream` metadata, every line masked (`RedactingLogHandler`): URLs from the network
+/// may carry credentials.
 public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
     public let configuration: MediaConfiguration
-    private let log: MediaLog
+    private let logger: Logger
     private let table = Mutex(Table())
     private let hardware: HardwareDevice?
     private let housekeeper = WorkerThread(name: "media housekeeper", stackSize: 256 << 10)
@@ -30,13 +35,15 @@ public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
         var closeAt: ContinuousClock.Instant?
     }
 
-    public init(configuration: MediaConfiguration = MediaConfiguration(), log: MediaLog = .discard) {
+    /// `logger`: where Media's and FFmpeg's messages go (none by default); at `debug` FFmpeg's
+    /// warnings and information come too, otherwise only its errors (as warnings).
+    public init(configuration: MediaConfiguration = MediaConfiguration(), logger: Logger = .discarding("tessera.media")) {
         self.configuration = configuration
-        self.log = log
-        FFmpegLog.install(log)
+        self.logger = logger.redacting
+        FFmpegLog.install(self.logger)
         if let n = configuration.mallocMmapThreshold { Malloc.fixMmapThreshold(n) }
         if configuration.hardwareDecode == .auto, let node = HardwareDevice.renderNode() {
-            hardware = HardwareDevice.open(node: node, exportDMABuf: configuration.exportDMABuf, log: log)
+            hardware = HardwareDevice.open(node: node, exportDMABuf: configuration.exportDMABuf, logger: self.logger)
         } else {
             hardware = nil
         }
@@ -74,7 +81,7 @@ public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
                     refused[request.id] = error
                     continue
                 }
-                let worker = StreamWorker(request: request, url: checked, config: configuration, log: log, hardware: hardware)
+                let worker = StreamWorker(request: request, url: checked, config: configuration, logger: logger(for: request.id), hardware: hardware)
                 t.streams[request.id] = Entry(request: request, worker: worker, closeAt: nil)
                 toStart.append(worker)
             }
@@ -93,8 +100,15 @@ public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
         guard proceed else { return [:] }
         for w in toStop { w.stop() }
         for w in toStart { w.start() }
-        for (id, error) in refused { log(.warning, "stream \(id): \(error)") }
+        for (id, error) in refused { logger(for: id).warning("\(error)") }
         return refused
+    }
+
+    /// The engine's logger with the stream's id as `stream` metadata.
+    private func logger(for id: StreamID) -> Logger {
+        var l = logger
+        l[metadataKey: "stream"] = "\(id)"
+        return l
     }
 
     /// The renderer's view of a stream (nil when it is not open): the engine is the renderer's
@@ -145,7 +159,7 @@ public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
         if first { housekeeper.stop(timeout: .seconds(1)) }
         for w in all { w.stop() }
         for w in all where !w.join(timeout: timeout) {
-            log(.error, "stream \(w.id): its thread did not end within \(timeout)")
+            logger(for: w.id).error("its thread did not end within \(timeout)")
         }
     }
 

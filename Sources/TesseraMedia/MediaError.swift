@@ -44,26 +44,3 @@ func formatSeconds(_ s: Double) -> String {
     let r = (s * 10).rounded() / 10
     return r == r.rounded() ? String(Int(r)) : String(r)
 }
-
-/// Where Media's messages go. Library code prints nothing itself; the kiosk passes a sink that
-/// feeds its logger, the CLI one that writes to standard error, tests one that collects lines.
-public struct MediaLog: Sendable {
-    public enum Level: Int, Comparable, Sendable {
-        case debug, info, warning, error
-        public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
-    }
-    public let minimum: Level
-    public let sink: @Sendable (Level, String) -> Void
-
-    public init(minimum: Level = .info, sink: @escaping @Sendable (Level, String) -> Void) {
-        self.minimum = minimum; self.sink = sink
-    }
-
-    /// Drops everything.
-    public static let discard = MediaLog(minimum: .error) { _, _ in }
-
-    public func callAsFunction(_ level: Level, _ message: @autoclosure () -> String) {
-        // Every Media message (FFmpeg's included) passes here: secrets in URLs never reach a sink.
-        if level >= minimum { sink(level, Redact.text(message())) }
-    }
-}

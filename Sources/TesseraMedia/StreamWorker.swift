@@ -1,5 +1,6 @@
 internal import CFFmpeg
 import Foundation
+import Logging
 import TesseraCore
 import TesseraFFmpeg
 
@@ -12,7 +13,8 @@ final class StreamWorker: @unchecked Sendable {
     let url: CheckedURL
     let mailbox: StreamMailbox
     private let config: MediaConfiguration
-    private let log: MediaLog
+    /// Carries `stream` metadata.
+    private let logger: Logger
     private let hardware: HardwareDevice?
     private let interrupt = Interrupt()
     private let worker: WorkerThread
@@ -21,8 +23,8 @@ final class StreamWorker: @unchecked Sendable {
     let shedding = SheddingControl()
     private var showThrottle = ShowThrottle()
 
-    init(request: StreamRequest, url: CheckedURL, config: MediaConfiguration, log: MediaLog, hardware: HardwareDevice?) {
-        id = request.id; self.url = url; self.config = config; self.log = log; self.hardware = hardware
+    init(request: StreamRequest, url: CheckedURL, config: MediaConfiguration, logger: Logger, hardware: HardwareDevice?) {
+        id = request.id; self.url = url; self.config = config; self.logger = logger; self.hardware = hardware
         mailbox = StreamMailbox(id: request.id, url: url.redacted, priority: request.priority, stallAfter: config.stallAfter,
                                 lockstep: config.lockstepFiles && url.isFile)
         worker = WorkerThread(name: "media \(request.id)", stackSize: config.threadStackBytes)
@@ -30,9 +32,10 @@ final class StreamWorker: @unchecked Sendable {
 
     func start() {
         worker.start { [self] in
-            // FFmpeg's messages from this thread are this stream's, rate-limited (FFmpegLog).
+            // FFmpeg's messages from this thread and about this stream's contexts are this
+            // stream's, rate-limited (FFmpegLog).
             let mailbox = mailbox
-            FFmpegThreadScope(stream: "\(id)", onSuppressed: { mailbox.update { $0.ffmpegLogSuppressed += 1 } }).run { run() }
+            FFmpegLogScope(logger: logger, onSuppressed: { mailbox.update { $0.ffmpegLogSuppressed += 1 } }).run { run() }
         }
     }
 
@@ -78,7 +81,7 @@ final class StreamWorker: @unchecked Sendable {
             } catch {
                 if stopping { break }
                 mailbox.recordError(error)
-                log(reachedPicture ? .warning : .info, "stream \(id): \(error)")
+                logger.log(level: reachedPicture ? .warning : .info, "\(error)")
             }
             if reachedPicture { failures = 0 }
             failures += 1
@@ -102,13 +105,13 @@ final class StreamWorker: @unchecked Sendable {
         let stream = input.videoStream
         let decoder: Decoder
         if useHardware, let hardware {
-            do { decoder = try Decoder(stream: stream, url: url.redacted, hardwareDevice: hardware) } catch {
-                log(.debug, "stream \(id): VAAPI decoder failed (\(error)); decoding in software")
+            do { decoder = try Decoder(stream: stream, url: url.redacted, hardwareDevice: hardware, logger: logger) } catch {
+                logger.debug("VAAPI decoder failed (\(error)); decoding in software")
                 useHardware = false
-                decoder = try Decoder(stream: stream, url: url.redacted, hardwareDevice: nil)
+                decoder = try Decoder(stream: stream, url: url.redacted, hardwareDevice: nil, logger: logger)
             }
         } else {
-            decoder = try Decoder(stream: stream, url: url.redacted, hardwareDevice: nil)
+            decoder = try Decoder(stream: stream, url: url.redacted, hardwareDevice: nil, logger: logger)
         }
         let par = stream.pointee.codecpar.pointee
         mailbox.update { s in
@@ -217,7 +220,7 @@ final class StreamWorker: @unchecked Sendable {
             firstPicture = false
             let ttff = (clock.now - openedAt).microseconds / 1000
             mailbox.update { s in s.timeToFirstFrameMs = ttff; s.width = frame.size.width; s.height = frame.size.height }
-            log(.debug, "stream \(id): first picture after \(Int(ttff)) ms")
+            logger.debug("first picture after \(Int(ttff)) ms")
         }
         guard showThrottle.admit(at: clock.now, maxPerSecond: shedding.current.maxShownPerSecond) else {
             mailbox.update { $0.framesDecoded += 1; $0.framesNotShown += 1 }

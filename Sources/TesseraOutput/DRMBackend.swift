@@ -1,5 +1,6 @@
 import Foundation
 internal import CDRM
+import Logging
 import TesseraCore
 
 /// Real displays through DRM/KMS: the kiosk's backend. It opens a card and becomes DRM master,
@@ -33,9 +34,9 @@ public final class DRMBackend: OutputBackend {
     public let specs: [DRMOutputSpec]
     /// The card asked for, or nil for the first with a connected display.
     public let requestedDevice: String?
-    /// Called on the render thread with a line for each event worth logging (hot-plug, VT switch,
-    /// fallbacks). The kiosk routes it to its logger.
-    public var onEvent: ((String) -> Void)?
+    /// Events worth logging (hot-plug, VT switch, fallbacks), on the render thread: with `device`
+    /// metadata, and `output` and `connector` for an output's.
+    private let logger: Logger
 
     /// Why layout outputs stay dark, by output id (no connector, no display, mode not offered).
     public private(set) var problems: [String: String] = [:]
@@ -58,8 +59,9 @@ public final class DRMBackend: OutputBackend {
     private var started = false
 
     /// `forceLegacy` (or TESSERA_DRM_LEGACY=1) skips atomic modesetting even where the driver has it.
-    public init(outputs: [DRMOutputSpec], device: String? = nil, forceLegacy: Bool = false) {
-        self.specs = outputs; self.requestedDevice = device
+    public init(outputs: [DRMOutputSpec], device: String? = nil, forceLegacy: Bool = false,
+                logger: Logger = .discarding("tessera.output")) {
+        self.specs = outputs; self.requestedDevice = device; self.logger = logger
         self.forceLegacy = forceLegacy || ProcessInfo.processInfo.environment["TESSERA_DRM_LEGACY"] == "1"
     }
 
@@ -98,15 +100,16 @@ public final class DRMBackend: OutputBackend {
         }
         try card.setMaster()
         usesAtomic = !forceLegacy && card.enableAtomic()
-        if !usesAtomic { onEvent?("\(card.path): legacy modesetting (drmModeSetCrtc + drmModePageFlip)") }
+        if !usesAtomic { logger.info("legacy modesetting (drmModeSetCrtc + drmModePageFlip)", metadata: ["device": "\(card.path)"]) }
         self.buffers = buffers
         vt = VTSession()
         udev = UdevMonitor()
-        if udev == nil { onEvent?("no udev monitor: polling connector status for hot-plug every 2 s") }
+        if udev == nil { logger.info("no udev monitor: polling connector status for hot-plug every 2 s", metadata: ["device": "\(card.path)"]) }
         started = true
         _ = try rescan(probe: true)
         if lit.isEmpty {
-            onEvent?("\(card.path): no layout output could be lit: " + problems.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; "))
+            let why = problems.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")
+            logger.info("no layout output could be lit: \(why)", metadata: ["device": "\(card.path)"])
         }
     }
 
@@ -118,13 +121,13 @@ public final class DRMBackend: OutputBackend {
             card.dropMaster()
             active = false
             vt?.allowRelease()
-            onEvent?("VT switched away: DRM master dropped")
+            logger.info("VT switched away: DRM master dropped", metadata: ["device": "\(card.path)"])
             return false
         case .acquire?:
             vt?.acknowledgeAcquire()
             try card.setMaster()
             active = true
-            onEvent?("VT back: DRM master taken, modes set again on the next frame")
+            logger.info("VT back: DRM master taken, modes set again on the next frame", metadata: ["device": "\(card.path)"])
             return try rescan(probe: true)
         case nil: break
         }
@@ -179,21 +182,26 @@ public final class DRMBackend: OutputBackend {
             guard let o = lit.first(where: { $0.placement == p }) else { continue }
             o.close(turnOff: true)
             lit.removeAll { $0 === o }
-            onEvent?("output \(p.outputID): \(p.connectorName) off" + (plan.problems[p.outputID].map { " (\($0))" } ?? ""))
+            logger.info("off\(plan.problems[p.outputID].map { " (\($0))" } ?? "")", metadata: Self.metadata(p, card))
         }
         for p in enable {
             guard let spec = specs.first(where: { $0.id == p.outputID }) else { continue }
             do {
                 lit.append(try DRMOutput(spec: spec, placement: p, backend: self, card: card, buffers: buffers))
-                onEvent?("output \(p.outputID): \(p.connectorName) at \(p.mode), CRTC \(p.crtcID), plane \(p.planeID)")
+                logger.info("lit at \(p.mode), CRTC \(p.crtcID), plane \(p.planeID)", metadata: Self.metadata(p, card))
             } catch {
                 problems[p.outputID] = "\(error)"
-                onEvent?("output \(p.outputID): cannot light \(p.connectorName): \(error)")
+                logger.info("cannot light: \(error)", metadata: Self.metadata(p, card))
             }
         }
         let order = Dictionary(uniqueKeysWithValues: specs.enumerated().map { ($1.id, $0) })
         lit.sort { order[$0.id, default: 0] < order[$1.id, default: 0] }
         return true
+    }
+
+    /// What an output's log lines carry: the layout output, its connector and the card.
+    static func metadata(_ p: DRMPlacement, _ card: DRMCard) -> Logger.Metadata {
+        ["output": "\(p.outputID)", "connector": "\(p.connectorName)", "device": "\(card.path)"]
     }
 
     /// Hands page-flip events to the outputs on their CRTCs.

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 internal import CEGL
 import TesseraCore
@@ -28,8 +29,9 @@ public final class GLESRenderer: Renderer, GPUTargetMaker {
     /// failed eglCreateImageKHR or entry-point lookup); nil while imports work or were never tried.
     /// After it is set, such frames show their CPU copy, or the slate when they have none.
     public private(set) var dmaBufImportProblem: RenderError?
-    /// Told once, with `dmaBufImportProblem`, when importing stops. Called on the render thread.
-    public var onImportProblem: ((RenderError) -> Void)?
+    /// Where the renderer's problems go (the one failed dma-buf import that stops imports, with
+    /// `output` and `stream` metadata), on the render thread.
+    private let logger: Logger
     /// The shader sources from `Shaders/`, by file name, as built into the binary.
     public static var shaderSources: [String: String] { ShaderSources.files }
 
@@ -43,7 +45,8 @@ public final class GLESRenderer: Renderer, GPUTargetMaker {
     /// Imported dma-bufs by plane-0 (fd, offset), each holding its frame; kept while shown.
     private var images: [DMABufKey: ExternalImage] = [:]
 
-    public init(platform: Platform = .surfaceless, fonts: FontStack? = nil) throws {
+    public init(platform: Platform = .surfaceless, fonts: FontStack? = nil, logger: Logger = .discarding("tessera.render")) throws {
+        self.logger = logger
         text = TextCache(fonts: try fonts ?? FontStack())
         egl = try EGLState(platform: platform)
         rendererName = glString(GL_RENDERER)
@@ -181,7 +184,9 @@ public final class GLESRenderer: Renderer, GPUTargetMaker {
                         self.importer = nil
                         images.removeAll()
                         dmaBufImportProblem = error
-                        onImportProblem?(error)
+                        logger.warning("dma-buf import failed; frames show their CPU copy or the slate from now on: \(error)",
+                                       metadata: ["output": "\(output.id)",
+                                                  "stream": "\(tile.participant.map { "\(StreamID($0, tile.stream))" } ?? "-")"])
                         plan = TilePlan.make(tile, sources: sources, text: text, importsDMABuf: false)
                     }
                 }

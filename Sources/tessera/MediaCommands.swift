@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import TesseraCore
 import TesseraMedia
 import TesseraTestMedia
@@ -10,12 +11,12 @@ import Glibc
 /// The media part's subcommands (`testsrc`, `probe`), listed in `tessera --help`.
 let mediaCommands: [any ParsableCommand.Type] = [TestSrc.self, Probe.self]
 
-/// Writes Media's log lines to standard error.
-/// `quietMinimum`: what still shows without --verbose (probe prints its own report, so only errors).
-private func stderrLog(verbose: Bool, quietMinimum: MediaLog.Level = .warning) -> MediaLog {
-    MediaLog(minimum: verbose ? .debug : quietMinimum) { level, line in
-        FileHandle.standardError.write(Data("\(level): \(line)\n".utf8))
-    }
+/// Media's logger for a command: standard error, masked. `quiet`: what still shows without
+/// --verbose (probe prints its own report, so only errors).
+private func stderrLogger(verbose: Bool, quiet: Logger.Level = .warning) -> Logger {
+    var logger = Logger(label: "tessera.media") { RedactingLogHandler(StreamLogHandler.standardError(label: $0)) }
+    logger.logLevel = verbose ? .debug : quiet
+    return logger
 }
 
 private func parseSize(_ s: String) throws -> Size {
@@ -136,7 +137,7 @@ struct Probe: ParsableCommand {
     func run() throws {
         var config = MediaConfiguration()
         if !allowHosts.isEmpty { config.policy.allowedHosts = Set(allowHosts) }
-        let engine = MediaEngine(configuration: config, log: stderrLog(verbose: verbose, quietMinimum: .error))
+        let engine = MediaEngine(configuration: config, logger: stderrLogger(verbose: verbose, quiet: .error))
         defer { engine.shutdown() }
         let id = StreamID("probe")
         let refused = engine.update(desired: [StreamRequest(id: id, url: url, origin: local ? .localConfig : .network)])

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import TesseraCore
 import TesseraKiosk
 import TesseraLayout
@@ -161,7 +162,9 @@ struct Outputs: ParsableCommand {
         let room = PlanRoom.make(count: 16, layout: layout, preset: state.preset, teacher: nil)
         let wall = SceneBuilder(layout: layout).build(room: room, state: state)
         do {
-            let setup = try OutputFactory.drm(specs, device: device, onEvent: { print("drm: \($0)") }, renderer: renderer)
+            // The backend's events (modes lit, hot-plug, VT) on standard output, with the report.
+            let logger = Logger(label: "drm") { RedactingLogHandler(StreamLogHandler.standardOutput(label: $0)) }
+            let setup = try OutputFactory.drm(specs, device: device, renderer: renderer, logger: logger)
             let backend = setup.backend
             defer { setup.close() }
             print("renderer: \(setup.rendererName)")

@@ -17,7 +17,7 @@ struct FFmpegLogFloodTests {
         let stream = LiveStream.start(participant: 61)
         defer { stream.publisher.stop(); stream.publisher.join() }
         let logs = LogLines()
-        let engine = MediaEngine(configuration: testConfiguration(), log: logs.log)
+        let engine = MediaEngine(configuration: testConfiguration(), logger: logs.logger)
         defer { engine.shutdown() }
         engine.update(desired: [stream.request])
         let box = try #require(engine.mailbox(for: stream.id))
@@ -26,7 +26,7 @@ struct FFmpegLogFloodTests {
         let sent = try sendGarbage(to: stream.port, for: .seconds(4))
         // The worker notices the rest of the flood within its next reads.
         _ = wait(upTo: .seconds(5)) { box.snapshot.ffmpegLogSuppressed > 0 }
-        let lines = logs.all.filter { $0.contains("ffmpeg: stream \(stream.id):") }
+        let lines = logs.records.filter { $0.stream == "\(stream.id)" && $0.message.hasPrefix("ffmpeg:") }.map(\.message)
         let suppressed = box.snapshot.ffmpegLogSuppressed
         print("flood: \(sent) garbage datagrams; \(lines.count) FFmpeg lines logged for the stream, \(suppressed) suppressed")
         // A burst, a few refills (10 a minute) and the "suppressed K messages" summaries.

@@ -16,7 +16,7 @@ struct LiveTests {
         let streams = (1...64).map { LiveStream.start(participant: $0) }
         defer { for s in streams { s.publisher.stop() }; for s in streams { s.publisher.join() } }
         let logs = LogLines()
-        let engine = MediaEngine(configuration: testConfiguration(), log: logs.log)
+        let engine = MediaEngine(configuration: testConfiguration(), logger: logs.logger)
         defer { engine.shutdown() }
         #expect(engine.update(desired: streams.map(\.request)).isEmpty)
         let allPlaying = wait(upTo: .seconds(60)) { engine.stats.streams(in: .playing) == 64 }

@@ -48,7 +48,7 @@ struct MediaServerTests {
                                        ready: "ready \(port)")
         defer { server.stop() }
         let logs = LogLines()
-        let engine = MediaEngine(configuration: MediaServers.configuration, log: logs.log)
+        let engine = MediaEngine(configuration: MediaServers.configuration, logger: logs.logger)
         defer { engine.shutdown() }
         let wrong = "not-the-\(Self.password)"
         let id = StreamID("p1")
@@ -114,7 +114,7 @@ struct MediaServerTests {
     private func playAndRecover(label: String, url: String, clip: MediaServers.Clip, logs: LogLines,
                                 kill: () -> Void, restart: () throws -> Void) throws {
         let config = MediaServers.configuration
-        let engine = MediaEngine(configuration: config, log: logs.log)
+        let engine = MediaEngine(configuration: config, logger: logs.logger)
         defer { engine.shutdown() }
         let id = StreamID("p1")
         let opened = ContinuousClock.now

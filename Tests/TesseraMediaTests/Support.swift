@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import Synchronization
 import TesseraCore
 @testable import TesseraMedia
 @testable import TesseraTestMedia
@@ -67,12 +69,52 @@ func testConfiguration() -> MediaConfiguration {
     return c
 }
 
-/// Collects log lines (and lets a test print them when it fails).
-final class LogLines: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
-    var log: MediaLog { MediaLog(minimum: .info) { [self] level, line in lock.lock(); lines.append("\(level): \(line)"); lock.unlock() } }
-    var all: [String] { lock.lock(); defer { lock.unlock() }; return lines }
+/// Collects what a logger logs, with metadata and the thread it was logged on (and lets a test
+/// print the lines when it fails).
+final class LogLines: Sendable {
+    struct Line: Sendable {
+        var level: Logger.Level
+        var message: String
+        var metadata: Logger.Metadata
+        /// pthread_self() of the logging thread.
+        var thread: UInt
+        var stream: String? { metadata["stream"].map { "\($0)" } }
+    }
+    private let store = Mutex<[Line]>([])
+    private let level: Logger.Level
+
+    init(level: Logger.Level = .info) { self.level = level }
+
+    /// A logger whose lines end up here.
+    var logger: Logger {
+        var l = Logger(label: "test.media") { _ in Handler(lines: self) }
+        l.logLevel = level
+        return l
+    }
+    var records: [Line] { store.withLock { $0 } }
+    /// "level: message key=value…" per line.
+    var all: [String] {
+        records.map { r in
+            "\(r.level): \(r.message)" + r.metadata.sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
+        }
+    }
+
+    fileprivate func append(_ line: Line) { store.withLock { $0.append(line) } }
+
+    struct Handler: LogHandler {
+        let lines: LogLines
+        var logLevel: Logger.Level = .trace
+        var metadata: Logger.Metadata = [:]
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            lines.append(Line(level: event.level, message: "\(event.message)",
+                              metadata: metadata.merging(event.metadata ?? [:]) { _, new in new },
+                              thread: UInt(pthread_self())))
+        }
+    }
 }
 
 /// A temporary folder removed at deinit.

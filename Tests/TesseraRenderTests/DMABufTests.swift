@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -144,23 +146,48 @@ struct GLESDMABufTests {
         DMABufFixtures.expectSlate(try gles.readPixels(of: target))
     }
 
-    @Test("a failing eglCreateImageKHR is reported once, and the tile falls back to the slate")
+    @Test("a failing eglCreateImageKHR is logged once, with its output and stream, and the tile falls back to the slate")
     func failedImportFallsBack() throws {
-        let gles = try GLESRenderer(fonts: Fixtures.fonts)
+        let reports = CapturedLog()
+        let gles = try GLESRenderer(fonts: Fixtures.fonts, logger: reports.logger)
         // Drive the real import call on a display that does not offer it: Mesa refuses it.
         try gles.forceDMABufImportForTesting()
-        final class Reports { var problems: [RenderError] = [] }
-        let reports = Reports()
-        gles.onImportProblem = { reports.problems.append($0) }
         let target = try gles.makeOffscreenTarget(size: DMABufFixtures.size)
         let source = StillFrameSource(try DMABufFixtures.frame())
         let sources = FrameSourceTable([StreamID("p"): source])
         _ = try gles.draw(DMABufFixtures.scene, sources: sources, into: target)
         source.deliver(try DMABufFixtures.frame())
         _ = try gles.draw(DMABufFixtures.scene, sources: sources, into: target)
-        #expect(reports.problems.count == 1)
+        let lines = reports.lines
+        #expect(lines.count == 1, "\(lines.map(\.message))")
+        #expect(lines.first?.level == .warning)
+        #expect(lines.first?.metadata["output"] == "o")
+        #expect(lines.first?.metadata["stream"] == "\(StreamID("p"))")
+        #expect(lines.first?.message.contains("eglCreateImageKHR") == true, "\(lines.first?.message ?? "")")
         let problem = try #require(gles.dmaBufImportProblem)
         #expect(problem.description.contains("eglCreateImageKHR(EGL_LINUX_DMA_BUF_EXT, NV12 64x32)"), "\(problem)")
         DMABufFixtures.expectSlate(try gles.readPixels(of: target))
+    }
+}
+
+/// Keeps what a logger logs, with its metadata.
+final class CapturedLog: Sendable {
+    struct Line: Sendable { var level: Logger.Level; var message: String; var metadata: Logger.Metadata }
+    private let store = Mutex<[Line]>([])
+    var lines: [Line] { store.withLock { $0 } }
+    var logger: Logger { Logger(label: "test") { _ in Handler(log: self) } }
+
+    struct Handler: LogHandler {
+        let log: CapturedLog
+        var logLevel: Logger.Level = .trace
+        var metadata: Logger.Metadata = [:]
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            let line = Line(level: event.level, message: "\(event.message)", metadata: metadata.merging(event.metadata ?? [:]) { _, new in new })
+            log.store.withLock { $0.append(line) }
+        }
     }
 }
