@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 import TesseraCore
 import TesseraOutput
@@ -230,16 +231,23 @@ struct DRMPlanTests {
 @Suite("DRM backend on hardware", .enabled(if: !DRMDevices.cards().isEmpty,
                                            "needs a KMS device (/dev/dri/card*): none on this machine; runs in the QEMU virtio-gpu VM (shared/notes/kms-vm.md)"))
 struct DRMHardwareTests {
-    @Test("CPU renderer on dumb buffers: lights the first connected display and flips three frames")
+    @Test("CPU renderer on dumb buffers: lights the first connected display, logs it with its output and connector, and flips three frames")
     func dumbBuffers() throws {
+        let log = CapturedLog()
         let card = try DRMCard(path: DRMDevices.cards()[0])
         let connector = try #require(try card.connectors().first { $0.connected }, "no connected connector")
         let mode = try #require(connector.preferredMode ?? connector.modes.first)
-        let backend = DRMBackend(outputs: [DRMOutputSpec(id: "wall", connector: connector.name, width: mode.width, height: mode.height, refresh: mode.refresh)])
+        let backend = DRMBackend(outputs: [DRMOutputSpec(id: "wall", connector: connector.name, width: mode.width, height: mode.height, refresh: mode.refresh)],
+                                 logger: log.logger)
         let renderer = try CPURenderer(fonts: Fixtures.fonts)
         try backend.start(buffers: .cpu)
         defer { backend.stop() }
         let output = try #require(backend.output("wall"), "\(backend.problems)")
+        let lit = log.lines.filter { $0.message.hasPrefix("lit at") }
+        #expect(lit.count == 1, "\(log.lines.map(\.message))")
+        #expect(lit.first?.metadata["output"] == "wall")
+        #expect(lit.first?.metadata["connector"] == "\(connector.name)")
+        #expect(lit.first?.metadata["device"] == "\(card.path)")
         let scene = OutputScene(id: "wall", size: output.panelSize, rotation: .none, background: Fixtures.hand, tiles: [])
         for _ in 0..<3 {
             try output.waitForFrame()
