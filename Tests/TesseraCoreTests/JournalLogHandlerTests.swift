@@ -39,3 +39,18 @@ import Testing
         #expect(!JournalLogHandler.standardErrorIsJournal(environment: ["JOURNAL_STREAM": "garbage"], descriptor: fd))
     }
 }
+
+/// `Logger.redacting`, which Media puts around whatever logger it is given (issue 15: the masking
+/// MediaLog did for every Media line): messages and metadata come out masked, and a logger that
+/// already redacts is not wrapped twice.
+@Suite struct RedactingLoggerTests {
+    @Test func aRedactingLoggerMasksMessagesAndMetadataAndWrapsOnce() throws {
+        let lines = Mutex<[String]>([])
+        var logger = Logger(label: "tessera.media") { JournalLogHandler(label: $0) { line in lines.withLock { $0.append(line) } } }.redacting
+        logger[metadataKey: "stream"] = "p1"
+        logger.warning("open failed for srt://h:1?passphrase=hunter2", metadata: ["url": "rtsp://admin:hunter2@cam/x"])
+        #expect(lines.withLock { $0 } == ["<4>tessera.media: open failed for srt://h:1?passphrase=*** stream=p1 url=rtsp://***@cam/x\n"])
+        let outer = try #require(logger.redacting.handler as? RedactingLogHandler)
+        #expect(!(outer.wrapped is RedactingLogHandler))
+    }
+}
