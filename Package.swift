@@ -54,7 +54,11 @@ let package = Package(
         .target(name: "TesseraTestMedia", dependencies: ["TesseraCore", "TesseraFFmpeg", "TesseraMedia", "CFFmpeg"]),
         // Optimized in debug builds too: the CPU renderer's per-pixel colour pass runs a hundred
         // times slower unoptimized, which made debug walls (the tests', soak-ci's) miss refreshes.
-        .target(name: "TesseraRender", dependencies: ["TesseraCore", "CEGL", "CSwscale", "CText", .product(name: "Logging", package: "swift-log")],
+        // The CPU renderer's colour pass in C, compiled for AVX2, SSE4.1 and the baseline and chosen
+        // at run time (Swift's SIMD types cannot ask for more than the baseline's SSE2); optimised in
+        // debug builds too, as the tests draw thousands of tiles.
+        .target(name: "CColour", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "TesseraRender", dependencies: ["TesseraCore", "CEGL", "CSwscale", "CText", "CColour", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // FFmpeg's encoders (PNG snapshots, recordings) are the output side's; decoding is Media's.
         .target(name: "TesseraOutput", dependencies: ["TesseraCore", "TesseraFFmpeg", "CDRM", "CFFmpeg", .product(name: "Logging", package: "swift-log")]),
@@ -122,7 +126,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraTestMedia", "TesseraFFmpeg", "TesseraCore", "CFFmpeg",
                                                       .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "TesseraRenderTests", dependencies: ["TesseraRender", "TesseraOutput", "TesseraCore", "TesseraLayout", "TesseraMedia",
+        .testTarget(name: "TesseraRenderTests", dependencies: ["TesseraRender", "TesseraOutput", "TesseraCore", "TesseraLayout", "TesseraMedia", "CColour",
                                                        .product(name: "Logging", package: "swift-log")],
                     exclude: ["Golden"]),
         .testTarget(name: "TesseraSignalTests", dependencies: [

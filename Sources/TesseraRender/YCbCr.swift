@@ -1,3 +1,4 @@
+import CColour
 import TesseraCore
 
 /// The Y'CbCr → R'G'B' equations of BT.601, BT.709 and BT.2020 (non-constant luminance), limited
@@ -39,7 +40,9 @@ struct YCbCrEquations: Equatable {
 /// pixels at a time (SIMD8), instead of five table lookups. Chroma is taken as sixteen times its
 /// code value. Each coefficient is rounded to 2⁻²⁰ of a level (per sixteenth of a code value for
 /// chroma); the sum's rounding to the nearest level is folded into the constant terms, so results
-/// are the equations rounded to the nearest level, off by at most 0.002 of a level before that.
+/// are the equations rounded to the nearest level, off by under 0.004 of a level before that (half
+/// of 2⁻²⁰ per coefficient unit: up to 255 units of Y' and 4080 sixteenths of each chroma; G has two
+/// chroma terms). `ColourKernelTests` checks it for every Cb and Cr.
 struct YCbCrFixed: Sendable {
     static let shift: Int32 = 20
     /// Per code value of Y'; per sixteenth of a code value of Cb and Cr.
@@ -69,35 +72,15 @@ struct YCbCrFixed: Sendable {
 
 extension YCbCrFixed {
     /// Converts `height` rows of `width` pixels of planar Y'CbCr 4:4:4 (three planes sharing
-    /// `sourceStride`) into BGRA rows `destinationStride` bytes apart, opaque.
+    /// `sourceStride`) into BGRA rows `destinationStride` bytes apart, opaque: the C kernel
+    /// (Sources/CColour), vectorised for the widest unit the CPU has.
     func convert(y py: UnsafePointer<UInt8>, cb pb: UnsafePointer<UInt8>, cr pr: UnsafePointer<UInt8>, sourceStride: Int,
                  into destination: UnsafeMutableRawPointer, destinationStride: Int, width: Int, height: Int) {
-        let ky = y, kr = rCr &* 16, kgu = gCb &* 16, kgv = gCr &* 16, kb = bCb &* 16, cr0 = r0, cg0 = g0, cb0 = b0, s = Self.shift
-        let vs = SIMD8<Int32>(repeating: s), zero = SIMD8<Int32>(repeating: 0), top = SIMD8<Int32>(repeating: 255)
-        for row in 0..<height {
-            let sy = py + row * sourceStride, su = pb + row * sourceStride, sv = pr + row * sourceStride
-            let out = (destination + row * destinationStride).bindMemory(to: UInt32.self, capacity: width)
-            var x = 0
-            while x &+ 8 <= width {
-                let l = SIMD8<Int32>(truncatingIfNeeded: UnsafeRawPointer(sy + x).loadUnaligned(as: SIMD8<UInt8>.self)) &* ky
-                let u = SIMD8<Int32>(truncatingIfNeeded: UnsafeRawPointer(su + x).loadUnaligned(as: SIMD8<UInt8>.self))
-                let v = SIMD8<Int32>(truncatingIfNeeded: UnsafeRawPointer(sv + x).loadUnaligned(as: SIMD8<UInt8>.self))
-                let r = pointwiseMin(pointwiseMax((l &+ v &* kr &+ cr0) &>> vs, zero), top)
-                let g = pointwiseMin(pointwiseMax((l &+ u &* kgu &+ v &* kgv &+ cg0) &>> vs, zero), top)
-                let b = pointwiseMin(pointwiseMax((l &+ u &* kb &+ cb0) &>> vs, zero), top)
-                let px = SIMD8<UInt32>(truncatingIfNeeded: b | g &<< 8 | r &<< 16) | 0xff00_0000
-                UnsafeMutableRawPointer(out + x).storeBytes(of: px, as: SIMD8<UInt32>.self)
-                x &+= 8
-            }
-            while x < width {
-                let l = Int32(sy[x]) &* ky, u = Int32(su[x]), v = Int32(sv[x])
-                let r = (l &+ v &* kr &+ cr0) &>> s
-                let g = (l &+ u &* kgu &+ v &* kgv &+ cg0) &>> s
-                let b = (l &+ u &* kb &+ cb0) &>> s
-                out[x] = UInt32(truncatingIfNeeded: min(max(b, 0), 255)) | UInt32(truncatingIfNeeded: min(max(g, 0), 255)) << 8
-                    | UInt32(truncatingIfNeeded: min(max(r, 0), 255)) << 16 | 0xff00_0000
-                x &+= 1
-            }
-        }
+        var k = tessera_ycbcr_fixed(y: y, rCr: rCr, gCb: gCb, gCr: gCr, bCb: bCb, r0: r0, g0: g0, b0: b0)
+        tessera_ycbcr444_to_bgra(&k, py, pb, pr, sourceStride, destination.assumingMemoryBound(to: UInt8.self),
+                                 destinationStride, Int32(clamping: width), Int32(clamping: height))
     }
+
+    /// Which kernel `convert` uses on this CPU ("avx2", "sse4.1" or "baseline").
+    static var kernel: String { String(cString: tessera_ycbcr_kernel()) }
 }
