@@ -32,12 +32,25 @@ public final class WorkerThread: @unchecked Sendable {
         started = true
         condition.unlock()
         let thread = Thread { [self] in
+            Self.nameThisThread(name)
             body()
             condition.lock(); finished = true; condition.broadcast(); condition.unlock()
         }
         thread.name = name
         if let stackSize { thread.stackSize = stackSize }
         thread.start()
+    }
+
+    /// Foundation on Linux does not pass `Thread.name` to the kernel, so every thread showed as
+    /// "tessera" in top -H, ps -L and /proc. The kernel keeps 15 bytes of it; written through
+    /// /proc (pthread_setname_np and prctl are not visible to Swift without _GNU_SOURCE).
+    private static func nameThisThread(_ name: String) {
+        var short = name
+        while short.utf8.count > 15 { short.removeLast() }
+        let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = short.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
     }
 
     /// Runs `setup` on the new thread and waits for it; then, on the same thread, runs `body` with
