@@ -92,6 +92,9 @@ bench: deps
 	set -o pipefail; .build/release/tessera bench media --streams $(BENCH_STREAMS) --cache $(OUT)/bench | tee $(OUT)/bench/media.md
 	python3 tools/bench/live.py --tessera .build/release/tessera --cache $(OUT)/bench --clip-seconds 40 --out $(OUT)/bench/live.md
 	python3 tools/bench/live.py --tessera .build/release/tessera --cache $(OUT)/bench --clip-seconds 10 --out $(OUT)/bench/live-loop.md
+	python3 tools/bench/live.py --tessera .build/release/tessera --cache $(OUT)/bench --fps 30 --clip-seconds 40 --warmup 15 --window 30 --no-load-shedding --out $(OUT)/bench/live-30-off.md
+	python3 tools/bench/live.py --tessera .build/release/tessera --cache $(OUT)/bench --fps 30 --clip-seconds 40 --warmup 15 --window 30 --out $(OUT)/bench/live-30-on.md
+	python3 tools/bench/preview.py --tessera .build/release/tessera --work $(OUT)/bench/preview --out $(OUT)/bench/preview.md
 	set -o pipefail; .build/release/tessera bench latency --streams 1,64,250 --refresh 60 --cache $(OUT)/bench | tee $(OUT)/bench/latency-60.md
 	set -o pipefail; .build/release/tessera bench latency --streams 250 --refresh 15 --cache $(OUT)/bench | tee $(OUT)/bench/latency-15.md
 	python3 tools/bench/report.py --dir $(OUT)/bench > BENCHMARKS.md

@@ -5,7 +5,7 @@ Runs `tessera run --backend headless --renderer cpu` with a local roster of N pa
 streams, reads /metrics twice after a warm-up and reports output frames, dropped refresh ticks and
 decoded frames/s over the window between. Python 3 stdlib only; writes Markdown to --out.
 """
-import argparse, os, re, resource, subprocess, sys, time, urllib.request
+import argparse, os, re, resource, signal, subprocess, sys, time, urllib.request
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--tessera", default=".build/release/tessera")
@@ -24,7 +24,7 @@ if not os.path.exists(clip):
     subprocess.run([a.tessera, "testsrc", "--moving", "--fps", str(a.fps), "--seconds", str(a.clip_seconds), "--to", clip], check=True, timeout=600)
 layout = os.path.join(os.path.dirname(__file__), "live-4k-grid.json")
 cmd = [a.tessera, "run", "--layout", layout, "--backend", "headless", "--renderer", "cpu", "--participants", str(a.streams),
-       "--stream-url-template", os.path.abspath(clip), "--fps", str(a.fps), "--exit-after", str(a.warmup + a.window + 3),
+       "--stream-url-template", os.path.abspath(clip), "--fps", str(a.fps), "--exit-after", str(a.warmup + a.window + 120),
        "--health", f"127.0.0.1:{a.port}", "--keyboard", "none", "--log-level", "warning"] + (["--no-load-shedding"] if a.no_load_shedding else [])
 
 
@@ -66,17 +66,21 @@ shed_levels = []
 end = t0 + a.window
 while time.monotonic() < end:  # the shedding level once a second
     time.sleep(min(1, max(0, end - time.monotonic())))
-    shed_levels.append(metrics().get("tessera_shed_level", 0))
+    try:  # an overloaded wall may answer later than a second; a missed sample is only a missed sample
+        shed_levels.append(metrics().get("tessera_shed_level", 0))
+    except Exception:
+        pass
 m1, t1 = metrics(), time.monotonic()
 with open(f"/proc/{p.pid}/stat") as f:
     s = f.read().rsplit(")", 1)[1].split()
     c1 = (int(s[11]) + int(s[12])) / os.sysconf("SC_CLK_TCK")
-try:  # --exit-after ends it; a wall that does not end is reported, not waited for
+p.send_signal(signal.SIGTERM)  # as systemd stops it; --exit-after only bounds a run whose reader died
+try:  # a wall that does not end within 60 s of SIGTERM is reported, not waited for
     err = p.communicate(timeout=60)[1].decode(errors="replace")
 except subprocess.TimeoutExpired:
     p.kill()
     err = p.communicate()[1].decode(errors="replace")
-    sys.stderr.write(f"live.py: tessera run still running 60 s after --exit-after: killed\n")
+    sys.stderr.write(f"live.py: tessera run still running 60 s after SIGTERM: killed\n")
 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 d = {k: m1.get(k, 0) - m0.get(k, 0) for k in m1}
 w = t1 - t0
@@ -95,7 +99,8 @@ lines = [f"### Live: {a.streams} streams of 320x180@{a.fps} (paced, looping file
          "|---|---:|---:|---:|---:|---:|---|---:|---:|---|",
          f"| {'off' if a.no_load_shedding else 'on'} | {frames / w:.1f} | {d.get('tessera_stream_frames_decoded_total', 0) / w:.0f} | {dropped:.0f} of {ticks:.0f} | {pct:.2f} | "
          f"{(rates[0] if rates else 0):.1f} / {(rates[len(rates) // 2] if rates else 0):.1f} | {'–'.join(str(int(x)) for x in (levels[0], levels[-1])) if levels else 0} | {100 * (c1 - c0) / w:.0f}% | {rss:.0f} | "
-         f"{'met' if pct < 1 and frames / w >= a.fps * 0.99 else 'missed'} (< 1% dropped at {a.fps} frames/s) |"]
+         f"{'met' if pct < 1 and frames / w >= a.fps * 0.99 and (a.fps < 30 or (rates and rates[0] >= 15)) else 'missed'} "
+         f"(< 1% dropped at {a.fps} frames/s{', every tile ≥ 15 pictures/s' if a.fps >= 30 else ''}) |"]
 load = open("/proc/loadavg").read().split()[:3]
 lines.append("")
 lines.append(f"Slowest present of the run (/metrics `tessera_render_frame_seconds_max`): {1000 * m1.get('tessera_render_frame_seconds_max', 0):.0f} ms; "

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Assembles BENCHMARKS.md from the pieces `make bench` writes into --dir (Python 3 stdlib only)."""
-import argparse, os, platform, subprocess, time
+import argparse, os, platform, re, subprocess, time
 
 
 def read(d, name):
@@ -38,23 +38,66 @@ print()
 for l in compose.splitlines():
     if "target" in l:
         print(f"- Composition {l[2:]}")
-row = next((l for l in live.splitlines() if l.startswith("| ") and l[2:3].isdigit()), None)
-if row:
-    c = [x.strip() for x in row.strip("|").split("|")]
+
+
+def live_row(name):
+    """The cells of live.py's result row: load shedding, output frames/s, decoded frames/s, dropped ticks,
+    dropped %, pictures/s per tile (min / median), shed level, CPU, peak RSS, target."""
+    row = next((l for l in read(a.dir, name).splitlines() if l.startswith("| on |") or l.startswith("| off |")), None)
+    return [x.strip() for x in row.strip("|").split("|")] if row else None
+
+
+def table_rows(text):
+    return [[x.strip() for x in l.strip("|").split("|")] for l in text.splitlines() if l.startswith("| ") and l[2:3].isdigit()]
+
+
+c = live_row("live.md")
+if c:
     print(f"- Live, 250 × 320x180@15 onto 3840x2160 at 15 frames/s, < 1% dropped: {c[-1].split(' ')[0]} "
-          f"({c[3]}% dropped, {c[0]} output frames/s, CPU {c[4]} of 200%)")
+          f"({c[4]}% dropped, {c[1]} output frames/s, CPU {c[7]} of 200%, load shedding {c[0]})")
 else:
     print("- Live 250 × 320x180@15: not run")
-loop = next((l for l in read(a.dir, "live-loop.md").splitlines() if l.startswith("| ") and l[2:3].isdigit()), None)
+loop = live_row("live-loop.md")
 if loop:
-    c = [x.strip() for x in loop.strip("|").split("|")]
-    print(f"  - and when all 250 file streams reopen at once (10 s clip looping): {c[-1].split(' ')[0]}, {c[3]}% dropped "
+    print(f"  - and when all 250 file streams reopen at once (10 s clip looping): {loop[-1].split(' ')[0]}, {loop[4]}% dropped "
           "(where the time goes: below the table in section 1)")
 for name, what in (("latency-60.md", "60 Hz output"), ("latency-15.md", "15 Hz output")):
     for l in read(a.dir, name).splitlines():
         if l.startswith("| ") and l[2:3].isdigit():
             c = [x.strip() for x in l.strip("|").split("|")]
             print(f"- Latency packet arrival → output buffer, {c[0]} streams, {what}: p99 within one refresh plus the decode p99: {c[-1]}")
+print()
+print("## Targets (issue 16)")
+print()
+ratios = {}
+for l in compose.splitlines():
+    g = re.match(r"- N=(\d+): target .*\(([0-9.]+)×\)", l)
+    if g:
+        ratios[int(g.group(1))] = float(g.group(2))
+for n, want in ((250, 4), (16, 3)):
+    got = ratios.get(n)
+    print(f"- Composition N={n}: ≥{want}× the better peer's output frames/s: "
+          + (f"{'met' if got >= want else 'missed'} ({got:.2f}×)" if got else "not run"))
+tess = next((r for r in table_rows(compose) if r[0] == "250" and r[1] == "tessera cpu"), None)
+floor = next((r for r in table_rows(read(a.dir, "media.md")) if r[0] == "250"), None)
+if tess and floor:
+    per_frame, floor_ms = float(tess[5]), float(floor[2]) * 250 / 1000
+    print(f"- Composition N=250: CPU per output frame ≤ 1.3× the decode floor's for the same 250 input frames: "
+          f"{'met' if per_frame <= 1.3 * floor_ms else 'missed'} ({per_frame:.0f} ms against {floor_ms:.0f} ms, {per_frame / floor_ms:.2f}×)")
+off, on = live_row("live-30-off.md"), live_row("live-30-on.md")
+if on:
+    print(f"- Live, 250 × 320x180@30 at 30 frames/s, < 1% dropped ticks and every tile ≥ 15 pictures/s (load shedding on): "
+          f"{on[-1].split(' ')[0]} ({on[4]}% dropped, {on[1]} output frames/s, pictures/s per tile min / median {on[5]}, "
+          f"shed level {on[6]}, CPU {on[7]})" + (f"; with load shedding off: {off[4]}% dropped, {off[1]} output frames/s, CPU {off[7]}" if off else ""))
+else:
+    print("- Live 250 × 320x180@30: not run")
+if c:
+    cpu = float(c[7].rstrip("%"))
+    print(f"- Live, 250 × 320x180@15 at 15 frames/s under 80% of 200% CPU: {'met' if cpu < 80 and c[-1].startswith('met') else 'missed'} ({c[7]}, {c[4]}% dropped)")
+if loop:
+    print(f"- All 250 streams reopening at once, < 1% dropped ticks: {'met' if float(loop[4]) < 1 else 'missed'} ({loop[4]}%)")
+pv = next(iter(table_rows(read(a.dir, "preview.md"))), None)
+print(f"- `tessera preview` of a 16-display 4K wall in under 5 s: " + (f"{pv[-1].split(' ')[0]} ({pv[0]} s)" if pv else "not run"))
 print()
 print("## 1. Composition against ffmpeg and GStreamer")
 print()
@@ -74,9 +117,19 @@ print("Where the time goes when 250 streams reopen together (a timeline of the r
       "and a profile of it then shows only swscale and the copy into the framebuffer. The other core is busy with 250 "
       "decoders opening files and decoding keyframes at once, which on these two vCPUs slows the one drawing. Fixed on "
       "the way: the render thread used to free the closed decoders' buffer pools itself when it let go of their last "
-      "pictures, a 200 ms stall on its own; pictures are now let go on a background queue (2.0–2.7% dropped before, "
-      "0.7–2.0% after, across runs). Lowering the decode threads' priority (nice 5) changed nothing measurable and was "
+      "pictures, a 200 ms stall on its own; pictures are now let go on a thread of their own (`FrameRelease`; 2.0–2.7% "
+      "dropped before, 0.7–2.0% after, across runs). Lowering the decode threads' priority (nice 5) changed nothing measurable and was "
       "not kept.")
+print()
+print("### Live at 30 frames/s, load shedding off and on (issue 16)")
+print()
+print("The same wall with every camera at 30 frames/s and the output at 30 frames/s: more than two cores can do "
+      "on this machine, so the load shedding policy (docs/media.md, \"Load shedding\") decides what is not shown.")
+print()
+for name in ("live-30-off.md", "live-30-on.md"):
+    print(read(a.dir, name).split("\n", 3)[-1].lstrip())
+    print()
+print(read(a.dir, "preview.md"))
 print()
 print("## 2. The decode floor, memory per stream, live latency into the mailbox (`tessera bench media`)")
 print()
@@ -103,6 +156,10 @@ print()
 print(read(a.dir, "scene-lecture.md"))
 print()
 print(read(a.dir, "scene-wall.md"))
+print()
+print("## 5. Evaluations kept from earlier runs")
+print()
+print(open(os.path.join(os.path.dirname(__file__), "libyuv-evaluation.md")).read().strip())
 
 # A blank line before each table that follows a paragraph line, so every table renders.
 lines = "\n".join(_out).split("\n")
