@@ -19,10 +19,33 @@ public final class WorkerThread: @unchecked Sendable {
     private let stopRequested = Atomic<Bool>(false)
     private var finished = false
 
+    /// How a worker competes for the CPU.
+    public enum Priority: Sendable, Hashable {
+        /// The process's nice value.
+        case normal
+        /// Nice `background.nice` above it: for the stream decoders, which must not take the CPU
+        /// from the render threads. Threads the worker starts (FFmpeg's slice threads) inherit it.
+        case background
+
+        /// A nice value, not SCHED_IDLE: a SCHED_IDLE decoder preempted while holding one of
+        /// glibc's malloc arena locks stalled every thread that allocates, the render thread too.
+        public static let backgroundNice: Int32 = 10
+    }
+
+    /// How this thread competes for the CPU.
+    public let priority: Priority
+
     /// `stackSize` in bytes; nil keeps Foundation's default (512 KiB for secondary threads).
-    public init(name: String, stackSize: Int? = nil) {
+    public init(name: String, stackSize: Int? = nil, priority: Priority = .normal) {
         self.name = name
         self.stackSize = stackSize
+        self.priority = priority
+    }
+
+    /// The calling thread's nice value (Linux keeps one per thread).
+    public static var currentNice: Int32 {
+        errno = 0
+        return getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
     }
 
     /// Runs `body` on the new thread. Called once; a second call does nothing.
@@ -33,6 +56,11 @@ public final class WorkerThread: @unchecked Sendable {
         condition.unlock()
         let thread = Thread { [self] in
             Self.nameThisThread(name)
+            if priority == .background {
+                // On Linux, PRIO_PROCESS with 0 is the calling thread only. Raising one's own nice
+                // value needs no privilege; if refused, the thread runs at the process's.
+                _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) + Priority.backgroundNice)
+            }
             body()
             condition.lock(); finished = true; condition.broadcast(); condition.unlock()
         }

@@ -19,6 +19,8 @@ public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
     private let logger: Logger
     private let table = Mutex(Table())
     private let hardware: HardwareDevice?
+    /// Shared by every stream of this engine: how many decode at once.
+    private let decodeGate: DecodeGate
     private let housekeeper = WorkerThread(name: "media housekeeper", stackSize: 256 << 10)
 
     private struct Table {
@@ -40,6 +42,7 @@ public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
     public init(configuration: MediaConfiguration = MediaConfiguration(), logger: Logger = .discarding("tessera.media")) {
         self.configuration = configuration
         self.logger = logger.redacting
+        decodeGate = DecodeGate(tokens: configuration.decodeTokens ?? ProcessInfo.processInfo.activeProcessorCount)
         FFmpegLog.install(self.logger)
         if let n = configuration.mallocMmapThreshold { Malloc.fixMmapThreshold(n) }
         if configuration.hardwareDecode == .auto, let node = HardwareDevice.renderNode() {
@@ -81,7 +84,8 @@ public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
                     refused[request.id] = error
                     continue
                 }
-                let worker = StreamWorker(request: request, url: checked, config: configuration, logger: logger(for: request.id), hardware: hardware)
+                let worker = StreamWorker(request: request, url: checked, config: configuration, logger: logger(for: request.id), hardware: hardware,
+                                          gate: decodeGate)
                 t.streams[request.id] = Entry(request: request, worker: worker, closeAt: nil)
                 toStart.append(worker)
             }

@@ -63,6 +63,8 @@ public struct MediaConfiguration: Sendable {
     /// mailbox, so every decoded frame is shown exactly once (the composition benchmark: what
     /// `ffmpeg … xstack` and GStreamer's `compositor` do with files). Off for the wall.
     public var lockstepFiles: Bool = false
+    /// How many streams may decode at the same moment (`DecodeGate`); nil: one per core.
+    public var decodeTokens: Int?
     /// Stack of each stream thread (address space; only the pages touched, about 30 KiB, are resident).
     public var threadStackBytes: Int = 1 << 20
     /// Allocations of at least this many bytes get their own mmap, always

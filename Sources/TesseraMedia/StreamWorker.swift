@@ -16,6 +16,7 @@ final class StreamWorker: @unchecked Sendable {
     /// Carries `stream` metadata.
     private let logger: Logger
     private let hardware: HardwareDevice?
+    private let gate: DecodeGate
     private let interrupt = Interrupt()
     private let worker: WorkerThread
     private let clock = ContinuousClock()
@@ -23,11 +24,11 @@ final class StreamWorker: @unchecked Sendable {
     let shedding = SheddingControl()
     private var showThrottle = ShowThrottle()
 
-    init(request: StreamRequest, url: CheckedURL, config: MediaConfiguration, logger: Logger, hardware: HardwareDevice?) {
-        id = request.id; self.url = url; self.config = config; self.logger = logger; self.hardware = hardware
+    init(request: StreamRequest, url: CheckedURL, config: MediaConfiguration, logger: Logger, hardware: HardwareDevice?, gate: DecodeGate) {
+        id = request.id; self.url = url; self.config = config; self.logger = logger; self.hardware = hardware; self.gate = gate
         mailbox = StreamMailbox(id: request.id, url: url.redacted, priority: request.priority, stallAfter: config.stallAfter,
                                 lockstep: config.lockstepFiles && url.isFile)
-        worker = WorkerThread(name: "media \(request.id)", stackSize: config.threadStackBytes)
+        worker = WorkerThread(name: "media \(request.id)", stackSize: config.threadStackBytes, priority: .background)
     }
 
     func start() {
@@ -182,25 +183,33 @@ final class StreamWorker: @unchecked Sendable {
                     }
                 }
             }
-            // Arrival: when the packet was read, or for a paced file, when its time came.
+            // Arrival: when the packet was read, or for a paced file, when its time came. Waiting for
+            // a decode token (DecodeGate) counts in the latency, not in the decode time.
+            let arrivedAt = pace ? clock.now : readAt
+            guard gate.enter(stopping: { stopping }) else { return }
             let t0 = clock.now
-            let arrivedAt = pace ? t0 : readAt
             let sent = decoder.send(packet)
-            if sent < 0 && sent != tessera_averror_eagain() {
-                mailbox.recordError(.av("avcodec_send_packet", url.redacted, sent))
-            }
-            var gotPicture = false
+            var pictures: [(DecodedFrame, Duration)] = []
+            var failed: Int32?
             receiving: while true {
                 switch decoder.receive(decodedAt: clock.now, arrivedAt: arrivedAt) {
                 case .frame(let frame):
-                    gotPicture = true
-                    publish(frame, decode: clock.now - t0, readAt: arrivedAt, firstPicture: &firstPicture, openedAt: openedAt)
+                    pictures.append((frame, clock.now - t0))
                 case .again, .end:
                     break receiving
                 case .failed(let code):
-                    mailbox.recordError(.av("avcodec_receive_frame", url.redacted, code))
+                    failed = code
                     break receiving
                 }
+            }
+            gate.leave()
+            if sent < 0 && sent != tessera_averror_eagain() {
+                mailbox.recordError(.av("avcodec_send_packet", url.redacted, sent))
+            }
+            if let failed { mailbox.recordError(.av("avcodec_receive_frame", url.redacted, failed)) }
+            let gotPicture = !pictures.isEmpty
+            for (frame, decode) in pictures {
+                publish(frame, decode: decode, readAt: arrivedAt, firstPicture: &firstPicture, openedAt: openedAt)
             }
             if !gotPicture && !warm && shed.skipNonReference && sent >= 0 { mailbox.update { $0.framesSkippedNonReference += 1 } }
             if gotPicture {

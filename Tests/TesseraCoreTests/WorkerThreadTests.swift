@@ -62,6 +62,19 @@ import TesseraCore
         #expect(FrameRelease.backlog == 0)
     }
 
+    /// Stream decoders run as background workers: nice 10 above the process, so the render thread
+    /// wins the CPU when both want it; normal workers keep the process's value.
+    @Test func backgroundWorkersRunAtAHigherNiceValue() async throws {
+        let base = WorkerThread.currentNice
+        for (priority, want) in [(WorkerThread.Priority.background, min(19, base + WorkerThread.Priority.backgroundNice)), (.normal, base)] {
+            let worker = WorkerThread(name: "test nice", priority: priority)
+            let seen = Mutex<Int32?>(nil)
+            worker.start { seen.withLock { $0 = WorkerThread.currentNice } }
+            #expect(worker.join(timeout: .seconds(10)))
+            #expect(seen.withLock { $0 } == want, "\(priority)")
+        }
+    }
+
     @Test func joinWithoutStartReturnsFalse() {
         #expect(!WorkerThread(name: "never").join(timeout: .seconds(1)))
     }

@@ -1,0 +1,56 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import TesseraMedia
+
+/// However many streams there are, at most `tokens` decode at once (DecodeGate): 250 runnable
+/// decoders took the CPU from the render thread (0.4 output frames/s at 250 × 30 frames/s).
+@Suite struct DecodeGateTests {
+    final class Counts: Sendable {
+        let inside = Atomic<Int>(0), most = Atomic<Int>(0), done = Atomic<Int>(0)
+    }
+
+    @Test(arguments: [1, 2, 3])
+    func atMostTokensInsideAtOnce(tokens: Int) async throws {
+        let gate = DecodeGate(tokens: tokens)
+        let counts = Counts()
+        let threads = 24
+        for _ in 0..<threads {
+            Thread {
+                for _ in 0..<50 {
+                    guard gate.enter(stopping: { false }) else { return }
+                    let now = counts.inside.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue
+                    counts.most.max(now, ordering: .sequentiallyConsistent)
+                    usleep(100)
+                    counts.inside.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+                    gate.leave()
+                }
+                counts.done.wrappingAdd(1, ordering: .sequentiallyConsistent)
+            }.start()
+        }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while counts.done.load(ordering: .sequentiallyConsistent) < threads, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(counts.done.load(ordering: .sequentiallyConsistent) == threads)
+        #expect(counts.most.load(ordering: .sequentiallyConsistent) == tokens, "24 threads wanted in; \(tokens) may be")
+    }
+
+    @Test func aWaiterThatIsStoppingGivesUp() async throws {
+        let gate = DecodeGate(tokens: 1)
+        #expect(gate.enter(stopping: { false }))
+        let stop = Atomic<Bool>(false)
+        let result = Mutex<Bool?>(nil)
+        let waiter = Thread { let r = gate.enter(slice: .milliseconds(10), stopping: { stop.load(ordering: .relaxed) }); result.withLock { $0 = r } }
+        waiter.start()
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(result.withLock { $0 } == nil, "the token is taken: it waits")
+        stop.store(true, ordering: .relaxed)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while result.withLock({ $0 }) == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(result.withLock { $0 } == false)
+        gate.leave()
+        #expect(gate.enter(stopping: { false }), "the token it never took is still there")
+        // The gate goes away with its token taken (a stream stopped mid-decode): no trap.
+    }
+}
