@@ -31,6 +31,13 @@ print(f"Written by `make bench` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmt
       f"no GPU; {version(['ffmpeg', '-version'])}; {version(['gst-launch-1.0', '--version'])}. "
       "Every figure below comes from this one run on this one machine; the machine is shared and noisy, "
       "so compare within a table, not with other runs.")
+floor_row = next((l for l in read(a.dir, "media.md").splitlines() if l.startswith("| 16 |")), None)
+if floor_row:
+    f = [x.strip() for x in floor_row.strip("|").split("|")]
+    print()
+    print(f"How fast this machine was: `ffmpeg` decoded the 320x180 H.264 clip at {f[4]} µs of CPU a frame (16 streams, "
+          "section 2). Between runs on different days that figure has differed by 2.5×: compare it before comparing "
+          "any other figure across runs.")
 print()
 compose, live = read(a.dir, "compose.md"), read(a.dir, "live.md")
 print("## Targets (issue 8)")
@@ -66,7 +73,8 @@ for name, what in (("latency-60.md", "60 Hz output"), ("latency-15.md", "15 Hz o
     for l in read(a.dir, name).splitlines():
         if l.startswith("| ") and l[2:3].isdigit():
             c = [x.strip() for x in l.strip("|").split("|")]
-            print(f"- Latency packet arrival → output buffer, {c[0]} streams, {what}: p99 within one refresh plus the decode p99: {c[-1]}")
+            print(f"- Latency packet arrival → output buffer, {c[0]} streams, {what}: p99 within one refresh plus the decode p99: {c[-1]}; "
+                  f"arrival → decoded p50 / p99 {c[2]} ms, capture → buffer p50 / p99 / max {c[6]} ms")
 print()
 print("## Targets (issue 16)")
 print()
