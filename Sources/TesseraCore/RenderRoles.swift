@@ -281,9 +281,6 @@ public enum FrameRelease {
         pending.withLock { $0.append((due, holder)) }
     }
 
-    /// Hand-offs not yet dropped (tests; /metrics could show it).
-    public static var backlog: Int { pending.withLock { $0.count } }
-
     /// Drops, outside the lock, what is due by `now`.
     static func dropDue(now: ContinuousClock.Instant) {
         let due: [(due: ContinuousClock.Instant, holder: any Sendable)] = pending.withLock { p in

@@ -59,7 +59,6 @@ import TesseraCore
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(gone.count.load(ordering: .relaxed) == n)
-        #expect(FrameRelease.backlog == 0)
     }
 
     /// Stream decoders run as background workers: nice 10 above the process, so the render thread
