@@ -23,7 +23,7 @@ public final class WorkerThread: @unchecked Sendable {
     public enum Priority: Sendable, Hashable {
         /// The process's nice value.
         case normal
-        /// Nice `background.nice` above it: for the stream decoders, which must not take the CPU
+        /// `backgroundNice` above it: for the stream decoders, which must not take the CPU
         /// from the render threads. Threads the worker starts (FFmpeg's slice threads) inherit it.
         case background
 
@@ -59,7 +59,7 @@ public final class WorkerThread: @unchecked Sendable {
             if priority == .background {
                 // On Linux, PRIO_PROCESS with 0 is the calling thread only. Raising one's own nice
                 // value needs no privilege; if refused, the thread runs at the process's.
-                _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) + Priority.backgroundNice)
+                _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, Self.currentNice + Priority.backgroundNice)
             }
             body()
             condition.lock(); finished = true; condition.broadcast(); condition.unlock()

@@ -18,15 +18,13 @@ import Foundation
 /// When tokens are free, taking one is an uncontended atomic; under overload a stream waits for
 /// one decode of another. Streams past their pace catch up one at a time instead of all at once.
 final class DecodeGate: Sendable {
-    let tokens: Int
     private let semaphore: DispatchSemaphore
 
     init(tokens: Int = ProcessInfo.processInfo.activeProcessorCount) {
-        self.tokens = max(1, tokens)
         // Made empty and filled: libdispatch traps when a semaphore goes away below its initial
         // value, which a stream stopped between enter and leave would otherwise cause.
         semaphore = DispatchSemaphore(value: 0)
-        for _ in 0..<self.tokens { semaphore.signal() }
+        for _ in 0..<max(1, tokens) { semaphore.signal() }
     }
 
     /// Takes a token, waiting in slices of `slice` so the caller can notice it should stop;
