@@ -208,6 +208,11 @@ static inline size_t tessera_malloc_in_use(void) {
     struct mallinfo2 m = mallinfo2();
     return m.uordblks + m.hblkhd;
 }
+/// Bytes malloc holds free for reuse (all arenas): resident where they were written before, until
+/// `malloc_trim` hands their whole pages back.
+static inline size_t tessera_malloc_free_held(void) { return mallinfo2().fordblks; }
+/// Hands every whole free page of every arena back to the system (`MADV_DONTNEED`), not only the
+/// top of each heap; returns 1 when anything was released.
 static inline int tessera_malloc_trim(void) { return malloc_trim(0); }
 /// MPEG-TS (or any container) bytes in memory as an AVIOContext: the `mpegts` fuzz harness feeds
 /// the demuxer and decoder without a network or a file (MemoryDemux.swift).

@@ -93,7 +93,7 @@ public final class Kiosk: Sendable {
     /// Runs until shutdown. Throws when an output cannot start.
     ///
     /// The services, in start order; a graceful shutdown ends them in the reverse order, each after
-    /// the one behind it has returned: `STOPPING=1`, the layout watcher, keyboards and load shedding, then the
+    /// the one behind it has returned: `STOPPING=1`, the layout watcher, keyboards, memory upkeep and load shedding, then the
     /// outputs (render threads joined, last snapshots written, streams closed), then the feeds
     /// to and from Signal, the health server, and the signaling client last.
     public func run() async throws {
@@ -118,6 +118,7 @@ public final class Kiosk: Sendable {
         let (lit, litContinuation) = AsyncStream<Void>.makeStream()
         services.append(.init(service: OutputService(kiosk: self, lit: litContinuation)))
         services.append(.init(service: LoadSheddingService(kiosk: self)))
+        services.append(.init(service: MemoryUpkeep(logger: Logger(label: "tessera.kiosk.memory"))))
         services.append(.init(service: keyboards))
         services.append(.init(service: layoutWatcher))
         services.append(.init(service: Watchdog(notify: SystemdNotify(), metrics: metrics, outputsLit: lit,

@@ -185,7 +185,7 @@ private struct OutputSeries: Sendable {
 /// so /metrics never shows a closed stream.
 private struct ScrapedSeries {
     let registry: PrometheusCollectorRegistry
-    let participants, uptime, mallocInUse, openFDs, threads, renderScratch: Prometheus.Gauge
+    let participants, uptime, mallocInUse, mallocFree, openFDs, threads, renderScratch: Prometheus.Gauge
     let streamsByState: [(state: String, gauge: Prometheus.Gauge)]
     var streams: [String: StreamSeries] = [:]
     var latency: [String: LatencySeries] = [:]
@@ -209,6 +209,8 @@ private struct ScrapedSeries {
         uptime = registry.makeGauge(descriptor: .named("tessera_uptime_seconds", help: "Seconds since the kiosk started."))
         mallocInUse = registry.makeGauge(descriptor: .named("tessera_process_malloc_inuse_bytes",
                                                             help: "Bytes malloc has handed out and not got back (mallinfo2 uordblks + hblkhd)."))
+        mallocFree = registry.makeGauge(descriptor: .named("tessera_process_malloc_free_bytes",
+            help: "Bytes malloc keeps free for reuse (mallinfo2 fordblks); the kiosk hands their whole pages back every minute (malloc_trim)."))
         openFDs = registry.makeGauge(descriptor: .named("tessera_process_open_fds", help: "Open file descriptors."))
         threads = registry.makeGauge(descriptor: .named("tessera_process_threads", help: "Threads of the process."))
         renderScratch = registry.makeGauge(descriptor: .named("tessera_render_scratch_bytes",
@@ -228,6 +230,7 @@ private struct ScrapedSeries {
         uptime.set(to: seconds)
         let process = ProcessFigures.now()
         mallocInUse.set(to: Double(process.mallocInUse))
+        mallocFree.set(to: Double(process.mallocFree))
         openFDs.set(to: Double(process.openFDs))
         threads.set(to: Double(process.threads))
         for (state, gauge) in streamsByState { gauge.set(to: Double(now.filter { $0.state == state }.count)) }

@@ -208,6 +208,11 @@ public enum Malloc {
     /// freed memory malloc keeps for reuse.
     public static var bytesInUse: Int { Int(tessera_malloc_in_use()) }
 
-    /// Returns free memory at the top of every arena to the system (`malloc_trim(0)`).
+    /// Bytes malloc keeps free for reuse (`mallinfo2` fordblks, all arenas). Pages of it that were
+    /// written stay resident until `trim()`.
+    public static var bytesFree: Int { Int(tessera_malloc_free_held()) }
+
+    /// Hands the whole free pages of every arena back to the system (`malloc_trim(0)`, which since
+    /// glibc 2.8 releases free pages anywhere in a heap, not only at its top).
     public static func trim() { _ = tessera_malloc_trim() }
 }

@@ -13,7 +13,7 @@ Churn, one action every --churn seconds, in turn:
   preset       the next preset of the layout, through the admin API (`layout.set`);
   layout-edit  the layout file rewritten with a changed border width (a hot reload), then restored;
   backend      the backend killed and restarted (the wall reconnects, takes a fresh snapshot).
-Every --sample seconds: resident memory (VmRSS), Pss (smaps_rollup), malloc in use and malloc's
+Every --sample seconds: resident memory (VmRSS), Pss (smaps_rollup), malloc in use and free (kept for reuse)
 (/metrics), open descriptors, threads, streams by state, dropped refresh ticks.
 
 Writes DIR/samples.csv, DIR/soak.md (a table and a verdict) and DIR/soak.png (a plot, when
@@ -181,6 +181,7 @@ def sample(t0, phase):
     m = metrics()
     row = {"t": round(time.monotonic() - t0, 1), "phase": phase, **{k: round(v, 1) for k, v in f.items()},
            "malloc_mib": round(m.get("tessera_process_malloc_inuse_bytes", 0) / 2**20, 1),
+           "malloc_free_mib": round(m.get("tessera_process_malloc_free_bytes", 0) / 2**20, 1),
            "playing": int(m.get('tessera_streams{state="playing"}', 0)),
            "connecting": int(m.get('tessera_streams{state="connecting"}', 0)),
            "stalled": int(m.get('tessera_streams{state="stalled"}', 0)),
@@ -252,7 +253,7 @@ def churn(duration, phase):
             row = sample(t0, phase); rows.append(row); writer.writerow(row); csv_file.flush()
             next_sample = now + a.sample
             if len(rows) % 12 == 0:
-                log(f"t={row['t']:.0f}s RSS {row['rss_mib']:.0f} MiB, malloc {row['malloc_mib']:.0f} MiB, {row['fds']} fds, "
+                log(f"t={row['t']:.0f}s RSS {row['rss_mib']:.0f} MiB, malloc {row['malloc_mib']:.0f} MiB in use + {row['malloc_free_mib']:.0f} free, {row['fds']} fds, "
                     f"{row['threads']} threads, {row['playing']}/{a.streams} playing, dropped {row['dropped']}/{row['frames'] + row['dropped']}")
         time.sleep(0.2)
     for due, fn in sorted(pending, key=lambda p: p[0]):
@@ -261,7 +262,7 @@ def churn(duration, phase):
 
 rows, status = [], 2
 csv_file = open(os.path.join(work, "samples.csv"), "w", newline="")
-fields = ["t", "phase", "rss_mib", "pss_mib", "malloc_mib", "fds", "threads", "playing", "connecting",
+fields = ["t", "phase", "rss_mib", "pss_mib", "malloc_mib", "malloc_free_mib", "fds", "threads", "playing", "connecting",
           "stalled", "offline", "frames", "dropped"]
 writer = csv.DictWriter(csv_file, fieldnames=fields)
 writer.writeheader()
@@ -329,6 +330,7 @@ if status == 0 and start and final:
               f"| resident memory (MiB) | {start['rss_mib']:.1f} | {final['rss_mib']:.1f} | {growth:+.1f}% (peak {peak:.1f}) |",
               f"| Pss (MiB) | {start['pss_mib']:.1f} | {final['pss_mib']:.1f} | {final['pss_mib'] - start['pss_mib']:+.1f} |",
               f"| malloc in use (MiB) | {start['malloc_mib']:.1f} | {final['malloc_mib']:.1f} | {final['malloc_mib'] - start['malloc_mib']:+.1f} |",
+              f"| malloc free, kept for reuse (MiB) | {start['malloc_free_mib']:.1f} | {final['malloc_free_mib']:.1f} | {final['malloc_free_mib'] - start['malloc_free_mib']:+.1f} |",
               f"| open descriptors | {start['fds']} | {final['fds']} | {final['fds'] - start['fds']:+d} |",
               f"| threads | {start['threads']} | {final['threads']} | {final['threads'] - start['threads']:+d} |",
               f"| streams playing | {start['playing']} | {final['playing']} | |",
@@ -354,7 +356,7 @@ try:
     import matplotlib.pyplot as plt
     t = [r["t"] / 60 for r in rows]
     fig, ax = plt.subplots(3, 1, figsize=(10, 9), sharex=True)
-    for key, label in (("rss_mib", "resident"), ("pss_mib", "Pss"), ("malloc_mib", "malloc in use")):
+    for key, label in (("rss_mib", "resident"), ("pss_mib", "Pss"), ("malloc_mib", "malloc in use"), ("malloc_free_mib", "malloc free (kept for reuse)")):
         ax[0].plot(t, [r[key] for r in rows], label=label)
     ax[0].set_ylabel("MiB"); ax[0].legend(loc="lower right"); ax[0].grid(alpha=.3)
     ax[1].plot(t, [r["fds"] for r in rows], label="descriptors"); ax[1].plot(t, [r["threads"] for r in rows], label="threads")
