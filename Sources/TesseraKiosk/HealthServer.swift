@@ -39,7 +39,8 @@ extension Kiosk {
         let streams = media.stats.streams.map {
             StreamFigures(id: $0.id, state: $0.state.rawValue, fps: $0.fps, kbps: $0.kbps, reconnects: $0.reconnects,
                           framesDecoded: $0.framesDecoded, ffmpegLogSuppressed: $0.ffmpegLogSuppressed, framesSuperseded: $0.framesSuperseded,
-                          framesSkippedNonReference: $0.framesSkippedNonReference, framesNotShown: $0.framesNotShown)
+                          framesSkippedNonReference: $0.framesSkippedNonReference, framesNotShown: $0.framesNotShown,
+                          packetsSkippedBehind: $0.packetsSkippedBehind)
         }
         let now = ContinuousClock.now
         let signal = signalLink.map { link in

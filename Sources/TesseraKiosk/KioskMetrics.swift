@@ -119,6 +119,7 @@ struct StreamFigures {
     var framesSuperseded = 0
     var framesSkippedNonReference = 0
     var framesNotShown = 0
+    var packetsSkippedBehind = 0
 }
 
 /// The signaling link as /metrics shows it, in seconds.
@@ -193,7 +194,7 @@ private struct ScrapedSeries {
     let shedLevel: Prometheus.Gauge
     var shedChanges: (counter: Prometheus.Counter, last: Int)
     /// All streams' shed frames by reason, closed streams' included.
-    let skippedNonReference, notShown: Prometheus.Counter
+    let skippedNonReference, notShown, skippedBehind: Prometheus.Counter
 
     static let states = StreamState.allCases.map(\.rawValue)
 
@@ -202,9 +203,10 @@ private struct ScrapedSeries {
         shedLevel = registry.makeGauge(descriptor: .named("tessera_shed_level", help: "The load-shedding level (0: nothing shed; see docs/media.md)."))
         shedChanges = (registry.makeCounter(descriptor: .named("tessera_shed_level_changes_total", help: "Load-shedding level changes.")), 0)
         let skipped = MetricNameDescriptor.named("tessera_frames_skipped_total",
-                                                 help: "Frames shed: not decoded (non_reference) or decoded but not shown (not_shown).")
+                                                 help: "Frames shed: not decoded (non_reference), decoded but not shown (not_shown), or not decoded while a stream that fell behind skipped ahead to a keyframe (behind).")
         skippedNonReference = registry.makeCounter(descriptor: skipped, labels: [("reason", "non_reference")])
         notShown = registry.makeCounter(descriptor: skipped, labels: [("reason", "not_shown")])
+        skippedBehind = registry.makeCounter(descriptor: skipped, labels: [("reason", "behind")])
         participants = registry.makeGauge(descriptor: .named("tessera_participants", help: "Participants in the room."))
         uptime = registry.makeGauge(descriptor: .named("tessera_uptime_seconds", help: "Seconds since the kiosk started."))
         mallocInUse = registry.makeGauge(descriptor: .named("tessera_process_malloc_inuse_bytes",
@@ -242,6 +244,7 @@ private struct ScrapedSeries {
             let grew = streams[s.id]!.update(s, in: registry)
             if let n = grew[.skippedNonReference] { skippedNonReference.increment(by: Int64(n)) }
             if let n = grew[.notShown] { notShown.increment(by: Int64(n)) }
+            if let n = grew[.skippedBehind] { skippedBehind.increment(by: Int64(n)) }
         }
 
         var spans: Set<String> = []
@@ -297,9 +300,9 @@ private struct StreamSeries {
     }
 
     enum Count: CaseIterable {
-        case reconnects, decoded, suppressed, superseded, skippedNonReference, notShown
+        case reconnects, decoded, suppressed, superseded, skippedNonReference, notShown, skippedBehind
         /// Shown only once the stream has shed something (as before swift-prometheus).
-        var whenShed: Bool { self == .skippedNonReference || self == .notShown }
+        var whenShed: Bool { self == .skippedNonReference || self == .notShown || self == .skippedBehind }
     }
 
     static func counter(_ c: Count, _ stream: String, _ registry: PrometheusCollectorRegistry) -> Prometheus.Counter {
@@ -317,6 +320,7 @@ private struct StreamSeries {
                                                labels: labels)
         case .skippedNonReference: registry.makeCounter(descriptor: skipped, labels: labels + [("reason", "non_reference")])
         case .notShown: registry.makeCounter(descriptor: skipped, labels: labels + [("reason", "not_shown")])
+        case .skippedBehind: registry.makeCounter(descriptor: skipped, labels: labels + [("reason", "behind")])
         }
     }
 
@@ -328,6 +332,7 @@ private struct StreamSeries {
         case .superseded: s.framesSuperseded
         case .skippedNonReference: s.framesSkippedNonReference
         case .notShown: s.framesNotShown
+        case .skippedBehind: s.packetsSkippedBehind
         }
     }
 
@@ -337,7 +342,7 @@ private struct StreamSeries {
         for (state, gauge) in up { gauge.set(to: s.state == state ? 1 : 0) }
         fps.set(to: s.fps)
         kbps.set(to: s.kbps)
-        let shed = s.framesSkippedNonReference > 0 || s.framesNotShown > 0
+        let shed = s.framesSkippedNonReference > 0 || s.framesNotShown > 0 || s.packetsSkippedBehind > 0
         var grew: [Count: Int] = [:]
         for kind in Count.allCases {
             let value = Self.value(kind, of: s)

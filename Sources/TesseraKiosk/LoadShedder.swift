@@ -3,12 +3,14 @@ import TesseraCore
 import TesseraMedia
 
 /// The wall's overload policy, as a pure decision over load figures (no clock, no threads): given
-/// each half second's refresh ticks, dropped ticks and the process's CPU use, the shedding level; and for a
-/// level and a tile, what its stream sheds (`StreamShedding`). `LoadShedding` runs it.
+/// each half second's refresh ticks, dropped ticks and the streams that fell behind their own clock,
+/// the shedding level; and for a level and a tile, what its stream sheds (`StreamShedding`).
+/// `LoadShedding` runs it.
 ///
-/// Under overload the render thread starves first (250 decode threads against one render thread),
-/// presents fall behind, and the CPU goes to pictures nobody sees. The policy sheds work in an order
-/// that costs the viewer least, small tiles before large ones, never stopping a tile:
+/// Overload shows in two places: presents miss their refresh (the render thread starved), or
+/// decoders cannot keep up and streams fall behind until they skip ahead to a keyframe
+/// (`MediaConfiguration.catchUpAfter`, a frozen tile). The policy sheds work in an order that costs
+/// the viewer least, small tiles before large ones, never stopping a tile:
 ///
 /// | level | small tiles (picture ≤ 640x360) | larger tiles |
 /// |---:|---|---|
@@ -23,35 +25,41 @@ import TesseraMedia
 /// Skipped non-reference frames and deblocking cost decode time only where streams have them;
 /// pictures not shown are still decoded (the frames after them refer to them) but never drawn,
 /// which is most of a small tile's cost on the CPU renderer (each arriving picture is drawn into
-/// the next buffer as it comes). Level 6 goes below 15 pictures/s: the last resort before
-/// presents fall behind.
+/// the next buffer as it comes), and the time saved goes to the decoders. Level 6 goes below 15
+/// pictures/s: the last resort before presents fall behind.
 ///
 /// Samples come every half second (`LoadShedding.period`), so a level that does not fit costs at
-/// most that long of dropped ticks. **Up**: a sample with at least `raiseAtDropped` of its ticks dropped, or the process using
-/// `raiseAtCPU` of all cores, raises the level by one (two when a quarter of the ticks dropped).
-/// **Down**: after `calm` seconds without dropped ticks and under `lowerBelowCPU`, one level down.
+/// most that long of dropped ticks. **Up**: a sample with at least `raiseAtDropped` of its ticks
+/// dropped, or at least `raiseAtBehind` of the visible streams (one at least) falling behind, raises
+/// the level by one (two when a quarter of the ticks dropped or a quarter of the streams fell
+/// behind). **Down**: after `calm` seconds with no tick dropped and no stream behind, one level down.
 /// **Hysteresis**: a raise within `relapseWindow` seconds of a step down doubles `calm` (up to
 /// `calmMax`), so a level that does not fit is not tried again every few seconds; `calm` returns to
 /// `calmMin` once a step down has held for `relapseWindow`.
+///
+/// The CPU figure is not an input: decoders run at a lower priority and take whatever CPU the
+/// render thread leaves, so a saturated CPU says nothing about whether the wall keeps up (an earlier
+/// version raised at 97% CPU and sat at its top level while every present was on time).
 public struct LoadShedder: Sendable, Hashable {
     /// Half a second (or so) of figures.
     public struct Sample: Sendable, Hashable {
         /// Refresh ticks in the window (presented + dropped) and those dropped, over all outputs.
         public var ticks: Int
         public var dropped: Int
-        /// CPU time the process used in the window over the window × cores (0…1).
-        public var cpu: Double
+        /// Times a visible stream fell behind its own clock and skipped ahead (`StreamStats.catchUps`)
+        /// in the window, and the visible streams.
+        public var behind: Int
+        public var streams: Int
         /// Length of the window, seconds.
         public var seconds: Double
-        public init(ticks: Int, dropped: Int, cpu: Double, seconds: Double) {
-            self.ticks = ticks; self.dropped = dropped; self.cpu = cpu; self.seconds = seconds
+        public init(ticks: Int, dropped: Int, behind: Int = 0, streams: Int = 0, seconds: Double) {
+            self.ticks = ticks; self.dropped = dropped; self.behind = behind; self.streams = streams; self.seconds = seconds
         }
     }
 
     public static let maxLevel = 6
     public var raiseAtDropped = 0.02
-    public var raiseAtCPU = 0.97
-    public var lowerBelowCPU = 0.70
+    public var raiseAtBehind = 0.02
     public var calmMin = 5.0
     public var calmMax = 300.0
     public var relapseWindow = 30.0
@@ -71,17 +79,18 @@ public struct LoadShedder: Sendable, Hashable {
         let seconds = max(0, sample.seconds.isFinite ? sample.seconds : 0)
         now += seconds
         let droppedShare = sample.ticks > 0 ? Double(max(0, sample.dropped)) / Double(sample.ticks) : 0
-        let cpu = sample.cpu.isFinite ? sample.cpu : 0
-        if droppedShare >= raiseAtDropped || cpu >= raiseAtCPU {
+        let behind = max(0, sample.behind)
+        let behindShare = behind > 0 ? Double(behind) / Double(max(1, sample.streams)) : 0
+        if droppedShare >= raiseAtDropped || (behind > 0 && behindShare >= raiseAtBehind) {
             calmSoFar = 0
             guard level < Self.maxLevel else { return level }
             if let loweredAt, now - loweredAt <= relapseWindow { calm = min(calmMax, calm * 2) }
             loweredAt = nil
-            level = min(Self.maxLevel, level + (droppedShare >= 0.25 ? 2 : 1))
+            level = min(Self.maxLevel, level + (droppedShare >= 0.25 || behindShare >= 0.25 ? 2 : 1))
             return level
         }
         if let at = loweredAt, now - at > relapseWindow { calm = calmMin; loweredAt = nil }
-        guard level > 0, sample.dropped == 0, cpu < lowerBelowCPU else { calmSoFar = 0; return level }
+        guard level > 0, sample.dropped <= 0, behind == 0 else { calmSoFar = 0; return level }
         calmSoFar += seconds
         if calmSoFar >= calm {
             level -= 1

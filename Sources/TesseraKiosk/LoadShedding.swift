@@ -5,8 +5,8 @@ import Synchronization
 import TesseraCore
 import TesseraMedia
 
-/// Runs the `LoadShedder` policy twice a second: reads the outputs' ticks and the process's CPU
-/// time, decides the level, and sets each visible stream's `StreamShedding` by its largest tile.
+/// Runs the `LoadShedder` policy twice a second: reads the outputs' ticks and the streams that fell
+/// behind their own clock, decides the level, and sets each visible stream's `StreamShedding` by its largest tile.
 /// What it did is on /metrics (`tessera_shed_level`, `tessera_frames_skipped_total`) and in the
 /// progress line.
 public final class LoadShedding: Sendable {
@@ -39,37 +39,34 @@ public final class LoadShedding: Sendable {
     }
 
     func disable() { state.withLock { $0.figures.enabled = false } }
-
-    /// The process's user + system CPU time, in seconds.
-    static func processCPUSeconds() -> Double {
-        var usage = rusage()
-        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
-        func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
-        return s(usage.ru_utime) + s(usage.ru_stime)
-    }
 }
 
 extension Kiosk {
     /// The shedding loop (`LoadSheddingService`'s), until shutdown.
     func shedLoad() async {
         guard configuration.loadShedding else { shedding.disable(); return }
-        let cores = Double(max(1, ProcessInfo.processInfo.activeProcessorCount))
-        var last = (at: ContinuousClock.now, cpu: LoadShedding.processCPUSeconds(), ticks: 0, dropped: 0)
+        var last = (ticks: 0, dropped: 0, at: ContinuousClock.now)
+        var catchUps: [String: Int] = [:]
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: LoadShedding.period) }
             if Task.isShuttingDownGracefully || Task.isCancelled { return }
-            let now = ContinuousClock.now, cpu = LoadShedding.processCPUSeconds()
             let outputs = metrics.outputFigures
             let ticks = outputs.reduce(0) { $0 + $1.framesPresented + $1.framesDropped }
             let dropped = outputs.reduce(0) { $0 + $1.framesDropped }
-            let seconds = (now - last.at).seconds
-            let sample = LoadShedder.Sample(ticks: ticks - last.ticks, dropped: dropped - last.dropped,
-                                            cpu: seconds > 0 ? (cpu - last.cpu) / (seconds * cores) : 0, seconds: seconds)
-            last = (now, cpu, ticks, dropped)
+            // Catch-ups since the last look, per stream (a reopened stream counts from zero again).
+            let streams = media.stats.streams
+            var behind = 0
+            for s in streams { behind += max(0, s.catchUps - (catchUps[s.id] ?? 0)) }
+            catchUps = Dictionary(streams.map { ($0.id, $0.catchUps) }, uniquingKeysWith: { a, _ in a })
+            let now = ContinuousClock.now
+            let sample = LoadShedder.Sample(ticks: ticks - last.ticks, dropped: dropped - last.dropped, behind: behind,
+                                            streams: streams.count { $0.priority == StreamPriority.visible.rawValue },
+                                            seconds: (now - last.at).seconds)
+            last = (ticks, dropped, now)
             let (level, changed) = shedding.step(sample)
             if changed {
                 shedding.logger.notice("load shedding level \(level): \(LoadShedder.summary(level: level))",
-                              metadata: ["dropped": "\(sample.dropped) of \(sample.ticks)", "cpu": "\(Int(sample.cpu * 100))%"])
+                              metadata: ["dropped": "\(sample.dropped) of \(sample.ticks)", "behind": "\(sample.behind) of \(sample.streams)"])
             }
             // Every time, not only on a change: streams that opened (or reopened) since get the level
             // too. A store under a lock per visible stream, twice a second.
@@ -86,7 +83,8 @@ extension Kiosk {
         let streams = media.stats.streams
         let skipped = streams.reduce(0) { $0 + $1.framesSkippedNonReference }
         let notShown = streams.reduce(0) { $0 + $1.framesNotShown }
-        return "; shedding level \(f.level) (\(LoadShedder.summary(level: f.level)); \(skipped) frames skipped, \(notShown) not shown)"
+        let behind = streams.reduce(0) { $0 + $1.packetsSkippedBehind }
+        return "; shedding level \(f.level) (\(LoadShedder.summary(level: f.level)); \(skipped) frames skipped, \(notShown) not shown, \(behind) skipped to catch up)"
     }
 }
 

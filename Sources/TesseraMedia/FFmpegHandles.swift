@@ -194,4 +194,14 @@ package final class Packet {
     }
 
     var isCorrupt: Bool { pkt.pointee.flags & AV_PKT_FLAG_CORRUPT != 0 }
+
+    /// The presentation time in seconds (the decode time when there is none); nil when neither is
+    /// set or the stream's time base is no time base. Both come from the stream: any value.
+    func mediaSeconds(_ timeBase: AVRational) -> Double? {
+        let p = pkt.pointee, none = tessera_av_nopts_value()
+        let t = p.pts != none ? p.pts : p.dts
+        guard t != none, timeBase.num > 0, timeBase.den > 0 else { return nil }
+        let s = Double(t) * Double(timeBase.num) / Double(timeBase.den)
+        return s.isFinite ? s : nil
+    }
 }

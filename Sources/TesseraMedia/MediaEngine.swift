@@ -20,7 +20,7 @@ public final class MediaEngine: FrameSourceLookup, @unchecked Sendable {
     private let table = Mutex(Table())
     private let hardware: HardwareDevice?
     /// Shared by every stream of this engine: how many decode at once.
-    private let decodeGate: DecodeGate
+    let decodeGate: DecodeGate
     private let housekeeper = WorkerThread(name: "media housekeeper", stackSize: 256 << 10)
 
     private struct Table {

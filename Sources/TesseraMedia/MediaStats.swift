@@ -37,6 +37,10 @@ public struct StreamStats: Hashable, Sendable, Codable {
     /// frames decoded but never shown (`framesDecoded` counts them too).
     public var framesSkippedNonReference: Int = 0
     public var framesNotShown: Int = 0
+    /// Catching up (`MediaConfiguration.catchUpAfter`): times the stream fell behind its own clock
+    /// and skipped ahead to a keyframe on time, and the packets it skipped doing so.
+    public var catchUps: Int = 0
+    public var packetsSkippedBehind: Int = 0
     /// Everything that went wrong: failed opens, decode errors, timeouts, read errors.
     public var errors: Int
     public var reconnects: Int

@@ -63,6 +63,9 @@ public struct MediaConfiguration: Sendable {
     /// mailbox, so every decoded frame is shown exactly once (the composition benchmark: what
     /// `ffmpeg … xstack` and GStreamer's `compositor` do with files). Off for the wall.
     public var lockstepFiles: Bool = false
+    /// A stream whose packets come this far behind their own clock skips ahead to a keyframe that
+    /// is on time (`CatchUp`); nil: it decodes every packet however late. Not for lock-step files.
+    public var catchUpAfter: Duration? = .seconds(1)
     /// How many streams may decode at the same moment (`DecodeGate`); nil: one per core.
     public var decodeTokens: Int?
     /// Stack of each stream thread (address space; only the pages touched, about 30 KiB, are resident).

@@ -131,6 +131,10 @@ final class StreamWorker: @unchecked Sendable {
         var paceOrigin: (pts: Double, at: ContinuousClock.Instant)?
         let pace = url.isFile && config.paceFiles
         var applied: StreamShedding?
+        // Lock-step and unpaced files are read as fast as they decode: they have no clock to keep.
+        var catchUp = config.catchUpAfter.flatMap { after in
+            !url.isFile || (pace && !config.lockstepFiles) ? CatchUp(after: after.seconds) : nil
+        }
 
         while true {
             if stopping { return }
@@ -140,6 +144,7 @@ final class StreamWorker: @unchecked Sendable {
                 // Back to every frame: the skipped ones are missing as references until a keyframe.
                 if !warm { waitingForKey = true }
                 applied = nil
+                catchUp?.reset()
             }
             let shed = shedding.current
             if !warm && shed != applied { decoder.applyShedding(shed); applied = shed }
@@ -165,7 +170,16 @@ final class StreamWorker: @unchecked Sendable {
             if packet.isCorrupt { mailbox.update { $0.errors += 1; $0.packetsCorrupt += 1 } }
             if warm && !firstPicture { interrupt.arm(config.offlineAfter) }
             if waitingForKey {
-                guard packet.isKeyframe(codec: codecID) else { mailbox.update { $0.packetsSkipped += 1 }; continue }
+                guard packet.isKeyframe(codec: codecID) else {
+                    if catchUp?.catchingUpSince != nil {
+                        // Packets come: the stream is alive while it waits for its keyframe.
+                        mailbox.update { $0.packetsSkippedBehind += 1 }
+                        interrupt.arm(config.offlineAfter)
+                    } else {
+                        mailbox.update { $0.packetsSkipped += 1 }
+                    }
+                    continue
+                }
                 waitingForKey = false
             }
             if pace {
@@ -186,6 +200,21 @@ final class StreamWorker: @unchecked Sendable {
             // Arrival: when the packet was read, or for a paced file, when its time came. Waiting for
             // a decode token (DecodeGate) counts in the latency, not in the decode time.
             let arrivedAt = pace ? clock.now : readAt
+            if !warm && !firstPicture, let media = packet.mediaSeconds(timeBase), catchUp != nil {
+                switch catchUp!.packet(arrival: (arrivedAt - openedAt).seconds, media: media) {
+                case .decode:
+                    break
+                case .skip:
+                    waitingForKey = true
+                    mailbox.update { $0.packetsSkippedBehind += 1 }
+                    continue
+                case .fellBehind(let lag):
+                    waitingForKey = true
+                    mailbox.update { $0.packetsSkippedBehind += 1; $0.catchUps += 1 }
+                    logger.debug("\(String(format: "%.1f", lag)) s behind: skipping ahead to a keyframe on time")
+                    continue
+                }
+            }
             guard gate.enter(stopping: { stopping }) else { return }
             let t0 = clock.now
             let sent = decoder.send(packet)

@@ -5,62 +5,66 @@ import Testing
 
 /// The overload policy on synthetic load figures: one sample a second, 30 ticks each.
 @Suite struct LoadShedderTests {
-    static func second(dropped: Int = 0, cpu: Double = 0.5) -> LoadShedder.Sample {
-        LoadShedder.Sample(ticks: 30, dropped: dropped, cpu: cpu, seconds: 1)
+    static func second(dropped: Int = 0, behind: Int = 0, streams: Int = 100) -> LoadShedder.Sample {
+        LoadShedder.Sample(ticks: 30, dropped: dropped, behind: behind, streams: streams, seconds: 1)
     }
 
     @Test func dropsRaiseOneLevelASecondAndTwoWhenAQuarterDrop() {
         var s = LoadShedder()
         #expect(s.next(Self.second(dropped: 1)) == 1, "one dropped tick of 30 is over 2 %")
         #expect(s.next(Self.second(dropped: 3)) == 2)
-        #expect(s.next(Self.second(dropped: 18, cpu: 0.99)) == 4, "60 % dropped: two levels")
+        #expect(s.next(Self.second(dropped: 18)) == 4, "60 % dropped: two levels")
         for _ in 0..<5 { s.next(Self.second(dropped: 18)) }
         #expect(s.level == LoadShedder.maxLevel, "never beyond the last level")
     }
 
-    @Test func aSaturatedCPURaisesEvenWithoutDrops() {
+    @Test func streamsFallingBehindRaiseEvenWithoutDrops() {
         var s = LoadShedder()
-        #expect(s.next(Self.second(cpu: 0.98)) == 1)
-        #expect(s.next(Self.second(cpu: 0.90)) == 1, "busy but not saturated: stays")
+        #expect(s.next(Self.second(behind: 1, streams: 250)) == 0, "one stream of 250 behind: its own trouble (a network burst)")
+        #expect(s.next(Self.second(behind: 5, streams: 250)) == 1, "2 % of the streams")
+        #expect(s.next(Self.second(behind: 1, streams: 16)) == 2, "one of 16 is over 2 %")
+        #expect(s.next(Self.second(behind: 70, streams: 250)) == 4, "over a quarter: two levels")
+        var t = LoadShedder()
+        #expect(t.next(Self.second(behind: 1, streams: 0)) == 2, "a stream behind with no visible count: one of one, over a quarter")
     }
 
-    @Test func stepsDownOnlyAfterCalmSecondsWithHeadroom() {
+    @Test func stepsDownOnlyAfterCalmSecondsWithNothingBehind() {
         var s = LoadShedder()
         s.next(Self.second(dropped: 10)); s.next(Self.second(dropped: 10))
         #expect(s.level == 4)
-        for _ in 0..<20 { s.next(Self.second(cpu: 0.85)) }
-        #expect(s.level == 4, "no drops but no headroom: the level that fits is kept")
-        for _ in 0..<4 { s.next(Self.second(cpu: 0.5)) }
+        for _ in 0..<20 { s.next(Self.second(behind: 1)) }
+        #expect(s.level == 4, "no drops but a stream still falls behind now and then: the level that fits is kept")
+        for _ in 0..<4 { s.next(Self.second()) }
         #expect(s.level == 4, "4 calm seconds are not enough")
-        #expect(s.next(Self.second(cpu: 0.5)) == 3, "the 5th is")
-        s.next(Self.second(dropped: 0, cpu: 0.8))
-        for _ in 0..<4 { s.next(Self.second(cpu: 0.5)) }
-        #expect(s.level == 3, "a busy second starts the calm count again")
+        #expect(s.next(Self.second()) == 3, "the 5th is")
+        s.next(Self.second(behind: 1))
+        for _ in 0..<4 { s.next(Self.second()) }
+        #expect(s.level == 3, "a stream behind starts the calm count again")
     }
 
     @Test func aRelapseAfterAStepDownDoublesTheCalmAndItResetsOnceAStepHolds() {
         var s = LoadShedder()
         s.next(Self.second(dropped: 3))                      // level 1
-        for _ in 0..<5 { s.next(Self.second(cpu: 0.5)) }      // down to 0
+        for _ in 0..<5 { s.next(Self.second()) }              // down to 0
         #expect(s.level == 0)
         s.next(Self.second(dropped: 3))                      // relapse within 30 s
         #expect(s.level == 1 && s.calm == 10)
-        for _ in 0..<9 { s.next(Self.second(cpu: 0.5)) }
+        for _ in 0..<9 { s.next(Self.second()) }
         #expect(s.level == 1, "now 10 calm seconds are needed")
-        s.next(Self.second(cpu: 0.5))
+        s.next(Self.second())
         #expect(s.level == 0)
         s.next(Self.second(dropped: 3))
         #expect(s.calm == 20)
-        for _ in 0..<20 { s.next(Self.second(cpu: 0.5)) }     // down again, and it holds
+        for _ in 0..<20 { s.next(Self.second()) }             // down again, and it holds
         #expect(s.level == 0)
-        for _ in 0..<31 { s.next(Self.second(cpu: 0.5)) }
+        for _ in 0..<31 { s.next(Self.second()) }
         #expect(s.calm == s.calmMin, "a step down that held for 30 s: back to the short calm")
     }
 
     @Test func nonsenseFiguresChangeNothing() {
         var s = LoadShedder()
-        s.next(LoadShedder.Sample(ticks: 0, dropped: 0, cpu: .nan, seconds: .infinity))
-        s.next(LoadShedder.Sample(ticks: 0, dropped: -5, cpu: -1, seconds: -3))
+        s.next(LoadShedder.Sample(ticks: 0, dropped: 0, behind: 0, streams: -1, seconds: .infinity))
+        s.next(LoadShedder.Sample(ticks: 0, dropped: -5, behind: -3, streams: -1, seconds: -3))
         #expect(s.level == 0)
     }
 
