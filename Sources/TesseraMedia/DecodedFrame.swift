@@ -36,11 +36,19 @@ public final class DecodedFrame: VideoFrame, @unchecked Sendable {
         self.arrivedAt = arrivedAt
         isKey = f.key_frame != 0
         isCorrupt = f.flags & 1 /* AV_FRAME_FLAG_CORRUPT */ != 0 || f.decode_error_flags != 0
-        if let sd = av_frame_get_side_data(frame, AV_FRAME_DATA_SEI_UNREGISTERED) {
-            stamp = TestStamp(seiPayload: UnsafeRawBufferPointer(start: sd.pointee.data, count: Int(sd.pointee.size)))
-        } else {
-            stamp = nil
+        stamp = Self.stamp(of: frame)
+    }
+
+    /// The capture stamp among the frame's user-data SEIs: not always the first, as x264 puts its
+    /// own (its version and settings) in the first picture of a stream, ahead of ours.
+    static func stamp(of frame: UnsafeMutablePointer<AVFrame>) -> TestStamp? {
+        let f = frame.pointee
+        guard let all = f.side_data, f.nb_side_data > 0 else { return nil }
+        for i in 0..<Int(f.nb_side_data) {
+            guard let sd = all[i], sd.pointee.type == AV_FRAME_DATA_SEI_UNREGISTERED else { continue }
+            if let s = TestStamp(seiPayload: UnsafeRawBufferPointer(start: sd.pointee.data, count: Int(sd.pointee.size))) { return s }
         }
+        return nil
     }
 
     deinit {
