@@ -135,6 +135,29 @@ struct WallOutboundTests {
         await backend.stop()
     }
 
+    /// The backend says bye and closes with 1001 while the wall is writing (status every
+    /// millisecond): the wall records the 1001. Its writer's failed write on the closed socket
+    /// used to end the connection first, and the wall recorded "I/O on closed channel" (seen
+    /// under CPU hogs in `aBackendThatShutsDownSaysByeAndTheWallWaits`).
+    @Test func aWallWritingWhenTheBackendClosesStillRecordsThe1001() async throws {
+        let backend = try await ScriptedBackend.start { c in
+            try await c.welcome(session: "s\(c.number)")
+            try await c.send(.snapshot(Snapshot(room: "r", participants: [], activeSpeaker: nil, layout: nil)), seq: 0)
+            try await c.send(.bye(Bye(reason: "backend shutting down", retryAfterMs: 0)))
+            try await c.outbound.close(.goingAway, reason: "backend shutting down")
+        }
+        let wall = RunningClient(url: backend.url) {
+            $0.statusInterval = .milliseconds(1)
+            $0.backoff = Backoff(initial: .milliseconds(1), maximum: .milliseconds(1))
+        }
+        try await eventually("40 connections") { await wall.client.connections >= 40 }
+        let disconnects = await wall.client.disconnects
+        await wall.stop()
+        await backend.stop()
+        #expect(disconnects.count == 16)
+        #expect(disconnects.allSatisfy { $0.closeCode == 1001 }, "\(disconnects)")
+    }
+
     @Test func aByesDelayIsBounded() {
         #expect(SignalClient.retryDelay(for: Bye(reason: "r", retryAfterMs: 1500)) == .milliseconds(1500))
         #expect(SignalClient.retryDelay(for: Bye(reason: "r", retryAfterMs: .max)) == .seconds(60))
