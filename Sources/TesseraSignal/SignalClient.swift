@@ -356,9 +356,15 @@ public actor SignalClient: Service {
         let handler: WebSocketDataHandler<SignalConnector.Context> = { inbound, outboundWriter, _ in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 // One writer per connection: a message larger than a frame goes out as several
-                // frames, which must not interleave with another message's.
+                // frames, which must not interleave with another message's. A failed write means
+                // the connection is going; the reader says how it ended (the backend's close
+                // frame, when one came), so the writer drops the rest and leaves the end to it.
+                // Were the writer's error first, a 1001 after `bye` read as "I/O on closed channel".
                 group.addTask {
-                    for await text in out { try await outboundWriter.writeTextMessage(text) }
+                    var failed = false
+                    for await text in out where !failed {
+                        do { try await outboundWriter.writeTextMessage(text) } catch { failed = true }
+                    }
                 }
                 group.addTask { try await self.watchdog() }
                 group.addTask { try await self.statusLoop() }

@@ -62,8 +62,13 @@ final class ConnectionRegistry: Sendable {
         channel.close(promise: nil)
     }
 
+    /// Refuses new connections from now on (shutdown); the open ones stay until `closeAll`.
+    func refuseNew() {
+        state.withLockedValue { $0.closing = true }
+    }
+
     /// Refuses new connections from now on and closes every open one after `grace` (room for the
-    /// WebSocket handlers' own close frames).
+    /// peers to answer the WebSocket handlers' close frames).
     func closeAll(after grace: Duration) {
         let channels = state.withLockedValue { s -> [any Channel] in
             s.closing = true

@@ -62,8 +62,8 @@ public struct SignalServerConfiguration: Sendable {
     public var maxConnections: Int?
     /// An admin (plain HTTP) connection idle this long after a response is closed.
     public var httpIdleTimeout: Duration
-    /// On shutdown, WebSocket handlers get this long to send their close frames; then every
-    /// connection still open is closed.
+    /// On shutdown, the walls get this long to be sent their `bye` and close frame, and from then
+    /// on this long to answer; then every connection still open is closed.
     public var shutdownGrace: Duration
     /// On shutdown every wall gets `bye` with this as `retryAfterMs`, then a close with 1001.
     public var byeRetryAfter: Duration
@@ -171,9 +171,14 @@ public struct SignalServer: Service {
                 try await withTaskCancellationHandler { try await running.value } onCancel: { running.cancel() }
             } onGracefulShutdown: {
                 shutdown.begin()
-                registry.closeAll(after: grace)
+                registry.refuseNew()
+                // The grace is the walls' time to answer: it starts once their byes and close frames
+                // are written. Counted from the signal, it shrank by however late this process's own
+                // tasks ran, and a busy backend cut walls off before they heard `bye`.
                 Task {
                     await store.sayBye(bye)
+                    await shutdown.wallsWritten(within: grace)
+                    registry.closeAll(after: grace)
                     await shutdown.wallsClosed(within: grace)
                     await appGroup.triggerGracefulShutdown()
                 }
@@ -186,18 +191,44 @@ public struct SignalServer: Service {
     }
 }
 
-/// Whether the server is shutting down, and how many walls are still connected.
+/// Whether the server is shutting down, which walls are connected, and which of those have written
+/// everything they will (on shutdown: their `bye` and close frame).
 final class ShutdownState: Sendable {
-    private let state = NIOLockedValueBox((shuttingDown: false, walls: 0))
+    private struct State {
+        var shuttingDown = false
+        var open: Set<UUID> = []
+        var written: Set<UUID> = []
+    }
+    private let state = NIOLockedValueBox(State())
     var shuttingDown: Bool { state.withLockedValue { $0.shuttingDown } }
     func begin() { state.withLockedValue { $0.shuttingDown = true } }
-    func wallOpened() { state.withLockedValue { $0.walls += 1 } }
-    func wallClosed() { state.withLockedValue { $0.walls -= 1 } }
+    func wallOpened(_ id: UUID) { state.withLockedValue { _ = $0.open.insert(id) } }
+    func wallClosed(_ id: UUID) {
+        state.withLockedValue { s in
+            s.open.remove(id)
+            s.written.remove(id)
+        }
+    }
+    /// The wall's writer has ended: its last frame is out (or the connection is gone).
+    func wallWritten(_ id: UUID) {
+        state.withLockedValue { s in
+            if s.open.contains(id) { s.written.insert(id) }
+        }
+    }
+
+    /// Returns when every connected wall's writer has ended, or after `bound`.
+    func wallsWritten(within bound: Duration) async {
+        await wait(within: bound) { $0.open.isSubset(of: $0.written) }
+    }
 
     /// Returns when no wall is connected, or after `grace`.
     func wallsClosed(within grace: Duration) async {
-        let deadline = ContinuousClock.now + grace
-        while state.withLockedValue({ $0.walls }) > 0, ContinuousClock.now < deadline {
+        await wait(within: grace) { $0.open.isEmpty }
+    }
+
+    private func wait(within bound: Duration, until done: (State) -> Bool) async {
+        let deadline = ContinuousClock.now + bound
+        while !state.withLockedValue({ done($0) }), ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
     }
@@ -226,9 +257,9 @@ struct WallConnectionHandler: Sendable {
     let logger: Logger
 
     func handle(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async throws {
-        shutdown.wallOpened()
-        defer { shutdown.wallClosed() }
         let id = UUID()
+        shutdown.wallOpened(id)
+        defer { shutdown.wallClosed(id) }
         var logger = logger
         logger[metadataKey: "connection"] = .string(id.uuidString.prefix(8).lowercased())
         let (out, outContinuation) = AsyncStream.makeStream(of: String.self,
@@ -311,6 +342,7 @@ struct WallConnectionHandler: Sendable {
             // When the queue ends it closes: with the code the reader chose after the queued replies
             // (4029), or else the store ended it because the wall fell behind (4013).
             group.addTask {
+                defer { shutdown.wallWritten(id) }
                 for await text in out { try await outbound.writeTextMessage(text) }
                 guard !Task.isCancelled else { return }
                 if let (code, reason) = closing.value {

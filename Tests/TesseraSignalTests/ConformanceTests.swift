@@ -101,11 +101,13 @@ struct ConformanceTests {
         try await store.setLayout(preset: "grid", in: "r")
         // Heartbeats short enough for pings in the record, long enough that a loaded machine's pause
         // (3 heartbeats of silence end a connection) does not leave the wall between connections
-        // when the backend says bye.
-        let configure: @Sendable (inout SignalServerConfiguration) -> Void = { $0.heartbeat = .milliseconds(500) }
+        // when the backend says bye. At 500 ms, CPU hogs made a 2.4 s pause: the wall closed with
+        // 4008, was reconnecting when the backend stopped, and no bye was recorded.
+        let configure: @Sendable (inout SignalServerConfiguration) -> Void = { $0.heartbeat = .seconds(2) }
         var backend = try await RunningBackend.start(store: store, configure: configure)
         let relay = try await RecordingRelay.start(upstream: backend.url)
         let wall = RunningClient(url: relay.url)
+        var disconnects: [SignalDisconnect] = []
 
         do {
             try await eventually("the wall's snapshot") { await wall.client.room.participants.count == 4 }
@@ -123,9 +125,13 @@ struct ConformanceTests {
             try await store.remove("p3", from: "r")
             let seq = try await store.view(of: "r").seq
             try await eventually("the wall's events") { await wall.client.lastSeq == seq }
-            try await eventually("the wall's reports") {
+            // And the answer to a ping: the backend's pong may come after the wall's first ping
+            // is recorded, and a busy test process gets to the shutdown before it.
+            try await eventually("the wall's reports and a pong") {
                 let types = await relay.types(from: .wall)
+                let answers = await relay.types(from: .backend)
                 return ["subscribe", "status", "layout.changed", "view.changed", "ping", "error"].allSatisfy(types.contains)
+                    && answers.contains("pong")
             }
 
             // The backend shuts down (bye, 1001) and comes back with the same rooms: the wall resumes.
@@ -138,6 +144,7 @@ struct ConformanceTests {
             try await eventually("the wall's resume") { await wall.client.resumes >= 1 }
             try await store.upsert(ParticipantInput(id: "p6", name: "Ola"), in: "r")
             try await eventually("an event after the resume") { await wall.client.room.participants.count == 5 }
+            disconnects = await wall.client.disconnects
         } catch {
             await wall.stop(); await backend.stop(); await relay.stop()
             throw error
@@ -150,7 +157,7 @@ struct ConformanceTests {
         let backendTypes = Set(recorded.filter { $0.sender == .backend }.compactMap { try? SignalCodec.decode($0.text).message.type })
         #expect(backendTypes.isSuperset(of: ["welcome", "snapshot", "participant.joined", "participant.updated", "participant.left",
                                              "speaker.active", "hand.raised", "hand.lowered", "layout.set", "view.set", "pong", "bye"]),
-                "the backend sent only \(backendTypes.sorted())")
+                "the backend sent only \(backendTypes.sorted()); the wall's connections ended: \(disconnects)")
         #expect(recorded.contains { $0.sender == .wall && $0.text.contains("\"resume\"") }, "no hello with resume")
         #expect(recorded.contains { $0.sender == .backend && $0.text.contains("\"resumed\":true") }, "no resumed welcome")
         try await SchemaValidator.expectValid(recorded)

@@ -75,10 +75,19 @@ struct WallOutboundTests {
 
     /// On graceful shutdown (SIGTERM in `tessera-signal`) the backend says `bye` with a retry
     /// delay to every wall, then closes with 1001; the wall waits that long before reconnecting.
-    @Test func aBackendThatShutsDownSaysByeAndTheWallWaits() async throws {
+    /// Also when the backend is busy as it shuts down: its store (and one of the test process's two
+    /// cooperative threads) held for longer than the shutdown grace, as a loaded machine holds it.
+    /// Before the grace counted from the byes, a busy backend closed every connection before the
+    /// bye was written: the walls got neither bye nor 1001 (seen in `make test` and with CPU hogs).
+    @Test(arguments: zip([Duration.zero, .seconds(1)], [Duration.seconds(2), .milliseconds(250)]))
+    func aBackendThatShutsDownSaysByeAndTheWallWaits(busyFor busy: Duration, shutdownGrace: Duration) async throws {
         let store = RoomStore()
         try await fill(store, ids: 1...3)
-        var backend = try await RunningBackend.start(store: store) { $0.byeRetryAfter = .milliseconds(1500) }
+        let configure: @Sendable (inout SignalServerConfiguration) -> Void = {
+            $0.byeRetryAfter = .milliseconds(1500)
+            $0.shutdownGrace = shutdownGrace
+        }
+        var backend = try await RunningBackend.start(store: store, configure: configure)
         let port = backend.port
         let wall = RunningClient(url: backend.url)
         try await eventually("the snapshot") { await wall.client.snapshotsApplied == 1 }
@@ -102,17 +111,23 @@ struct WallOutboundTests {
         }
         for await _ in ready { break }
 
+        let (held, heldContinuation) = AsyncStream.makeStream(of: Void.self)
+        let hold = Task { await store.hold(for: busy) { heldContinuation.yield() } }
+        if busy > .zero { for await _ in held { break } }
         await backend.stop()
+        await hold.value
         let close = try await raw.value
         #expect(close.map { WebSocketErrorCode.number($0.closeCode) } == 1001)
         let last = await recorder.received.last?.message
         #expect(last == .bye(Bye(reason: "backend shutting down", retryAfterMs: 1500)))
 
-        try await eventually("the wall's 1001") { await wall.client.disconnects.contains { $0.closeCode == 1001 } }
+        try await eventually("the wall's link down") { !wall.client.link.connected }
+        let disconnects = await wall.client.disconnects
+        try #require(disconnects.contains { $0.closeCode == 1001 }, "the wall's disconnects: \(disconnects)")
         // The wall's own clock: when its link went down, and when it was up again (a busy test
         // process may notice either late).
         let closedAt = wall.client.link.since
-        backend = try await RunningBackend.start(store: store, port: port)
+        backend = try await RunningBackend.start(store: store, port: port, configure: configure)
         try await eventually("reconnected") { await wall.client.state == .connected(resumed: true) }
         // A lower bound only: the wall waited at least what the backend asked.
         #expect(wall.client.link.since - closedAt > .milliseconds(1300))
@@ -120,10 +135,45 @@ struct WallOutboundTests {
         await backend.stop()
     }
 
+    /// The backend says bye and closes with 1001 while the wall is writing (status every
+    /// millisecond): the wall records the 1001. Its writer's failed write on the closed socket
+    /// used to end the connection first, and the wall recorded "I/O on closed channel" (seen
+    /// under CPU hogs in `aBackendThatShutsDownSaysByeAndTheWallWaits`).
+    @Test func aWallWritingWhenTheBackendClosesStillRecordsThe1001() async throws {
+        let backend = try await ScriptedBackend.start { c in
+            try await c.welcome(session: "s\(c.number)")
+            try await c.send(.snapshot(Snapshot(room: "r", participants: [], activeSpeaker: nil, layout: nil)), seq: 0)
+            try await c.send(.bye(Bye(reason: "backend shutting down", retryAfterMs: 0)))
+            try await c.outbound.close(.goingAway, reason: "backend shutting down")
+        }
+        let wall = RunningClient(url: backend.url) {
+            $0.statusInterval = .milliseconds(1)
+            $0.backoff = Backoff(initial: .milliseconds(1), maximum: .milliseconds(1))
+        }
+        try await eventually("40 connections") { await wall.client.connections >= 40 }
+        let disconnects = await wall.client.disconnects
+        await wall.stop()
+        await backend.stop()
+        #expect(disconnects.count == 16)
+        #expect(disconnects.allSatisfy { $0.closeCode == 1001 }, "\(disconnects)")
+    }
+
     @Test func aByesDelayIsBounded() {
         #expect(SignalClient.retryDelay(for: Bye(reason: "r", retryAfterMs: 1500)) == .milliseconds(1500))
         #expect(SignalClient.retryDelay(for: Bye(reason: "r", retryAfterMs: .max)) == .seconds(60))
         #expect(SignalClient.retryDelay(for: Bye(reason: "r", retryAfterMs: -5)) == .zero)
         #expect(SignalClient.retryDelay(for: Bye(reason: "r", retryAfterMs: nil)) == nil)
+    }
+}
+
+extension RoomStore {
+    /// Keeps the store busy for `duration`, as a large admin write on a loaded machine does: it
+    /// spins on the store's executor, so nothing else reaches the store meanwhile. `started` is
+    /// called once it holds the store.
+    func hold(for duration: Duration, started: @Sendable () -> Void) {
+        guard duration > .zero else { return }
+        started()
+        let end = ContinuousClock.now + duration
+        while ContinuousClock.now < end {}
     }
 }
