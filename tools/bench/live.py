@@ -37,9 +37,11 @@ def metrics():
         if g:
             m[g.group(1)] = m.get(g.group(1), 0) + float(g.group(3))
             s = re.search(r'stream="([^"]*)"', g.group(2) or "")
+            r = re.search(r'reason="([^"]*)"', g.group(2) or "")
             if s:
-                r = re.search(r'reason="([^"]*)"', g.group(2))
                 m[(g.group(1), s.group(1), r.group(1) if r else "")] = float(g.group(3))
+            elif r:
+                m[(g.group(1), "", r.group(1))] = float(g.group(3))
     return m
 
 
@@ -106,7 +108,9 @@ lines.append("")
 lines.append(f"Slowest present of the run (/metrics `tessera_render_frame_seconds_max`): {1000 * m1.get('tessera_render_frame_seconds_max', 0):.0f} ms; "
              f"slowest round of draws between refreshes (`tessera_render_prepare_seconds_max`): {1000 * m1.get('tessera_render_prepare_seconds_max', 0):.0f} ms; "
              f"{d.get('tessera_render_prepares_total', 0) / w:.0f} such rounds a second; a {1000 / a.fps:.1f} ms refresh. "
-             f"Shed in the window: {d.get('tessera_frames_skipped_total', 0) / w:.0f} frames/s (not decoded or not shown); shedding level changes since the start: {m1.get('tessera_shed_level_changes_total', 0):.0f}. "
+             f"Shed in the window, frames/s: {d.get(('tessera_frames_skipped_total', '', 'non_reference'), 0) / w:.0f} non-reference not decoded, "
+             f"{d.get(('tessera_frames_skipped_total', '', 'not_shown'), 0) / w:.0f} decoded but not shown, "
+             f"{d.get(('tessera_frames_skipped_total', '', 'behind'), 0) / w:.0f} skipped by streams catching up (more than 1 s behind); shedding level changes since the start: {m1.get('tessera_shed_level_changes_total', 0):.0f}. "
              f"A tick counts as dropped when the gap between two presents rounds to two refreshes or more (over {1500 / a.fps:.0f} ms). Load average at the end: {' '.join(load)} on {os.cpu_count()} cores.")
 if p.returncode not in (0, None):
     lines.append(f"\n`tessera run` exited {p.returncode}: {err[-500:]}")
