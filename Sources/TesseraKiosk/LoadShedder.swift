@@ -32,7 +32,8 @@ import TesseraMedia
 /// most that long of dropped ticks. **Up**: a sample with at least `raiseAtDropped` of its ticks
 /// dropped, or at least `raiseAtBehind` of the visible streams (one at least) falling behind, raises
 /// the level by one (two when a quarter of the ticks dropped or a quarter of the streams fell
-/// behind). **Down**: after `calm` seconds with no tick dropped and no stream behind, one level down.
+/// behind); streams behind alone raise it to `maxLevelForBehind` (2) at most, as showing fewer
+/// pictures does not help decoders that cannot keep up. **Down**: after `calm` seconds with no tick dropped and no stream behind, one level down.
 /// **Hysteresis**: a raise within `relapseWindow` seconds of a step down doubles `calm` (up to
 /// `calmMax`), so a level that does not fit is not tried again every few seconds; `calm` returns to
 /// `calmMin` once a step down has held for `relapseWindow`.
@@ -58,6 +59,9 @@ public struct LoadShedder: Sendable, Hashable {
     }
 
     public static let maxLevel = 6
+    /// The highest level streams falling behind raise to on their own: the levels that lighten
+    /// decoding (non-reference frames and their deblocking skipped), none that show fewer pictures.
+    public static let maxLevelForBehind = 2
     public var raiseAtDropped = 0.02
     public var raiseAtBehind = 0.02
     public var calmMin = 5.0
@@ -81,12 +85,17 @@ public struct LoadShedder: Sendable, Hashable {
         let droppedShare = sample.ticks > 0 ? Double(max(0, sample.dropped)) / Double(sample.ticks) : 0
         let behind = max(0, sample.behind)
         let behindShare = behind > 0 ? Double(behind) / Double(max(1, sample.streams)) : 0
-        if droppedShare >= raiseAtDropped || (behind > 0 && behindShare >= raiseAtBehind) {
+        let dropping = droppedShare >= raiseAtDropped
+        if dropping || (behind > 0 && behindShare >= raiseAtBehind) {
             calmSoFar = 0
-            guard level < Self.maxLevel else { return level }
+            // Streams behind, presents on time: the decoders are short, not the render thread.
+            // Only the levels that lighten decoding help them; fewer pictures shown would only
+            // throw away pictures already decoded (measured: 4.8 instead of 6.9 per tile a second).
+            let top = dropping ? Self.maxLevel : Self.maxLevelForBehind
+            guard level < top else { return level }
             if let loweredAt, now - loweredAt <= relapseWindow { calm = min(calmMax, calm * 2) }
             loweredAt = nil
-            level = min(Self.maxLevel, level + (droppedShare >= 0.25 || behindShare >= 0.25 ? 2 : 1))
+            level = min(top, level + (droppedShare >= 0.25 || behindShare >= 0.25 ? 2 : 1))
             return level
         }
         if let at = loweredAt, now - at > relapseWindow { calm = calmMin; loweredAt = nil }
