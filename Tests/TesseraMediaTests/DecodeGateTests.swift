@@ -36,6 +36,31 @@ import Testing
         #expect(counts.most.load(ordering: .sequentiallyConsistent) == tokens, "24 threads wanted in; \(tokens) may be")
     }
 
+    /// Waiters get the token in the order they came, and one that leaves and comes back queues
+    /// behind them (with a semaphore it took the token again at once, and streams decoded in bursts).
+    @Test func waitersTakeTurnsInTheOrderTheyCame() async throws {
+        let gate = DecodeGate(tokens: 1)
+        #expect(gate.enter(stopping: { false }))
+        let order = Mutex<[Int]>([])
+        for n in 0..<5 {
+            Thread {
+                for _ in 0..<3 {
+                    guard gate.enter(stopping: { false }) else { return }
+                    order.withLock { $0.append(n) }
+                    gate.leave()
+                }
+            }.start()
+            // The next one queues only once this one waits.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while gate.waiting < n + 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        #expect(gate.waiting == 5)
+        gate.leave()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while order.withLock({ $0.count }) < 15, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(order.withLock { $0 } == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1, 2, 3, 4])
+    }
+
     @Test func aWaiterThatIsStoppingGivesUp() async throws {
         let gate = DecodeGate(tokens: 1)
         #expect(gate.enter(stopping: { false }))
