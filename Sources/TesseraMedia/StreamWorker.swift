@@ -200,8 +200,10 @@ final class StreamWorker: @unchecked Sendable {
             // Arrival: when the packet was read, or for a paced file, when its time came. Waiting for
             // a decode token (DecodeGate) counts in the latency, not in the decode time.
             let arrivedAt = pace ? clock.now : readAt
-            if !warm && !firstPicture, let media = packet.mediaSeconds(timeBase), catchUp != nil {
-                switch catchUp!.packet(arrival: (arrivedAt - openedAt).seconds, media: media) {
+            if !warm && !firstPicture, var c = catchUp, let media = packet.mediaSeconds(timeBase) {
+                let verdict = c.packet(arrival: (arrivedAt - openedAt).seconds, media: media)
+                catchUp = c
+                switch verdict {
                 case .decode:
                     break
                 case .skip:

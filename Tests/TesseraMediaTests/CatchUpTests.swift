@@ -82,6 +82,21 @@ import TesseraCore
         #expect(!v.suffix(from: resumed ?? 0).contains { $0 != .decode }, "and for good")
     }
 
+    /// Timestamps come from the stream: any value. None traps, and a stream fed them then on-time
+    /// packets decodes again within the 2 s a step back may take.
+    @Test func hostileTimestampsNeitherTrapNorFreezeTheStream() {
+        let hostile: [Double] = [.nan, .infinity, -.infinity, 1e300, -1e300, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 0]
+        var c = CatchUp(after: 1)
+        var t = 0.0
+        for m in hostile { _ = c.packet(arrival: t, media: m); t += 1.0 / 30 }
+        var decodedAt: Double?
+        for i in 0..<150 {
+            let arrival = t + Double(i) / 30
+            if c.packet(arrival: arrival, media: Double(i) / 30) == .decode, decodedAt == nil { decodedAt = arrival - t }
+        }
+        #expect(decodedAt.map { $0 <= 2.1 } == true, "decoding again after \(decodedAt ?? -1) s")
+    }
+
     /// A live UDP stream (libx264 via FFmpeg, 30 frames/s, a keyframe every half second) whose
     /// decoder cannot get a decode token for 3 s: packets pile up in the socket meanwhile. With
     /// catching up, the stream skips the pile and shows a picture captured less than 1.5 s ago;
